@@ -1,0 +1,222 @@
+"""The ``hmsim`` command line: parse, call the API, print. Bad input exits 2 with one line per problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sim.errors import HmsimError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a date YYYY-MM-DD") from None
+
+
+def _positive_years(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of years") from None
+    if not 0 < value <= 50:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0 and <= 50")
+    return value
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a non-negative integer")
+    return int(text)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if value.is_integer() and abs(value) >= 1:
+            return f"{int(value):,}".replace(",", " ")
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _print_metrics(metrics: dict[str, Any], indent: str = "  ") -> None:
+    width = max((len(k) for k in metrics), default=0)
+    for key, value in metrics.items():
+        print(f"{indent}{key:<{width}}  {_fmt(value)}")
+
+
+def _progress_bar(total_days: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total_days,
+        desc=label,
+        unit="day",
+        delay=2.0,
+        leave=False,
+        file=sys.stderr,
+        mininterval=0.5,
+        disable=None,
+    )
+    seen = [0]
+
+    def update(day: int) -> None:
+        if day - seen[0] >= 30:
+            bar.update(day - seen[0])
+            seen[0] = day
+
+    return update, bar.close
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.config import load_scenario
+
+    s = load_scenario(args.config, args.set)
+    print(
+        f"ok: {args.config}: scenario {s.name!r}, {len(s.municipalities)} municipalities, "
+        f"{len(s.categories)} "
+        f"categories, {len(s.depots)} depot(s), {len(s.transport.routes)} routes, "
+        f"{s.horizon.years:g} years from {s.horizon.start_date}"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.config import load_scenario
+    from sim.model.engine import horizon_days
+    from sim.runner import execute
+    from sim.summary import summarise
+
+    overrides = list(args.set)
+    if args.years is not None:
+        overrides.append(f"horizon.years={args.years}")
+    scenario = load_scenario(args.config, overrides)
+    seed = scenario.seed if args.seed is None else args.seed
+    out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+    days = horizon_days(scenario.horizon.start_date, scenario.horizon.years)
+    update, close = _progress_bar(days, scenario.name)
+    try:
+        output = execute(
+            scenario, seed, out_dir, progress=update, config_path=str(args.config), overrides=overrides
+        )
+    finally:
+        close()
+    meta = output.meta
+    print(
+        f"wrote {out_dir}/ ({len(scenario.outputs.tables)} tables + manifest.json): "
+        f"scenario {scenario.name!r}, "
+        f"seed {seed}, {meta['start_date']} to {meta['end_date']}, {meta['wall_seconds']:.1f} s"
+    )
+    print("summary over the whole horizon (hmsim summary for other windows):")
+    metrics = summarise(output)
+    keys = (
+        "orders",
+        "deliveries",
+        "returns",
+        "purchases",
+        "scrapped",
+        "rented_volume_individual",
+        "kpi_delivery_on_planned_day",
+        "kpi_repair_done_within_5_workdays",
+        "kpi_fitting_offered_within_15_workdays",
+        "kpi_rental_rate_devices_at_customer",
+        "technician_utilisation",
+    )
+    _print_metrics({k: metrics[k] for k in keys if k in metrics})
+    return EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from sim.store import read_run
+    from sim.summary import summarise
+
+    output = read_run(args.run_dir)
+    result = summarise(output, args.date_from, args.date_to, args.by)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=None, default=float, allow_nan=True))
+        return EXIT_OK
+    if args.by:
+        for segment, metrics in result.items():
+            print(f"{segment}:")
+            _print_metrics(metrics)
+    else:
+        _print_metrics(result, indent="")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hmsim", description="Simulate regional assistive-device supply.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def overridable(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value by its dotted key (repeatable)",
+        )
+
+    p = sub.add_parser("validate", help="check a scenario config and explain every error")
+    p.add_argument("config")
+    overridable(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="simulate one scenario and write its results")
+    p.add_argument("config")
+    p.add_argument("--years", type=_positive_years, help="simulated years (overrides horizon.years)")
+    p.add_argument("--seed", type=_seed, help="random seed (overrides the config's seed)")
+    p.add_argument("--out", help="output folder (default results/<scenario name>)")
+    overridable(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="volumes, levels and KPIs of a run over a window")
+    p.add_argument("run_dir")
+    p.add_argument("--from", dest="date_from", type=_date, help="first day of the window (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last day of the window (YYYY-MM-DD)")
+    p.add_argument("--by", choices=["municipality"], help="split by municipality")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HmsimError as exc:
+        for problem in exc.problems:
+            print(f"hmsim {args.command}: {problem}", file=sys.stderr)
+        return EXIT_USER
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"hmsim {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line unless --debug
+        if args.debug:
+            raise
+        print(
+            f"hmsim {args.command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+            "details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Cross-reference checks of a validated scenario: names that must match between sections."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from sim.config.schema import Scenario
+
+
+def _unknown(path: str, name: str, valid: Iterable[str], what: str) -> str:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{path}: {name!r}: must name a {what}; {hint}valid: {', '.join(valid)}"
+
+
+def cross_check(s: Scenario) -> list[str]:
+    """Every broken cross-reference in ``s``, one line each (empty if consistent)."""
+    problems: list[str] = []
+    depots, munis, cats = set(s.depots), set(s.municipalities), set(s.categories)
+    bands = set(s.demand.age_bands)
+
+    for name, muni in s.municipalities.items():
+        if muni.depot not in depots:
+            problems.append(_unknown(f"municipalities.{name}.depot", muni.depot, depots, "depot"))
+
+    served: dict[str, str] = {}
+    for rname, route in s.transport.routes.items():
+        base = f"transport.routes.{rname}"
+        if route.depot not in depots:
+            problems.append(_unknown(f"{base}.depot", route.depot, depots, "depot"))
+        for day in route.weekdays:
+            if day not in s.calendar.workdays:
+                problems.append(f"{base}.weekdays: {day!r}: must be a workday (calendar.workdays)")
+        for i, m in enumerate(route.municipalities):
+            if m not in munis:
+                problems.append(_unknown(f"{base}.municipalities.{i}", m, munis, "municipality"))
+                continue
+            if m in served:
+                problems.append(f"{base}.municipalities.{i}: {m!r}: already served by route {served[m]!r}")
+            served[m] = rname
+            if s.municipalities[m].depot != route.depot:
+                problems.append(
+                    f"{base}.municipalities.{i}: {m!r}: belongs to depot {s.municipalities[m].depot!r}, "
+                    f"the route leaves from {route.depot!r}"
+                )
+    for m in sorted(munis - set(served)):
+        problems.append(f"municipalities.{m}: not served by any transport.routes entry")
+
+    for c in sorted(cats - set(s.demand.use_rates)):
+        problems.append(f"demand.use_rates.{c}: missing; every category needs use rates")
+    for c, rates in s.demand.use_rates.items():
+        if c not in cats:
+            problems.append(_unknown("demand.use_rates", c, cats, "category"))
+        for band, rate in rates.items():
+            if band not in bands:
+                problems.append(_unknown(f"demand.use_rates.{c}", band, bands, "band of demand.age_bands"))
+            elif rate < 0:
+                problems.append(f"demand.use_rates.{c}.{band}: {rate!r}: must be >= 0")
+
+    for m in sorted(munis):
+        years = s.demand.population.get(m)
+        if not years:
+            problems.append(f"demand.population.{m}: missing; every municipality needs population by band")
+            continue
+        for year, by_band in sorted(years.items()):
+            for band in sorted(bands - set(by_band)):
+                problems.append(f"demand.population.{m}.{year}.{band}: missing; every band needs persons")
+            for band, persons in by_band.items():
+                if persons < 0:
+                    problems.append(f"demand.population.{m}.{year}.{band}: {persons!r}: must be >= 0")
+    for band in s.demand.population_growth:
+        if band not in bands:
+            problems.append(_unknown("demand.population_growth", band, bands, "band of demand.age_bands"))
+
+    for i, shock in enumerate(s.demand.shocks):
+        for c in shock.categories:
+            if c not in cats:
+                problems.append(_unknown(f"demand.shocks.{i}.categories", c, cats, "category"))
+        for m in shock.municipalities:
+            if m not in munis:
+                problems.append(_unknown(f"demand.shocks.{i}.municipalities", m, munis, "municipality"))
+        if shock.end_date is not None and shock.end_date < shock.start_date:
+            problems.append(f"demand.shocks.{i}.end_date: {shock.end_date}: must not be before start_date")
+    for day in s.demand.weekday_weights:
+        if day not in s.calendar.workdays:
+            problems.append(f"demand.weekday_weights.{day}: must be a workday (calendar.workdays)")
+    return problems

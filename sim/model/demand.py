@@ -1,0 +1,204 @@
+"""Need arrivals: a non-homogeneous Poisson stream of orders per municipality x category.
+
+The expected orders of a municipality and category in year ``y`` are
+``sum over bands of population(m, band, y) x use_rate(c, band) / 1000 x trend(y)``. Within the year the
+orders fall on prescribers' workdays in proportion to ``monthly_factor x weekday_weight`` (normalised per
+calendar year so the year's total is kept), times any demand shock. Demand is exogenous, so the whole
+stream is drawn up front (vectorised) from one named stream per municipality x category; the DES then
+consumes it day by day. Each order carries the patient attributes that cost responsibility needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from sim.config.schema import Scenario
+from sim.demography import population_array
+from sim.model.calendar import Calendar
+from sim.model.rng import Streams
+
+
+@dataclass
+class Patients:
+    """Patient attributes of a batch of orders or initial rentals (one entry each)."""
+
+    band: np.ndarray
+    child: np.ndarray
+    special_housing: np.ndarray
+    home_care: np.ndarray
+    unit_device: np.ndarray
+    unit_municipal: np.ndarray
+
+
+@dataclass
+class OrderStream:
+    """All orders of a run, sorted by time; ``day_start[d]`` is the index of day ``d``'s first order."""
+
+    time: np.ndarray
+    municipality: np.ndarray
+    category: np.ndarray
+    fitting: np.ndarray
+    patients: Patients
+    day_start: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.time.size)
+
+
+class DemandModel:
+    """Expected order rates by year, municipality, category and day, and the order stream sampler."""
+
+    def __init__(self, scenario: Scenario, calendar: Calendar) -> None:
+        self.scenario = scenario
+        self.calendar = calendar
+        self.municipalities = list(scenario.municipalities)
+        self.categories = list(scenario.categories)
+        self.bands = list(scenario.demand.age_bands)
+        d = scenario.demand
+        first_year = calendar.start.year
+        last_year = int(calendar.year[calendar.days - 1]) + 1
+        self.years = list(range(first_year, last_year + 1))
+        self.population = population_array(d, self.municipalities, self.bands, self.years)
+        use = np.array([[d.use_rates[c].get(b, 0.0) for b in self.bands] for c in self.categories]) / 1000.0
+        base_year = d.trend.base_year if d.trend.base_year is not None else first_year
+        trend = np.array([(1.0 + d.trend.growth) ** (y - base_year) for y in self.years])
+        # contribution[y, m, c, b] = persons x use rate x trend  (orders per year)
+        self.contribution = (
+            self.population[:, :, None, :] * use[None, None, :, :] * trend[:, None, None, None]
+        )
+        self.annual = self.contribution.sum(axis=3)  # [y, m, c]
+        monthly = np.asarray(d.monthly_factors, dtype=float)
+        self.monthly = monthly / monthly.mean()
+        self.weekday = np.ones(7)
+        for name, weight in d.weekday_weights.items():
+            self.weekday[("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(name)] = weight
+        self._year_norm = self._normalisers()
+
+    def _normalisers(self) -> dict[int, float]:
+        """Sum over each calendar year's workdays of month factor x weekday weight."""
+        year_cal = Calendar(
+            self.scenario.calendar,
+            date(self.years[0], 1, 1),
+            (date(self.years[-1] + 1, 1, 1) - date(self.years[0], 1, 1)).days,
+            0,
+        )
+        weights = np.where(
+            year_cal.is_workday, self.monthly[year_cal.month] * self.weekday[year_cal.weekday], 0.0
+        )
+        self.workdays_in_year = {y: int(year_cal.is_workday[year_cal.year == y].sum()) for y in self.years}
+        return {y: float(weights[year_cal.year == y].sum()) for y in self.years}
+
+    def annual_rate(self, year: int) -> np.ndarray:
+        """Expected orders per year by ``[municipality, category]`` in calendar year ``year``."""
+        return self.annual[min(max(year - self.years[0], 0), len(self.years) - 1)]
+
+    def daily_rates(self, days: int) -> np.ndarray:
+        """Expected orders per day, ``[day, municipality, category]``, for days ``0..days-1``."""
+        cal = self.calendar
+        year_idx = cal.year[:days] - self.years[0]
+        norm = np.array([self._year_norm[int(y)] for y in cal.year[:days]])
+        weight = (
+            np.where(
+                cal.is_workday[:days], self.monthly[cal.month[:days]] * self.weekday[cal.weekday[:days]], 0.0
+            )
+            / norm
+        )
+        rates = self.annual[year_idx] * weight[:, None, None]
+        for shock in self.scenario.demand.shocks:
+            d0 = max(cal.day_of(shock.start_date), 0)
+            d1 = days if shock.end_date is None else min(cal.day_of(shock.end_date) + 1, days)
+            if d1 <= d0:
+                continue
+            mi = [self.municipalities.index(m) for m in shock.municipalities] or list(
+                range(len(self.municipalities))
+            )
+            ci = [self.categories.index(c) for c in shock.categories] or list(range(len(self.categories)))
+            factor = np.ones(rates.shape[1:])
+            factor[np.ix_(mi, ci)] = shock.multiplier
+            rates[d0:d1] *= factor
+        return rates
+
+    def draw_patients(
+        self, gen: np.random.Generator, m: int, c: int, n: int, year_index: np.ndarray
+    ) -> Patients:
+        """Patient attributes for ``n`` orders of municipality ``m`` and category ``c``."""
+        s = self.scenario
+        muni = s.municipalities[self.municipalities[m]]
+        cat = s.categories[self.categories[c]]
+        bands = list(s.demand.age_bands.values())
+        u = gen.random((n, 6))
+        band = np.zeros(n, dtype=np.int8)
+        for yi in np.unique(year_index):
+            w = self.contribution[int(yi), m, c]
+            total = w.sum()
+            cum = np.cumsum(w / total) if total > 0 else np.linspace(1 / len(w), 1, len(w))
+            mask = year_index == yi
+            band[mask] = np.minimum(np.searchsorted(cum, u[mask, 0], side="right"), len(w) - 1)
+        child_share = np.array([b.child_share for b in bands])
+        special_share = np.minimum(
+            np.array([b.special_housing_share for b in bands]) * muni.special_housing_factor, 1
+        )
+        home_share = np.minimum(np.array([b.home_care_share for b in bands]) * muni.home_care_factor, 1)
+        special = u[:, 2] < special_share[band]
+        return Patients(
+            band=band,
+            child=u[:, 1] < child_share[band],
+            special_housing=special,
+            home_care=~special & (u[:, 3] < home_share[band]),
+            unit_device=u[:, 4] < cat.unit_device_share,
+            unit_municipal=u[:, 5] < s.demand.unit_device_municipal_share,
+        )
+
+    def generate(self, streams: Streams, days: int) -> OrderStream:
+        """Draw every order of the first ``days`` days (one named stream per municipality x category)."""
+        rates = self.daily_rates(days)
+        cal = self.calendar
+        open_f, span = cal.open_frac, cal.close_frac - cal.open_frac
+        year_of_day = (cal.year[:days] - self.years[0]).astype(np.int16)
+        parts: list[tuple[np.ndarray, ...]] = []
+        for m, m_name in enumerate(self.municipalities):
+            for c, c_name in enumerate(self.categories):
+                gen = streams.generator(f"orders/{m_name}/{c_name}")
+                counts = gen.poisson(rates[:, m, c])
+                n = int(counts.sum())
+                if n == 0:
+                    continue
+                day = np.repeat(np.arange(days), counts)
+                time = day + open_f + span * gen.random(n)
+                fitting = gen.random(n) < self.scenario.categories[c_name].fitting_share
+                p = self.draw_patients(gen, m, c, n, year_of_day[day])
+                parts.append(
+                    (
+                        time,
+                        np.full(n, m, np.int16),
+                        np.full(n, c, np.int16),
+                        fitting,
+                        p.band,
+                        p.child,
+                        p.special_housing,
+                        p.home_care,
+                        p.unit_device,
+                        p.unit_municipal,
+                    )
+                )
+        if parts:
+            cols = [np.concatenate([p[i] for p in parts]) for i in range(10)]
+        else:
+            cols = [
+                np.zeros(0, dtype=t)
+                for t in (float, np.int16, np.int16, bool, np.int8, bool, bool, bool, bool, bool)
+            ]
+        order = np.argsort(cols[0], kind="stable")
+        cols = [col[order] for col in cols]
+        day_start = np.searchsorted(cols[0], np.arange(days + 1), side="left")
+        return OrderStream(
+            time=cols[0],
+            municipality=cols[1],
+            category=cols[2],
+            fitting=cols[3],
+            patients=Patients(*cols[4:10]),
+            day_start=day_start,
+        )

@@ -1,0 +1,321 @@
+"""The SimPy model of one region: builds the components, runs the daily cycle, hands back a RunOutput.
+
+One SimPy process drives the days. On each workday: staff pools pick up queued work, the day's orders
+are placed (fittings go to consultants first), technical work orders are drawn, routes depart (07:00),
+deliver (11:00) and return (15:30), and at the close (16:00) returns are reported as pickup orders,
+orders are picked and purchasing is reviewed. Rentals ending during a day are processed at its end,
+then the day's levels are recorded. Individual timeouts exist only for jobs, supplier deliveries,
+fitting referrals and work orders, so the event count per order stays small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from datetime import date
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.config.schema import Scenario
+from sim.model.calendar import Calendar
+from sim.model.demand import DemandModel, Patients
+from sim.model.depot import DepotStock
+from sim.model.distributions import sampler
+from sim.model.fleet import ALLOCATED, SOLD, Fleet
+from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
+from sim.model.rng import Streams, uniform
+from sim.model.transport import Routes
+from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
+
+SERVICE_POOL = POOL_NAMES.index("service_technicians")
+CONSULT_POOL = POOL_NAMES.index("consultants")
+CORRECTIVE, PREVENTIVE, INSTALLATION, FITTING = (
+    JOB_KINDS.index(k) for k in ("corrective", "preventive", "installation", "fitting")
+)
+RECONDITION = JOB_KINDS.index("recondition")
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for benchmarks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_processed = 0
+
+    def step(self) -> None:
+        self.events_processed += 1
+        super().step()
+
+
+def horizon_days(start: date, years: float) -> int:
+    """Days in the horizon: whole years end on the same date ``years`` later, fractions use 365.25 days."""
+    whole = int(years)
+    if whole == years:
+        try:
+            return (start.replace(year=start.year + whole) - start).days
+        except ValueError:  # 29 February
+            return (date(start.year + whole, 3, 1) - start).days
+    return round(years * 365.25)
+
+
+class Simulation:
+    """One run of one scenario with one seed."""
+
+    def __init__(self, scenario: Scenario, seed: int, check_every_days: int = 0) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.check_every_days = check_every_days
+        s = scenario
+        self.days = horizon_days(s.horizon.start_date, s.horizon.years)
+        self.calendar = Calendar(s.calendar, s.horizon.start_date, self.days)
+        self.env = CountingEnvironment()
+        self.streams = Streams(seed)
+        self.municipality_names = list(s.municipalities)
+        self.category_names = list(s.categories)
+        self.depot_names = list(s.depots)
+        self.M, self.C, self.K = len(self.municipality_names), len(self.category_names), len(self.depot_names)
+        self.depot_index = {k: i for i, k in enumerate(self.depot_names)}
+        self.muni_depot = [self.depot_index[mu.depot] for mu in s.municipalities.values()]
+        self.muni_depot_array = np.array(self.muni_depot, dtype=np.int64)
+        self.rented = [c.rented for c in s.categories.values()]
+        self.demand = DemandModel(s, self.calendar)
+        self.orders = self.demand.generate(self.streams, self.days)
+        n = len(self.orders)
+        self.order_device = [-1] * n
+        self.order_planned = [0] * n
+        self.order_backordered = bytearray(n)
+        self.order_attempts = bytearray(n)
+        self.recorder = Recorder(self.days, self.M, self.K, self.C)
+        self.jobs = JobLog()
+        self.fleet = Fleet(self)
+        self.stock = DepotStock(self)
+        self.pools: list[list[ServerPool]] = []
+        done: dict[int, Callable[[int], None]] = {
+            RECONDITION: self.stock.reconditioned,
+            CORRECTIVE: self._noop,
+            PREVENTIVE: self._noop,
+            INSTALLATION: self._noop,
+            FITTING: self._fitting_done,
+        }
+        for depot in s.depots.values():
+            staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
+            self.pools.append(
+                [
+                    ServerPool(self.env, self.calendar, self.jobs, p.count, p.productive_share, done)
+                    for p in staff
+                ]
+            )
+        self.room = [d.reconditioning_room for d in s.depots.values()]
+        self.routes = Routes(self)
+        self.to_report: list[int] = []
+        self.to_pick: list[int] = []
+        cats = list(s.categories.values())
+        self.install_share = [c.installation_share for c in cats]
+        self.install_draw = self.streams.buffered("installations", uniform)
+        self.install_hours = [
+            self.streams.buffered(f"installation_hours/{n}", sampler(c.installation_hours))
+            for n, c in zip(self.category_names, cats, strict=True)
+        ]
+        self.parts_draw = self.streams.buffered("spare_part_need", uniform)
+        self.booking_delay = [
+            self.streams.buffered(f"fitting_booking/{k}", sampler(d.fitting_booking_delay_days))
+            for k, d in s.depots.items()
+        ]
+        self.fitting_hours = [
+            self.streams.buffered(f"fitting_hours/{k}", sampler(d.fitting_hours)) for k, d in s.depots.items()
+        ]
+        # level counters kept by transitions (read once per day)
+        self.allocated_mc = [0] * (self.M * self.C)
+        self.in_workshop_kc = [0] * (self.K * self.C)
+        self.fleet_tracked_kc = [0] * (self.K * self.C)
+        self.initial_patients: list[Patients] = []
+        self.wall_seconds = 0.0
+        self.events_processed = 0
+        self.progress: Callable[[int], None] | None = None
+        from sim.model.warmstart import warm_start
+
+        warm_start(self)
+
+    # ---- small transitions shared by components --------------------------------------------------
+    @staticmethod
+    def _noop(job: int) -> None:
+        return None
+
+    def allocate(self, order: int, dev: int, t: float) -> None:
+        """A unit is picked for ``order``: it waits at the depot for its municipality's next run."""
+        m = int(self.orders.municipality[order])
+        self.fleet.state[dev] = ALLOCATED
+        self.order_device[order] = dev
+        self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
+        self.routes.ready_for_delivery(order, m, t)
+
+    def deliver(self, order: int, dev: int, m: int, t: float) -> None:
+        """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
+        fleet = self.fleet
+        rec = self.recorder
+        c = fleet.cat[dev]
+        d = int(t)
+        self.allocated_mc[m * self.C + c] -= 1
+        rec.del_order.append(order)
+        rec.del_device.append(dev)
+        rec.del_time.append(t)
+        rec.del_planned.append(self.order_planned[order])
+        rec.del_attempts.append(self.order_attempts[order])
+        rec.count("deliveries", d, m, c)
+        if self.rented[c]:
+            fleet.start_rental(dev, order, m, t)
+            rec.count("rental_starts", d, m, c)
+            if self.install_share[c] > 0 and self.install_draw.next() < self.install_share[c]:
+                k = self.muni_depot[m]
+                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.install_hours[c].next())
+                rec.count("installations", d, m, c)
+                self.pools[k][SERVICE_POOL].submit(job)
+        else:
+            fleet.state[dev] = SOLD
+            fleet.end[dev] = t
+            rec.count("sales", d, m, c)
+
+    def work_order(self, dev: int, t: float, corrective: bool) -> None:
+        """A technical work order on a device on rent, created at ``t`` (maybe waiting for spare parts)."""
+        fleet = self.fleet
+        c = fleet.cat[dev]
+        m = fleet.r_muni[fleet.rental[dev]]
+        k = self.muni_depot[m]
+        kind = CORRECTIVE if corrective else PREVENTIVE
+        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, fleet.repair_hours[c].next())
+        d = int(t)
+        self.recorder.count("technical_work_orders", d, m, c)
+        self.recorder.count("corrective_work_orders" if corrective else "preventive_work_orders", d, m, c)
+        wait = 0.0
+        if corrective and fleet.spare_share[c] > 0 and self.parts_draw.next() < fleet.spare_share[c]:
+            wait = fleet.parts_wait[c].next()
+        self.env.timeout(t + wait - self.env.now, value=(k, job)).callbacks.append(self._submit_service)
+
+    def _submit_service(self, event: Any) -> None:
+        k, job = event.value
+        self.pools[k][SERVICE_POOL].submit(job)
+
+    # ---- fittings --------------------------------------------------------------------------------
+    def _referral(self, event: Any) -> None:
+        order = event.value
+        now = self.env.now
+        m = int(self.orders.municipality[order])
+        c = int(self.orders.category[order])
+        k = self.muni_depot[m]
+        job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, self.fitting_hours[k].next(), ref=order)
+        booked = self.calendar.next_open(now + self.booking_delay[k].next())
+        self.env.timeout(booked - now, value=(k, job)).callbacks.append(self._book)
+
+    def _book(self, event: Any) -> None:
+        k, job = event.value
+        self.pools[k][CONSULT_POOL].submit(job)
+
+    def _fitting_done(self, job: int) -> None:
+        order = self.jobs.ref[job]
+        m = int(self.orders.municipality[order])
+        self.order_planned[order] = self.routes.planned_day(m, int(self.env.now))
+        self.to_pick.append(order)
+
+    # ---- the daily cycle -------------------------------------------------------------------------
+    def _place_orders(self, d: int) -> None:
+        orders = self.orders
+        lo, hi = int(orders.day_start[d]), int(orders.day_start[d + 1])
+        if hi <= lo:
+            return
+        rec = self.recorder
+        env = self.env
+        now = env.now
+        planned = self.order_planned
+        munis = orders.municipality[lo:hi].tolist()
+        cats = orders.category[lo:hi].tolist()
+        fitting = orders.fitting[lo:hi].tolist()
+        times = orders.time[lo:hi].tolist()
+        for i, o in enumerate(range(lo, hi)):
+            m, c = munis[i], cats[i]
+            rec.count("orders", d, m, c)
+            if fitting[i]:
+                rec.count("consultant_fitting_referrals", d, m, c)
+                env.timeout(times[i] - now, value=o).callbacks.append(self._referral)
+            else:
+                planned[o] = self.routes.planned_day(m, d)
+                self.to_pick.append(o)
+
+    def _close(self, event: Any) -> None:
+        d = event.value
+        now = self.env.now
+        rec = self.recorder
+        fleet = self.fleet
+        routes = self.routes
+        for rid in self.to_report:
+            dev = fleet.r_device[rid]
+            m, c = fleet.r_muni[rid], fleet.r_cat[rid]
+            rec.count("returns", d, m, c)
+            if routes.add_return(dev, m, now):
+                rec.count("pickup_orders", d, m, c)
+        self.to_report.clear()
+        picking, self.to_pick = self.to_pick, []
+        for o in picking:
+            self.stock.pick(o, now)
+        self.stock.review(d)
+
+    def _depart(self, event: Any) -> None:
+        self.routes.depart(event.value)
+
+    def _end_of_day(self, d: int) -> None:
+        self.fleet.end_day(d)
+        rec = self.recorder
+        M, C, K = self.M, self.C, self.K
+        fleet = self.fleet
+        lv = rec.muni_levels
+        lv[MUNI_LEVELS.index("on_rent"), d] = np.reshape(fleet.onrent_mc, (M, C))
+        lv[MUNI_LEVELS.index("on_rent_tracked"), d] = np.reshape(fleet.onrent_tracked_mc, (M, C))
+        lv[MUNI_LEVELS.index("awaiting_pickup"), d] = np.reshape(fleet.awaiting_pickup_mc, (M, C))
+        lv[MUNI_LEVELS.index("awaiting_delivery"), d] = np.reshape(self.allocated_mc, (M, C))
+        st = self.stock
+        dl = rec.depot_levels
+        dl[DEPOT_LEVELS.index("stock_new"), d] = [[len(q) for q in row] for row in st.new]
+        dl[DEPOT_LEVELS.index("stock_reconditioned"), d] = [[len(q) for q in row] for row in st.recond]
+        dl[DEPOT_LEVELS.index("backorders_open"), d] = [[len(q) for q in row] for row in st.backorders]
+        dl[DEPOT_LEVELS.index("in_workshop"), d] = np.reshape(self.in_workshop_kc, (K, C))
+        dl[DEPOT_LEVELS.index("on_order"), d] = st.on_order
+        dl[DEPOT_LEVELS.index("fleet_tracked"), d] = np.reshape(self.fleet_tracked_kc, (K, C))
+        if self.check_every_days and (d + 1) % self.check_every_days == 0:
+            from sim.model.invariants import check_state
+
+            check_state(self)
+
+    def _days(self) -> Generator[simpy.events.Event, Any, None]:
+        env, cal = self.env, self.calendar
+        wd_per_year = self.demand.workdays_in_year
+        routes = self.routes
+        for d in range(self.days):
+            if d > 0:
+                self._end_of_day(d - 1)
+            if self.progress is not None:
+                self.progress(d)
+            if cal.is_workday[d]:
+                for pools in self.pools:
+                    for pool in pools:
+                        pool.pull()
+                self._place_orders(d)
+                self.fleet.generate_work_orders(d, wd_per_year[int(cal.year[d])])
+                if routes.runs[d]:
+                    env.timeout(routes.dep, value=d).callbacks.append(self._depart)
+                env.timeout(cal.close_frac, value=d).callbacks.append(self._close)
+            yield env.timeout(1.0)
+        self._end_of_day(self.days - 1)
+
+    def run(self, progress: Callable[[int], None] | None = None) -> Simulation:
+        """Simulate the whole horizon (``progress(day)`` is called once per simulated day)."""
+        self.progress = progress
+        started = time.perf_counter()
+        self.env.process(self._days())
+        self.env.run(until=self.days + 1e-9)
+        self.wall_seconds = time.perf_counter() - started
+        self.events_processed = self.env.events_processed
+        from sim.model.invariants import check_state
+
+        check_state(self)
+        return self

@@ -1,0 +1,211 @@
+"""Route runs: deliveries and pickups ride the next run of their municipality's route.
+
+Each route has weekdays, vehicles and a load capacity per vehicle and leg (out: deliveries; back:
+pickups). All of a day's runs are handled by three batch events: departure (load), delivery time
+(rentals start, pickups are loaded) and return to the depot (failed deliveries re-queue, returns go to
+triage). Deliveries are loaded by planned day then readiness; what does not fit waits for the next run.
+Pickups are collected whole, oldest first, while the vehicle and the depot's room for returns allow.
+A run's km is ``road_factor x 2 x`` the farthest municipality visited ``+ km_per_stop x stops``; a stop is
+one delivery attempt or one pickup order. Returned devices are grouped into pickup orders with mean
+size ``devices_per_pickup_order`` (a new order opens with probability ``1 / size``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING
+
+from sim.config.schema import WEEKDAYS
+from sim.model.fleet import AWAITING_PICKUP, IN_TRANSIT_BACK
+from sim.model.rng import uniform
+
+if TYPE_CHECKING:
+    from sim.model.engine import Simulation
+
+
+class Routes:
+    """Ready-for-delivery queues, pickup orders and the daily route runs."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        s = sim.scenario
+        cal = sim.calendar
+        t = s.transport
+        self.muni_index = {m: i for i, m in enumerate(s.municipalities)}
+        self.names = list(t.routes)
+        self.route_depot = [sim.depot_index[r.depot] for r in t.routes.values()]
+        self.route_munis = [[self.muni_index[m] for m in r.municipalities] for r in t.routes.values()]
+        self.capacity = [r.vehicles * r.capacity_units for r in t.routes.values()]
+        self.distance = [mu.distance_km for mu in s.municipalities.values()]
+        self.road_factor = t.road_factor
+        self.km_per_stop = t.km_per_stop
+        self.dep = t.departure_hour / 24.0
+        self.deliv = t.delivery_hour / 24.0
+        self.ret = t.return_hour / 24.0
+        self.fail_p = t.failed_delivery_probability
+        self.new_po_p = 1.0 / t.devices_per_pickup_order
+        self.volume = [c.volume_units for c in s.categories.values()]
+        weekday_sets = [{WEEKDAYS.index(w) for w in r.weekdays} for r in t.routes.values()]
+        n = cal.n_days
+        # runs[d]: routes running on day d
+        self.runs: list[list[int]] = [
+            [r for r, days in enumerate(weekday_sets) if cal.is_workday[d] and int(cal.weekday[d]) in days]
+            for d in range(n)
+        ]
+        # next_run[m][d]: first run day of m's route strictly after day d
+        route_of = {m: r for r, ms in enumerate(self.route_munis) for m in ms}
+        self.next_run: list[list[int]] = []
+        for m in range(sim.M):
+            r = route_of[m]
+            nxt = [n] * (n + 1)
+            following = n
+            for d in range(n - 1, -1, -1):
+                nxt[d] = following
+                if r in self.runs[d]:
+                    following = d
+            self.next_run.append(nxt)
+        self.ready: list[deque[int]] = [deque() for _ in range(sim.M)]
+        self.ready_time: dict[int, float] = {}
+        # pickup orders
+        self.pickups: list[deque[int]] = [deque() for _ in range(sim.M)]
+        self.po_devices: list[list[int]] = []
+        self.po_created: list[float] = []
+        self.open_po = [-1] * sim.M
+        self.fail_draw = sim.streams.buffered("delivery_failures", uniform)
+        self.group_draw = sim.streams.buffered("pickup_grouping", uniform)
+
+    # ---- queues ----------------------------------------------------------------------------------------
+    def planned_day(self, m: int, day: int) -> int:
+        """The first run of municipality ``m``'s route after ``day`` (the promised delivery day)."""
+        return self.next_run[m][min(day, len(self.next_run[m]) - 1)]
+
+    def ready_for_delivery(self, order: int, m: int, t: float) -> None:
+        self.ready_time[order] = t
+        self.ready[m].append(order)
+
+    def add_return(self, dev: int, m: int, t: float) -> bool:
+        """Put a reported return on a pickup order; True if it opened a new pickup order."""
+        po = self.open_po[m]
+        if po < 0 or self.group_draw.next() < self.new_po_p:
+            po = len(self.po_devices)
+            self.po_devices.append([dev])
+            self.po_created.append(t)
+            self.pickups[m].append(po)
+            self.open_po[m] = po
+            return True
+        self.po_devices[po].append(dev)
+        return False
+
+    # ---- runs --------------------------------------------------------------------------------------------
+    def depart(self, d: int) -> None:
+        """Load today's runs and schedule their delivery and return events."""
+        sim = self.sim
+        now = sim.env.now
+        planned = sim.order_planned
+        ready_time = self.ready_time
+        orders_cat = sim.orders.category
+        fleet_cat = sim.fleet.cat
+        room = {k: sim.room[k] - sim.stock.workshop_load(k) for k in range(sim.K)}
+        deliveries: list[tuple[int, int, int]] = []  # (order, device, municipality)
+        pickups: list[tuple[int, int]] = []  # (pickup order, municipality)
+        rec = sim.recorder
+        for r in self.runs[d]:
+            munis = self.route_munis[r]
+            cap = self.capacity[r]
+            # deliveries: everything ready before departure, by planned day then readiness
+            cands: list[tuple[int, float, int, int]] = []
+            for m in munis:
+                q = self.ready[m]
+                while q and ready_time[q[0]] <= now:
+                    o = q.popleft()
+                    cands.append((planned[o], ready_time[o], o, m))
+            cands.sort()
+            load = 0.0
+            left: list[tuple[int, float, int, int]] = []
+            stops = dict.fromkeys(munis, 0)
+            n_del = dict.fromkeys(munis, 0)
+            for cand in cands:
+                o, m = cand[2], cand[3]
+                vol = self.volume[orders_cat[o]]
+                if load + vol <= cap:
+                    load += vol
+                    deliveries.append((o, sim.order_device[o], m))
+                    stops[m] += 1
+                    n_del[m] += 1
+                else:
+                    left.append(cand)
+            for cand in reversed(left):
+                self.ready[cand[3]].appendleft(cand[2])
+            # pickups: whole pickup orders, oldest first, while space on the vehicle and at the depot
+            k = self.route_depot[r]
+            load = 0.0
+            n_po = dict.fromkeys(munis, 0)
+            n_dev = dict.fromkeys(munis, 0)
+            merged = heapq.merge(*[[(self.po_created[po], po, m) for po in self.pickups[m]] for m in munis])
+            for _, po, m in merged:
+                devs = self.po_devices[po]
+                vol = sum(self.volume[fleet_cat[x]] for x in devs)
+                if load + vol > cap or len(devs) > room[k]:
+                    break
+                load += vol
+                room[k] -= len(devs)
+                self.pickups[m].popleft()
+                if self.open_po[m] == po:
+                    self.open_po[m] = -1
+                pickups.append((po, m))
+                stops[m] += 1
+                n_po[m] += 1
+                n_dev[m] += len(devs)
+            visited = [m for m in munis if stops[m]]
+            if not visited:
+                continue
+            total_stops = sum(stops.values())
+            km = (
+                self.road_factor * 2.0 * max(self.distance[m] for m in visited)
+                + self.km_per_stop * total_stops
+            )
+            for m in visited:
+                rec.stop_day.append(d)
+                rec.stop_route.append(r)
+                rec.stop_muni.append(m)
+                rec.stop_deliveries.append(n_del[m])
+                rec.stop_pickup_orders.append(n_po[m])
+                rec.stop_pickup_devices.append(n_dev[m])
+                rec.stop_km.append(km * stops[m] / total_stops)
+        if deliveries or pickups:
+            sim.env.timeout(d + self.deliv - now, value=(deliveries, pickups)).callbacks.append(
+                self._at_customers
+            )
+
+    def _at_customers(self, event: object) -> None:
+        deliveries, pickups = event.value  # type: ignore[attr-defined]
+        sim = self.sim
+        t = sim.env.now
+        d = int(t)
+        fleet = sim.fleet
+        C = sim.C
+        failed: list[tuple[int, int]] = []
+        for o, dev, m in deliveries:
+            sim.order_attempts[o] += 1
+            if self.fail_draw.next() < self.fail_p:
+                failed.append((o, m))
+                sim.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
+            else:
+                sim.deliver(o, dev, m, t)
+        back: list[int] = []
+        for po, m in pickups:
+            for dev in self.po_devices[po]:
+                assert fleet.state[dev] == AWAITING_PICKUP
+                fleet.state[dev] = IN_TRANSIT_BACK
+                fleet.awaiting_pickup_mc[m * C + fleet.cat[dev]] -= 1
+                back.append(dev)
+        sim.env.timeout(d + self.ret - t, value=(failed, back)).callbacks.append(self._at_depot)
+
+    def _at_depot(self, event: object) -> None:
+        failed, back = event.value  # type: ignore[attr-defined]
+        sim = self.sim
+        for o, m in reversed(failed):
+            self.ready[m].appendleft(o)
+        if back:
+            sim.stock.triage(back, sim.env.now)

@@ -1,0 +1,107 @@
+"""Warm start: begin the run near steady state instead of from an empty region.
+
+Rentals of one municipality and category form an M/G/∞ system (orders arrive as Poisson, each rental
+lasts an independent duration), whose stationary number in use is Poisson with mean
+``rate x mean duration`` and whose rentals in progress have length-biased total durations with the
+elapsed part uniform (see :func:`sim.model.distributions.equilibrium_split`). The devices on rent get an
+age of at least their elapsed rental time, drawn from the category's ``initial_age_years``. Depot stock
+starts at the order-up-to level, and the workshop holds ``reconditioning_backlog_days`` of returns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.model.distributions import equilibrium_split, mixture_mean, sampler
+from sim.model.fleet import DAYS_PER_YEAR, IN_WORKSHOP, ON_RENT, STOCK_NEW
+from sim.model.workshop import JOB_KINDS, POOL_NAMES
+
+if TYPE_CHECKING:
+    from sim.model.engine import Simulation
+
+TURNAROUND_DAYS = 30.0  # assumption: return, reconditioning and re-issue between two rentals
+
+
+def warm_start(sim: Simulation) -> None:
+    """Create the devices on rent, in stock and in the workshop at time 0."""
+    s = sim.scenario
+    fleet = sim.fleet
+    demand = sim.demand
+    annual = demand.annual_rate(sim.calendar.start.year)
+    cats = list(s.categories.values())
+    initial_index = 0
+    for m, m_name in enumerate(sim.municipality_names):
+        k = sim.muni_depot[m]
+        for c, c_name in enumerate(sim.category_names):
+            cat = cats[c]
+            if not cat.rented:
+                continue
+            gen = sim.streams.generator(f"initial/{m_name}/{c_name}")
+            mean_days = mixture_mean(cat.rental_duration)
+            n = int(gen.poisson(annual[m, c] / DAYS_PER_YEAR * mean_days))
+            if n == 0:
+                continue
+            elapsed, residual = equilibrium_split(cat.rental_duration, gen, n)
+            patients = demand.draw_patients(gen, m, c, n, np.zeros(n, dtype=np.int16))
+            age_days = sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR
+            age_days = np.maximum(age_days, elapsed)
+            prior = np.floor((age_days - elapsed) / (mean_days + TURNAROUND_DAYS)).astype(int)
+            sim.initial_patients.append(patients)
+            for i in range(n):
+                dev = fleet.new_device(c, k, -float(age_days[i]), initial=True, state=ON_RENT)
+                fleet.cycles[dev] = int(prior[i])
+                fleet.start_rental(
+                    dev, -(initial_index + 1), m, -float(elapsed[i]), float(elapsed[i] + residual[i])
+                )
+                initial_index += 1
+    _initial_stock(sim)
+    _initial_backlog(sim)
+
+
+def _initial_stock(sim: Simulation) -> None:
+    gen = sim.streams.generator("initial/stock")
+    levels = sim.stock.levels[0]
+    for k in range(sim.K):
+        for c in range(sim.C):
+            n = round(levels[k][c][1])
+            if n == 0:
+                continue
+            ages = gen.random(n) * 60.0  # assumption: received within the last two months
+            for i in range(n):
+                dev = sim.fleet.new_device(c, k, -float(ages[i]), initial=True, state=STOCK_NEW)
+                sim.stock.new[k][c].append(dev)
+
+
+def _initial_backlog(sim: Simulation) -> None:
+    """Returned devices waiting for reconditioning at time 0 (their last rental is not simulated)."""
+    s = sim.scenario
+    days = s.initial.reconditioning_backlog_days
+    if days <= 0:
+        return
+    gen = sim.streams.generator("initial/backlog")
+    annual = sim.demand.annual_rate(sim.calendar.start.year)
+    recon_pool = POOL_NAMES.index("reconditioning_technicians")
+    recondition = JOB_KINDS.index("recondition")
+    for c, cat in enumerate(s.categories.values()):
+        if not cat.rented:
+            continue
+        hours = sampler(cat.recondition_hours)
+        for k in range(sim.K):
+            per_day = float(annual[sim.muni_depot_array == k, c].sum()) / DAYS_PER_YEAR
+            kept = (1.0 - cat.scrap_probability) * cat.return_share * cat.recondition_work_order_share
+            n = int(gen.poisson(per_day * kept * days)) if per_day > 0 else 0
+            if n == 0:
+                continue
+            ages = sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR
+            work = hours(gen, n)
+            for i in range(n):
+                dev = sim.fleet.new_device(c, k, -float(ages[i]), initial=True, state=IN_WORKSHOP)
+                sim.fleet.cycles[dev] = max(
+                    1, math.ceil(ages[i] / (mixture_mean(cat.rental_duration) + TURNAROUND_DAYS))
+                )
+                sim.in_workshop_kc[k * sim.C + c] += 1
+                job = sim.jobs.add(recon_pool, recondition, k, -1, c, dev, 0.0, float(work[i]))
+                sim.pools[k][recon_pool].submit(job)

@@ -1,0 +1,54 @@
+"""Cost responsibility: which principal pays for a rental or sale, from the patient's attributes.
+
+The DES records attributes (responsibility class, child, special housing, home health care, unit device
+and its owner); these rules, chosen by config, turn them into a payer: ``"region"`` or the patient's
+municipality. Rules apply in order: region classes, unit devices (the ordering unit's principal),
+children, special housing, home health care; everything else is the region's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.config.schema import Responsibility
+
+REGION = "region"
+
+
+def municipality_pays(
+    rules: Responsibility,
+    responsibility_class: np.ndarray,
+    child: np.ndarray,
+    special_housing: np.ndarray,
+    home_care: np.ndarray,
+    unit_device: np.ndarray,
+    unit_municipal: np.ndarray,
+) -> np.ndarray:
+    """Boolean array: True where the patient's municipality pays, False where the region pays."""
+    region_class = np.isin(np.asarray(responsibility_class).astype(str), list(rules.region_classes))
+    patient = ~np.asarray(unit_device, dtype=bool)
+    child_region = np.asarray(child, dtype=bool) & rules.children_with_region
+    muni = np.zeros(len(region_class), dtype=bool)
+    if rules.municipality_pays_special_housing:
+        muni |= np.asarray(special_housing, dtype=bool)
+    if rules.municipality_pays_home_care:
+        muni |= np.asarray(home_care, dtype=bool)
+    by_patient = patient & ~child_region & muni
+    by_unit = ~patient & np.asarray(unit_municipal, dtype=bool)
+    return ~region_class & (by_patient | by_unit)
+
+
+def payer_column(rules: Responsibility, table: pd.DataFrame) -> pd.Series:
+    """The payer of each row of a rentals/deliveries table: 'region' or the municipality's name."""
+    muni = municipality_pays(
+        rules,
+        table["responsibility_class"].to_numpy(),
+        table["child"].to_numpy(),
+        table["special_housing"].to_numpy(),
+        table["home_care"].to_numpy(),
+        table["unit_device"].to_numpy(),
+        table["unit_municipal"].to_numpy(),
+    )
+    names = table["municipality"].astype(str).to_numpy()
+    return pd.Series(np.where(muni, names, REGION), index=table.index, name="payer")
