@@ -1,4 +1,4 @@
-"""Fit Västmanland's free parameters to the observed Jan-Apr 2023 figures; write calibration/fitted/vastmanland.yaml.
+"""Fit Västmanland's free parameters to the observed Jan-Apr 2023 figures; write calibration/fitted/.
 
 Run from the repository root::
 
@@ -60,24 +60,87 @@ FITTED = "fitted by calibration/fit_vastmanland.py to vastmanland_hmc_2024_inter
 # rising steeply after 75, devices_sweden_facts.csv mobility_aid_use_*). Rental durations: a short-term loan
 # component (share, mean days) and a long-term one (mean days), lognormal; assumption.
 INITIAL: dict[str, dict[str, Any]] = {
-    "rollator": {"orders": 8350, "weights": (0.02, 1, 20, 80), "short": (0.15, 60), "long": 1050,
-                 "return": 0.88, "corrective": 0.05, "fitting": 0.0},
-    "manual_wheelchair": {"orders": 4960, "weights": (0.5, 1, 10, 40), "short": (0.30, 45), "long": 800,
-                          "return": 0.92, "corrective": 0.2, "fitting": 0.04},
-    "power_wheelchair": {"orders": 365, "weights": (1, 1, 4, 6), "short": (0.05, 60), "long": 1150,
-                         "return": 0.97, "corrective": 1.5, "fitting": 0.35},
-    "bed": {"orders": 5040, "weights": (0.3, 1, 15, 60), "short": (0.15, 45), "long": 560,
-            "return": 0.97, "corrective": 0.25, "fitting": 0.01},
-    "patient_lift": {"orders": 1900, "weights": (0.5, 1, 12, 50), "short": (0.10, 45), "long": 540,
-                     "return": 0.97, "corrective": 0.3, "fitting": 0.03},
-    "pressure_relief": {"orders": 10950, "weights": (0.2, 1, 10, 45), "short": (0.25, 45), "long": 500,
-                        "return": 0.85, "corrective": 0.05, "fitting": 0.01},
-    "hygiene_chair": {"orders": 4710, "weights": (0.2, 1, 15, 50), "short": (0.10, 60), "long": 1100,
-                      "return": 0.85, "corrective": 0.05, "fitting": 0.0},
-    "communication_cognition": {"orders": 2855, "weights": (3, 1, 3, 8), "short": (0.05, 60), "long": 1150,
-                                "return": 0.9, "corrective": 0.2, "fitting": 0.06},
-    "treatment_device": {"orders": 2240, "weights": (0.5, 1, 3, 4), "short": (0.20, 45), "long": 850,
-                         "return": 0.9, "corrective": 0.3, "fitting": 0.0},
+    "rollator": {
+        "orders": 8350,
+        "weights": (0.02, 1, 20, 80),
+        "short": (0.15, 60),
+        "long": 1050,
+        "return": 0.88,
+        "corrective": 0.05,
+        "fitting": 0.0,
+    },
+    "manual_wheelchair": {
+        "orders": 4960,
+        "weights": (0.5, 1, 10, 40),
+        "short": (0.30, 45),
+        "long": 800,
+        "return": 0.92,
+        "corrective": 0.2,
+        "fitting": 0.04,
+    },
+    "power_wheelchair": {
+        "orders": 365,
+        "weights": (1, 1, 4, 6),
+        "short": (0.05, 60),
+        "long": 1150,
+        "return": 0.97,
+        "corrective": 1.5,
+        "fitting": 0.35,
+    },
+    "bed": {
+        "orders": 5040,
+        "weights": (0.3, 1, 15, 60),
+        "short": (0.15, 45),
+        "long": 560,
+        "return": 0.97,
+        "corrective": 0.25,
+        "fitting": 0.01,
+    },
+    "patient_lift": {
+        "orders": 1900,
+        "weights": (0.5, 1, 12, 50),
+        "short": (0.10, 45),
+        "long": 540,
+        "return": 0.97,
+        "corrective": 0.3,
+        "fitting": 0.03,
+    },
+    "pressure_relief": {
+        "orders": 10950,
+        "weights": (0.2, 1, 10, 45),
+        "short": (0.25, 45),
+        "long": 500,
+        "return": 0.85,
+        "corrective": 0.05,
+        "fitting": 0.01,
+    },
+    "hygiene_chair": {
+        "orders": 4710,
+        "weights": (0.2, 1, 15, 50),
+        "short": (0.10, 60),
+        "long": 1100,
+        "return": 0.85,
+        "corrective": 0.05,
+        "fitting": 0.0,
+    },
+    "communication_cognition": {
+        "orders": 2855,
+        "weights": (3, 1, 3, 8),
+        "short": (0.05, 60),
+        "long": 1150,
+        "return": 0.9,
+        "corrective": 0.2,
+        "fitting": 0.06,
+    },
+    "treatment_device": {
+        "orders": 2240,
+        "weights": (0.5, 1, 3, 4),
+        "short": (0.20, 45),
+        "long": 850,
+        "return": 0.9,
+        "corrective": 0.3,
+        "fitting": 0.0,
+    },
     "small_sold_aids": {"orders": 8350, "weights": (0.3, 1, 6, 15)},
 }
 INITIAL_BANDS = {  # child share: 18 of 20 ages in 0-19 are children; housing shares: assumption
@@ -92,10 +155,15 @@ def observed() -> dict[str, dict[str, float]]:
     """Targets: metric -> segment -> value, for the Jan-Apr rows (and the 2023 mil-per-device row)."""
     out: dict[str, dict[str, float]] = {}
     for row in read_rows(OBSERVED):
-        keep = row["period"] in ("2023-01..2023-04", "2023-04") or (
-            row["metric"].startswith("kpi_") and row["period"] == "2024-01..2024-04"
-            and row["metric"] != "kpi_mil_driven_per_rented_individual_volume"
-        ) or (row["metric"] == "kpi_mil_driven_per_rented_individual_volume" and row["period"] == "2023")
+        keep = (
+            row["period"] in ("2023-01..2023-04", "2023-04")
+            or (
+                row["metric"].startswith("kpi_")
+                and row["period"] == "2024-01..2024-04"
+                and row["metric"] != "kpi_mil_driven_per_rented_individual_volume"
+            )
+            or (row["metric"] == "kpi_mil_driven_per_rented_individual_volume" and row["period"] == "2023")
+        )
         if keep:
             out.setdefault(row["metric"], {})[row["segment"]] = float(row["value"])
     return out
@@ -119,9 +187,13 @@ def initial_guess(region: dict[str, Any]) -> dict[str, Any]:
                 {"share": share, "dist": "lognormal", "mean": float(short_mean), "cv": 1.0},
                 {"share": round(1 - share, 6), "dist": "lognormal", "mean": float(spec["long"]), "cv": 0.9},
             ],
-            "return_share": spec["return"], "recondition_work_order_share": 0.7,
-            "corrective_per_device_year": spec["corrective"], "fitting_share": spec["fitting"],
-            "spare_part_share": 0.1, "reorder_point_days": 10.0, "order_up_to_days": 30.0,
+            "return_share": spec["return"],
+            "recondition_work_order_share": 0.7,
+            "corrective_per_device_year": spec["corrective"],
+            "fitting_share": spec["fitting"],
+            "spare_part_share": 0.1,
+            "reorder_point_days": 10.0,
+            "order_up_to_days": 30.0,
         }
     categories["small_sold_aids"] = {"reorder_point_days": 10.0, "order_up_to_days": 30.0}
     return {
@@ -129,13 +201,18 @@ def initial_guess(region: dict[str, Any]) -> dict[str, Any]:
         "categories": categories,
         "municipalities": {m: {"special_housing_factor": 1.0} for m in region["municipalities"]},
         "depots": {DEPOT: {"fitting_booking_delay_days": {"dist": "lognormal", "mean": 8.0, "cv": 1.0}}},
-        "transport": {"failed_delivery_probability": 0.02, "km_per_stop": 3.0,
-                      # devices; returns 11 884 / pickup_orders 6 713 in vastmanland_hmc_2024_interim.csv
-                      "devices_per_pickup_order": 1.77},
+        "transport": {
+            "failed_delivery_probability": 0.02,
+            "km_per_stop": 3.0,
+            # devices; returns 11 884 / pickup_orders 6 713 in vastmanland_hmc_2024_interim.csv
+            "devices_per_pickup_order": 1.77,
+        },
     }
 
 
-def update(fit: dict[str, Any], sim: dict[str, Any], obs: dict[str, dict[str, float]], damping: float) -> None:
+def update(
+    fit: dict[str, Any], sim: dict[str, Any], obs: dict[str, dict[str, float]], damping: float
+) -> None:
     """Move each fitted parameter towards its target (in place)."""
     a = sim["all"]
     cats = fit["categories"]
@@ -146,43 +223,64 @@ def update(fit: dict[str, Any], sim: dict[str, Any], obs: dict[str, dict[str, fl
             rates[band] = scale(rates[band], r_orders, damping)
     r_volume = obs["rented_volume_individual"]["all"] / a["rented_volume_individual"] / r_orders
     r_returns = obs["returns"]["all"] / a["returns"] * r_volume  # ends fall as durations grow
-    r_recond = obs["recondition_work_orders"]["all"] / a["recondition_work_orders"] / (
-        obs["returns"]["all"] / a["returns"])
-    r_tech = obs["technical_work_orders"]["all"] / a["technical_work_orders"] / (
-        obs["rented_volume_individual"]["all"] / a["rented_volume_individual"])
+    r_recond = (
+        obs["recondition_work_orders"]["all"]
+        / a["recondition_work_orders"]
+        / (obs["returns"]["all"] / a["returns"])
+    )
+    r_tech = (
+        obs["technical_work_orders"]["all"]
+        / a["technical_work_orders"]
+        / (obs["rented_volume_individual"]["all"] / a["rented_volume_individual"])
+    )
     r_fit = obs["consultant_fitting_referrals"]["all"] / a["consultant_fitting_referrals"] / r_orders
     for c in rented:
         spec = cats[c]
         for comp in spec["rental_duration"][1:]:
             comp["mean"] = scale(comp["mean"], r_volume, damping, 30.0)
         spec["return_share"] = scale(spec["return_share"], r_returns / r_volume, damping, 0.3, 0.98)
-        spec["recondition_work_order_share"] = scale(spec["recondition_work_order_share"], r_recond, damping,
-                                                      0.05, 1.0)
+        spec["recondition_work_order_share"] = scale(
+            spec["recondition_work_order_share"], r_recond, damping, 0.05, 1.0
+        )
         spec["corrective_per_device_year"] = scale(spec["corrective_per_device_year"], r_tech, damping)
         spec["fitting_share"] = scale(spec["fitting_share"], r_fit, damping, 0.0, 0.9)
         miss_obs = 1 - obs["kpi_repair_done_within_5_workdays"]["all"]
         miss_sim = max(1 - a["kpi_repair_done_within_5_workdays"], 1e-3)
-        spec["spare_part_share"] = scale(max(spec["spare_part_share"], 0.01), miss_obs / miss_sim, damping, 0, 0.9)
+        spec["spare_part_share"] = scale(
+            max(spec["spare_part_share"], 0.01), miss_obs / miss_sim, damping, 0, 0.9
+        )
     muni_obs = obs["rented_volume_individual"]["municipalities_total"]
     muni_sim = sim["municipalities_total"]["rented_volume_individual"]
     for band in fit["demand"]["age_bands"].values():
         if band["special_housing_share"] > 0:
-            band["special_housing_share"] = scale(band["special_housing_share"], muni_obs / muni_sim, damping,
-                                                   0.0, 0.95)
+            band["special_housing_share"] = scale(
+                band["special_housing_share"], muni_obs / muni_sim, damping, 0.0, 0.95
+            )
     # municipality factors: relative shares only (the level is the bands' job)
-    ratios = {m: obs["rented_volume_individual"][m] / max(sim[m]["rented_volume_individual"], 1.0)
-              for m in fit["municipalities"]}
+    ratios = {
+        m: obs["rented_volume_individual"][m] / max(sim[m]["rented_volume_individual"], 1.0)
+        for m in fit["municipalities"]
+    }
     norm = float(np.exp(np.mean(np.log(list(ratios.values())))))
     for m, spec in fit["municipalities"].items():
-        spec["special_housing_factor"] = scale(spec["special_housing_factor"], ratios[m] / norm, damping, 0.1, 10)
+        spec["special_housing_factor"] = scale(
+            spec["special_housing_factor"], ratios[m] / norm, damping, 0.1, 10
+        )
     transport = fit["transport"]
     miss = (1 - obs["kpi_delivery_on_planned_day"]["all"]) - (1 - a["kpi_delivery_on_planned_day"])
-    transport["failed_delivery_probability"] = float(min(max(
-        transport["failed_delivery_probability"] + damping * miss, 0.0), 0.5))
+    transport["failed_delivery_probability"] = float(
+        min(max(transport["failed_delivery_probability"] + damping * miss, 0.0), 0.5)
+    )
     transport["devices_per_pickup_order"] = scale(
-        transport["devices_per_pickup_order"], a["pickup_orders"] / obs["pickup_orders"]["all"], damping, 1.0)
-    transport["km_per_stop"] = scale(transport["km_per_stop"], obs["kpi_mil_driven_per_rented_individual_volume"][
-        "all"] / a["kpi_mil_driven_per_rented_individual_volume"], damping, 0.0)
+        transport["devices_per_pickup_order"], a["pickup_orders"] / obs["pickup_orders"]["all"], damping, 1.0
+    )
+    transport["km_per_stop"] = scale(
+        transport["km_per_stop"],
+        obs["kpi_mil_driven_per_rented_individual_volume"]["all"]
+        / a["kpi_mil_driven_per_rented_individual_volume"],
+        damping,
+        0.0,
+    )
     booking = fit["depots"][DEPOT]["fitting_booking_delay_days"]
     gap = a["kpi_fitting_offered_within_15_workdays"] - obs["kpi_fitting_offered_within_15_workdays"]["all"]
     booking["mean"] = scale(booking["mean"], float(np.exp(2.5 * gap)), damping, 0.5, 60)
@@ -197,8 +295,9 @@ def write_fitted(fit: dict[str, Any], report: list[str]) -> None:
     """Write the two fitted files, every number with its unit and how it was obtained."""
     head = [
         "# Generated by `python calibration/fit_vastmanland.py`; do not edit by hand, rerun the script.",
-        "# Starting shapes (relative use by age band, short-term loan shares, ...) are the documented assumptions",
-        "# in the script's INITIAL table; the fit moves one level per observed target (see its docstring).",
+        "# Starting shapes (relative use by age band, short-term loan shares, ...) are the documented",
+        "# assumptions in the script's INITIAL table; the fit moves one level per observed target (see its",
+        "# docstring).",
         "#",
         *[f"# {line}" for line in report],
     ]
@@ -214,8 +313,10 @@ def write_fitted(fit: dict[str, Any], report: list[str]) -> None:
     for cat, spec in fit["categories"].items():
         lines.append(f"  {cat}:")
         if "rental_duration" in spec:
-            lines.append("    rental_duration:  # days, lognormal; short-term loan share and mean: assumption; "
-                         f"long-term mean {FITTED} (rented_volume_individual)")
+            lines.append(
+                "    rental_duration:  # days, lognormal; short-term loan share and mean: assumption; "
+                f"long-term mean {FITTED} (rented_volume_individual)"
+            )
             lines += [f"      - {inline(comp)}" for comp in spec["rental_duration"]]
             for key, unit, target in (
                 ("return_share", "share", "returns"),
@@ -224,11 +325,15 @@ def write_fitted(fit: dict[str, Any], report: list[str]) -> None:
                 ("fitting_share", "share of orders", "consultant_fitting_referrals"),
                 ("spare_part_share", "share of repairs", "kpi_repair_done_within_5_workdays"),
             ):
-                lines.append(f"    {key}: {fmt(spec[key])}  # {unit}; relative level by category: assumption; "
-                             f"{FITTED} ({target})")
+                lines.append(
+                    f"    {key}: {fmt(spec[key])}  # {unit}; relative level by category: assumption; "
+                    f"{FITTED} ({target})"
+                )
         for key in ("reorder_point_days", "order_up_to_days"):
-            lines.append(f"    {key}: {fmt(spec[key])}  # days of orders; {FITTED} "
-                         "(kpi_rental_rate_devices_at_customer)")
+            lines.append(
+                f"    {key}: {fmt(spec[key])}  # days of orders; {FITTED} "
+                "(kpi_rental_rate_devices_at_customer)"
+            )
     write_lines(FITTED_DEVICES, lines)
 
     booking = fit["depots"][DEPOT]["fitting_booking_delay_days"]
@@ -237,19 +342,24 @@ def write_fitted(fit: dict[str, Any], report: list[str]) -> None:
         "# configs/regions/vastmanland.yaml.",
         *head,
         "demand:",
-        "  age_bands:  # child_share: 18 of 20 ages are under 18 (assumption); housing shares: share of patients;",
+        "  age_bands:  # child_share: 18 of 20 ages are under 18 (assumption); housing shares: share of",
+        "              # patients;",
         f"              # special housing {FITTED} (municipalities_total); home care: assumption",
         *[f"    {band}: {inline(spec)}" for band, spec in fit["demand"]["age_bands"].items()],
-        f"municipalities:  # special_housing_factor: factor; {FITTED} (rented_volume_individual by municipality)",
-        *[f"  {m}: {{special_housing_factor: {fmt(spec['special_housing_factor'])}}}"
-          for m, spec in fit["municipalities"].items()],
+        f"municipalities:  # special_housing_factor: factor; {FITTED}",
+        "                  # (rented_volume_individual by municipality)",
+        *[
+            f"  {m}: {{special_housing_factor: {fmt(spec['special_housing_factor'])}}}"
+            for m, spec in fit["municipalities"].items()
+        ],
         "depots:",
         f"  {DEPOT}:",
         f"    fitting_booking_delay_days: {inline(booking)}  # days; cv assumption; mean {FITTED} "
         "(kpi_fitting_offered_within_15_workdays)",
         "transport:",
-        f"  failed_delivery_probability: {fmt(fit['transport']['failed_delivery_probability'])}  # share of attempts "
-        f"failing or rescheduled (absorbs delay causes the model lacks); {FITTED} (kpi_delivery_on_planned_day)",
+        f"  failed_delivery_probability: {fmt(fit['transport']['failed_delivery_probability'])}  # share of "
+        "attempts failing or rescheduled (absorbs delay causes the model lacks); "
+        f"{FITTED} (kpi_delivery_on_planned_day)",
         f"  devices_per_pickup_order: {fmt(fit['transport']['devices_per_pickup_order'])}  # devices; start: "
         f"returns / pickup_orders = 1.77; {FITTED} (pickup_orders)",
         f"  km_per_stop: {fmt(fit['transport']['km_per_stop'])}  # km; {FITTED} "

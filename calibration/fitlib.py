@@ -47,7 +47,10 @@ def load_base(region: Path, skip: tuple[str, ...]) -> dict[str, Any]:
 
 
 def simulate(
-    raw: dict[str, Any], seeds: list[int], days: int, window: tuple[date, date],
+    raw: dict[str, Any],
+    seeds: list[int],
+    days: int,
+    window: tuple[date, date],
     extra: Callable[[RunOutput], dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Mean summary by municipality over ``seeds`` for a ``days``-long run (plus ``extra`` metrics)."""
