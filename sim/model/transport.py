@@ -3,8 +3,10 @@
 Each route has weekdays, vehicles and a load capacity per vehicle and leg (out: deliveries; back:
 pickups). All of a day's runs are handled by three batch events: departure (load), delivery time
 (rentals start, pickups are loaded) and return to the depot (failed deliveries re-queue, returns go to
-triage). Deliveries are loaded by planned day then readiness; what does not fit waits for the next run.
-Pickups are collected whole, oldest first, while the vehicle and the depot's room for returns allow.
+triage). Deliveries are loaded by planned day then readiness, merging the municipalities' queue heads,
+until the next one does not fit; the rest waits for the next run. Pickups are collected whole, oldest
+first, while the vehicle and the depot's room for returns allow. A run's cost grows with what it loads,
+not with what waits, so an overloaded scenario stays fast.
 A run's km is ``road_factor x 2 x`` the farthest municipality visited ``+ km_per_stop x stops``; a stop is
 one delivery attempt or one pickup order. Returned devices are grouped into pickup orders with mean
 size ``devices_per_pickup_order`` (a new order opens with probability ``1 / size``).
@@ -113,50 +115,56 @@ class Routes:
         for r in self.runs[d]:
             munis = self.route_munis[r]
             cap = self.capacity[r]
-            # deliveries: everything ready before departure, by planned day then readiness
-            cands: list[tuple[int, float, int, int]] = []
-            for m in munis:
-                q = self.ready[m]
-                while q and ready_time[q[0]] <= now:
-                    o = q.popleft()
-                    cands.append((planned[o], ready_time[o], o, m))
-            cands.sort()
-            load = 0.0
-            left: list[tuple[int, float, int, int]] = []
             stops = dict.fromkeys(munis, 0)
             n_del = dict.fromkeys(munis, 0)
-            for cand in cands:
-                o, m = cand[2], cand[3]
+            # deliveries: merge the municipalities' queue heads, earliest planned day first, until full
+            heads: list[tuple[int, float, int, int]] = []
+            for m in munis:
+                q = self.ready[m]
+                if q and ready_time[q[0]] <= now:
+                    heads.append((planned[q[0]], ready_time[q[0]], q[0], m))
+            heapq.heapify(heads)
+            load = 0.0
+            while heads:
+                _, _, o, m = heads[0]
                 vol = self.volume[orders_cat[o]]
-                if load + vol <= cap:
-                    load += vol
-                    deliveries.append((o, sim.order_device[o], m))
-                    stops[m] += 1
-                    n_del[m] += 1
-                else:
-                    left.append(cand)
-            for cand in reversed(left):
-                self.ready[cand[3]].appendleft(cand[2])
+                if load + vol > cap:
+                    break  # the vehicle is full; the rest waits for the next run
+                heapq.heappop(heads)
+                load += vol
+                q = self.ready[m]
+                q.popleft()
+                deliveries.append((o, sim.order_device[o], m))
+                stops[m] += 1
+                n_del[m] += 1
+                if q and ready_time[q[0]] <= now:
+                    heapq.heappush(heads, (planned[q[0]], ready_time[q[0]], q[0], m))
             # pickups: whole pickup orders, oldest first, while space on the vehicle and at the depot
             k = self.route_depot[r]
             load = 0.0
             n_po = dict.fromkeys(munis, 0)
             n_dev = dict.fromkeys(munis, 0)
-            merged = heapq.merge(*[[(self.po_created[po], po, m) for po in self.pickups[m]] for m in munis])
-            for _, po, m in merged:
+            pheads = [(self.po_created[q[0]], q[0], m) for m in munis if (q := self.pickups[m])]
+            heapq.heapify(pheads)
+            while pheads:
+                _, po, m = pheads[0]
                 devs = self.po_devices[po]
                 vol = sum(self.volume[fleet_cat[x]] for x in devs)
                 if load + vol > cap or len(devs) > room[k]:
                     break
+                heapq.heappop(pheads)
                 load += vol
                 room[k] -= len(devs)
-                self.pickups[m].popleft()
+                q = self.pickups[m]
+                q.popleft()
                 if self.open_po[m] == po:
                     self.open_po[m] = -1
                 pickups.append((po, m))
                 stops[m] += 1
                 n_po[m] += 1
                 n_dev[m] += len(devs)
+                if q:
+                    heapq.heappush(pheads, (self.po_created[q[0]], q[0], m))
             visited = [m for m in munis if stops[m]]
             if not visited:
                 continue
