@@ -189,6 +189,14 @@ class Transport(Model):
         ge=0,
         lt=1,
     )
+    dropoff_share: float = param(
+        0.0,
+        "share",
+        "assumption: none in the shipped regions (no data)",
+        "returns brought to the depot by the customer (no pickup order)",
+        ge=0,
+        le=1,
+    )
     devices_per_pickup_order: float = param(
         1.77,
         "devices",

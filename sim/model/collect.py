@@ -189,15 +189,14 @@ def collect(sim: Simulation) -> RunOutput:
         out[ok] = wnum[t[ok].astype(np.int64)] - wnum[np.maximum(created[ok], 0).astype(np.int64)]
         return out
 
-    j_muni = np.frombuffer(j.municipality, dtype=np.int16).astype(np.int64)
-    muni_names = np.array([*munis, ""], dtype=object)
     tables["jobs"] = pd.DataFrame(
         {
             "job": np.arange(len(j)),
             "pool": _cat(np.frombuffer(j.pool, dtype=np.int8), list(POOL_NAMES)),
             "kind": _cat(np.frombuffer(j.kind, dtype=np.int8), list(JOB_KINDS)),
             "depot": _cat(np.frombuffer(j.depot, dtype=np.int16), depots),
-            "municipality": pd.Categorical(muni_names[j_muni], categories=munis),
+            # municipality -1 (initial workshop backlog) becomes missing
+            "municipality": _cat(np.frombuffer(j.municipality, dtype=np.int16), munis),
             "category": _cat(np.frombuffer(j.category, dtype=np.int16), cats),
             "device": np.frombuffer(j.device, dtype=np.int64),
             "order": np.frombuffer(j.ref, dtype=np.int64),

@@ -5,7 +5,8 @@ The expected orders of a municipality and category in year ``y`` are
 orders fall on prescribers' workdays in proportion to ``monthly_factor x weekday_weight`` (normalised per
 calendar year so the year's total is kept), times any demand shock. Demand is exogenous, so the whole
 stream is drawn up front (vectorised) from one named stream per municipality x category; the DES then
-consumes it day by day. Each order carries the patient attributes that cost responsibility needs.
+consumes it day by day. Each order carries the patient attributes that cost responsibility needs and its
+random fate (:mod:`sim.model.fates`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from sim.config.schema import Scenario
 from sim.demography import population_array
 from sim.model.calendar import Calendar
+from sim.model.fates import Fates, draw_fates
 from sim.model.rng import Streams
 
 
@@ -42,6 +44,7 @@ class OrderStream:
     category: np.ndarray
     fitting: np.ndarray
     patients: Patients
+    fates: Fates
     day_start: np.ndarray
 
     def __len__(self) -> int:
@@ -156,10 +159,13 @@ class DemandModel:
         """Draw every order of the first ``days`` days (one named stream per municipality x category)."""
         rates = self.daily_rates(days)
         cal = self.calendar
+        s = self.scenario
         open_f, span = cal.open_frac, cal.close_frac - cal.open_frac
         year_of_day = (cal.year[:days] - self.years[0]).astype(np.int16)
         parts: list[tuple[np.ndarray, ...]] = []
+        fates: list[Fates] = []
         for m, m_name in enumerate(self.municipalities):
+            depot = s.depots[s.municipalities[m_name].depot]
             for c, c_name in enumerate(self.categories):
                 gen = streams.generator(f"orders/{m_name}/{c_name}")
                 counts = gen.poisson(rates[:, m, c])
@@ -168,37 +174,20 @@ class DemandModel:
                     continue
                 day = np.repeat(np.arange(days), counts)
                 time = day + open_f + span * gen.random(n)
-                fitting = gen.random(n) < self.scenario.categories[c_name].fitting_share
+                fitting = gen.random(n) < s.categories[c_name].fitting_share
                 p = self.draw_patients(gen, m, c, n, year_of_day[day])
-                parts.append(
-                    (
-                        time,
-                        np.full(n, m, np.int16),
-                        np.full(n, c, np.int16),
-                        fitting,
-                        p.band,
-                        p.child,
-                        p.special_housing,
-                        p.home_care,
-                        p.unit_device,
-                        p.unit_municipal,
-                    )
-                )
-        if parts:
-            cols = [np.concatenate([p[i] for p in parts]) for i in range(10)]
-        else:
-            cols = [
-                np.zeros(0, dtype=t)
-                for t in (float, np.int16, np.int16, bool, np.int8, bool, bool, bool, bool, bool)
-            ]
+                fates.append(draw_fates(gen, s.categories[c_name], depot, s.transport.dropoff_share, n))
+                parts.append((
+                    time, np.full(n, m, np.int16), np.full(n, c, np.int16), fitting, p.band, p.child,
+                    p.special_housing, p.home_care, p.unit_device, p.unit_municipal,
+                ))  # fmt: skip
+        dtypes = (float, np.int16, np.int16, bool, np.int8, bool, bool, bool, bool, bool)
+        cols = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=t)
+                for i, t in enumerate(dtypes)]  # fmt: skip
         order = np.argsort(cols[0], kind="stable")
         cols = [col[order] for col in cols]
         day_start = np.searchsorted(cols[0], np.arange(days + 1), side="left")
         return OrderStream(
-            time=cols[0],
-            municipality=cols[1],
-            category=cols[2],
-            fitting=cols[3],
-            patients=Patients(*cols[4:10]),
-            day_start=day_start,
-        )
+            time=cols[0], municipality=cols[1], category=cols[2], fitting=cols[3],
+            patients=Patients(*cols[4:10]), fates=Fates.concat(fates).select(order), day_start=day_start,
+        )  # fmt: skip

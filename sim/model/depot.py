@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.distributions import sampler
+from sim.model.fates import DAYS_PER_YEAR
 from sim.model.fleet import (
-    DAYS_PER_YEAR,
     IN_WORKSHOP,
     SCRAPPED,
     STOCK_NEW,
     STOCK_RECOND,
 )
-from sim.model.rng import uniform
 from sim.model.workshop import JOB_KINDS, POOL_NAMES
 
 if TYPE_CHECKING:
@@ -50,11 +49,6 @@ class DepotStock:
         self.rented = [c.rented for c in cats]
         self.lead = [
             sim.streams.buffered(f"lead_time/{n}", sampler(c.lead_time_days))
-            for n, c in zip(names, cats, strict=True)
-        ]
-        self.triage_draw = sim.streams.buffered("triage", uniform)
-        self.recon_hours = [
-            sim.streams.buffered(f"recondition_hours/{n}", sampler(c.recondition_hours))
             for n, c in zip(names, cats, strict=True)
         ]
         self.scrap_p = [c.scrap_probability for c in cats]
@@ -157,13 +151,13 @@ class DepotStock:
         fleet = sim.fleet
         rec = sim.recorder
         d = int(t)
-        draw = self.triage_draw
         for dev in devices:
             c = fleet.cat[dev]
-            m = fleet.r_muni[fleet.rental[dev]]
+            rid = fleet.rental[dev]
+            m = fleet.r_muni[rid]
             age = (t - fleet.purchased[dev]) / DAYS_PER_YEAR
             p_scrap = self.scrap_old_p[c] if age >= self.scrap_age[c] else self.scrap_p[c]
-            u_scrap, u_work = draw.next(), draw.next()
+            u_scrap, u_work = fleet.r_u_scrap[rid], fleet.r_u_work[rid]
             if fleet.cycles[dev] >= self.max_cycles[c] or u_scrap < p_scrap:
                 fleet.state[dev] = SCRAPPED
                 fleet.end[dev] = t
@@ -174,7 +168,7 @@ class DepotStock:
                 fleet.state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
                 sim.in_workshop_kc[k * sim.C + c] += 1
-                job = sim.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, self.recon_hours[c].next())
+                job = sim.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid])
                 rec.count("recondition_work_orders", d, m, c)
                 sim.pools[k][RECON_POOL].submit(job)
             else:

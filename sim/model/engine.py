@@ -22,10 +22,9 @@ from sim.config.schema import Scenario
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
-from sim.model.distributions import sampler
 from sim.model.fleet import ALLOCATED, SOLD, Fleet
 from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
-from sim.model.rng import Streams, uniform
+from sim.model.rng import Streams
 from sim.model.transport import Routes
 from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
 
@@ -111,21 +110,12 @@ class Simulation:
         self.routes = Routes(self)
         self.to_report: list[int] = []
         self.to_pick: list[int] = []
-        cats = list(s.categories.values())
-        self.install_share = [c.installation_share for c in cats]
-        self.install_draw = self.streams.buffered("installations", uniform)
-        self.install_hours = [
-            self.streams.buffered(f"installation_hours/{n}", sampler(c.installation_hours))
-            for n, c in zip(self.category_names, cats, strict=True)
-        ]
-        self.parts_draw = self.streams.buffered("spare_part_need", uniform)
-        self.booking_delay = [
-            self.streams.buffered(f"fitting_booking/{k}", sampler(d.fitting_booking_delay_days))
-            for k, d in s.depots.items()
-        ]
-        self.fitting_hours = [
-            self.streams.buffered(f"fitting_hours/{k}", sampler(d.fitting_hours)) for k, d in s.depots.items()
-        ]
+        fates = self.orders.fates
+        # fate columns as lists: fast scalar access in the hot path
+        self.f_install = fates.install.tolist()
+        self.f_install_hours = fates.install_hours.tolist()
+        self.f_fitting_delay = fates.fitting_delay.tolist()
+        self.f_fitting_hours = fates.fitting_hours.tolist()
         # level counters kept by transitions (read once per day)
         self.allocated_mc = [0] * (self.M * self.C)
         self.in_workshop_kc = [0] * (self.K * self.C)
@@ -165,11 +155,11 @@ class Simulation:
         rec.del_attempts.append(self.order_attempts[order])
         rec.count("deliveries", d, m, c)
         if self.rented[c]:
-            fleet.start_rental(dev, order, m, t)
+            fleet.start_rental(dev, order, m, t, self.orders.fates, order)
             rec.count("rental_starts", d, m, c)
-            if self.install_share[c] > 0 and self.install_draw.next() < self.install_share[c]:
+            if self.f_install[order]:
                 k = self.muni_depot[m]
-                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.install_hours[c].next())
+                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.f_install_hours[order])
                 rec.count("installations", d, m, c)
                 self.pools[k][SERVICE_POOL].submit(job)
         else:
@@ -177,21 +167,21 @@ class Simulation:
             fleet.end[dev] = t
             rec.count("sales", d, m, c)
 
-    def work_order(self, dev: int, t: float, corrective: bool) -> None:
-        """A technical work order on a device on rent, created at ``t`` (maybe waiting for spare parts)."""
+    def work_order(
+        self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool
+    ) -> None:
+        """A technical work order reported at ``t`` on rental ``rid`` (maybe waiting ``parts_wait`` days for
+        spare parts before a technician can take it)."""
         fleet = self.fleet
         c = fleet.cat[dev]
-        m = fleet.r_muni[fleet.rental[dev]]
+        m = fleet.r_muni[rid]
         k = self.muni_depot[m]
         kind = CORRECTIVE if corrective else PREVENTIVE
-        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, fleet.repair_hours[c].next())
+        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours)
         d = int(t)
         self.recorder.count("technical_work_orders", d, m, c)
         self.recorder.count("corrective_work_orders" if corrective else "preventive_work_orders", d, m, c)
-        wait = 0.0
-        if corrective and fleet.spare_share[c] > 0 and self.parts_draw.next() < fleet.spare_share[c]:
-            wait = fleet.parts_wait[c].next()
-        self.env.timeout(t + wait - self.env.now, value=(k, job)).callbacks.append(self._submit_service)
+        self.env.timeout(t + parts_wait - self.env.now, value=(k, job)).callbacks.append(self._submit_service)
 
     def _submit_service(self, event: Any) -> None:
         k, job = event.value
@@ -204,8 +194,8 @@ class Simulation:
         m = int(self.orders.municipality[order])
         c = int(self.orders.category[order])
         k = self.muni_depot[m]
-        job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, self.fitting_hours[k].next(), ref=order)
-        booked = self.calendar.next_open(now + self.booking_delay[k].next())
+        job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, self.f_fitting_hours[order], ref=order)
+        booked = self.calendar.next_open(now + self.f_fitting_delay[order])
         self.env.timeout(booked - now, value=(k, job)).callbacks.append(self._book)
 
     def _book(self, event: Any) -> None:
@@ -252,7 +242,7 @@ class Simulation:
             dev = fleet.r_device[rid]
             m, c = fleet.r_muni[rid], fleet.r_cat[rid]
             rec.count("returns", d, m, c)
-            if routes.add_return(dev, m, now):
+            if routes.add_return(dev, m, now, fleet.r_u_group[rid]):
                 rec.count("pickup_orders", d, m, c)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []
@@ -264,7 +254,6 @@ class Simulation:
         self.routes.depart(event.value)
 
     def _end_of_day(self, d: int) -> None:
-        self.fleet.end_day(d)
         rec = self.recorder
         M, C, K = self.M, self.C, self.K
         fleet = self.fleet
@@ -288,11 +277,11 @@ class Simulation:
 
     def _days(self) -> Generator[simpy.events.Event, Any, None]:
         env, cal = self.env, self.calendar
-        wd_per_year = self.demand.workdays_in_year
         routes = self.routes
         for d in range(self.days):
             if d > 0:
                 self._end_of_day(d - 1)
+            self.fleet.schedule_day(d)
             if self.progress is not None:
                 self.progress(d)
             if cal.is_workday[d]:
@@ -300,7 +289,6 @@ class Simulation:
                     for pool in pools:
                         pool.pull()
                 self._place_orders(d)
-                self.fleet.generate_work_orders(d, wd_per_year[int(cal.year[d])])
                 if routes.runs[d]:
                     env.timeout(routes.dep, value=d).callbacks.append(self._depart)
                 env.timeout(cal.close_frac, value=d).callbacks.append(self._close)

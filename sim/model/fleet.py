@@ -1,19 +1,20 @@
-"""Devices and rentals: columnar device register, rental start and end, technical work orders in use.
+"""Devices and rentals: the columnar device register, rental start and end, work orders during use.
 
 Each device has an id indexing plain lists (category, depot, price, purchase time, cycles, state). A rental
-is a row in columnar arrays; its end is known at its start (duration drawn once), so the end is kept in a
-per-day bucket and processed in the day-end batch instead of as one SimPy event per rental. Technical work
-orders arrive as a Poisson stream per category whose rate is the sum over the devices on rent of
-``corrective x (1 + age_factor x age) + preventive``, sampled by thinning over randomly chosen devices.
+is a row in columnar arrays; its fate (duration, return, triage draws, work orders) comes from its order
+(see :mod:`sim.model.fates`). Ends and work orders wait in per-day buckets; each day's are scheduled at
+00:00 as one timeout each, so they happen at their exact times while the event heap holds only today's.
+A work order is reported at the next opening after the need arises, if the rental has not ended by then.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sim.model.distributions import mixture_sampler, sampler
+from sim.model.distributions import sampler
+from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, Fates
 from sim.model.rng import uniform
 
 if TYPE_CHECKING:
@@ -23,19 +24,9 @@ if TYPE_CHECKING:
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
 SCRAPPED, SOLD, LOST = 7, 8, 9
 STATE_NAMES = (
-    "stock_new",
-    "stock_reconditioned",
-    "allocated",
-    "on_rent",
-    "awaiting_pickup",
-    "in_transit_back",
-    "in_workshop",
-    "scrapped",
-    "sold",
-    "lost",
-)
-DAYS_PER_YEAR = 365.25
-AGE_CAP_YEARS = 15.0  # repair-rate growth with age stops here (thinning bound)
+    "stock_new", "stock_reconditioned", "allocated", "on_rent", "awaiting_pickup", "in_transit_back",
+    "in_workshop", "scrapped", "sold", "lost",
+)  # fmt: skip
 
 
 class Fleet:
@@ -45,7 +36,7 @@ class Fleet:
         self.sim = sim
         s = sim.scenario
         cats = list(s.categories.values())
-        streams = sim.streams
+        names = list(s.categories)
         # device register (plain lists: fast scalar access in the hot path)
         self.cat: list[int] = []
         self.depot: list[int] = []
@@ -57,8 +48,7 @@ class Fleet:
         self.state: list[int] = []
         self.end: list[float] = []
         self.rental: list[int] = []
-        self.onrent_pos: list[int] = []
-        # rentals
+        # rentals: identity, times, and the fate fields used after the start
         self.r_device = array("q")
         self.r_source = array("q")  # order id (>= 0) or -(initial index + 1)
         self.r_muni = array("h")
@@ -66,163 +56,175 @@ class Fleet:
         self.r_start = array("d")
         self.r_end = array("d")
         self.r_returned = array("b")  # -1 ongoing, 0 not returned, 1 returned
-        self.onrent: list[list[int]] = [[] for _ in cats]
+        self.r_will_return = array("b")
+        self.r_dropoff = array("b")
+        self.r_u_group = array("d")
+        self.r_u_scrap = array("d")
+        self.r_u_work = array("d")
+        self.r_recon_hours = array("d")
         self.ends_by_day: dict[int, list[int]] = {}
+        self.wo_by_day: dict[int, list[tuple[float, int, float, float, bool]]] = {}
+        self.scheduled_through = -1
         self.onrent_mc = [0] * (sim.M * sim.C)
         self.onrent_tracked_mc = [0] * (sim.M * sim.C)
         self.awaiting_pickup_mc = [0] * (sim.M * sim.C)
-        names = list(s.categories)
-        self.duration = [
-            streams.buffered(f"rental_duration/{n}", mixture_sampler(c.rental_duration)) if c.rented else None
-            for n, c in zip(names, cats, strict=True)
-        ]
+        # device attributes drawn at creation, in creation order, per category
         self.price_draw = [
-            streams.buffered(f"prices/{n}", sampler(c.purchase_price))
+            sim.streams.buffered(f"prices/{n}", sampler(c.purchase_price))
             for n, c in zip(names, cats, strict=True)
         ]
-        self.tracked_draw = [streams.buffered(f"tracked/{n}", uniform) for n in names]
-        self.return_draw = [streams.buffered(f"returns/{n}", uniform) for n in names]
-        self.repair_hours = [
-            streams.buffered(f"repair_hours/{n}", sampler(c.repair_hours))
-            for n, c in zip(names, cats, strict=True)
-        ]
-        self.parts_wait = [
-            streams.buffered(f"spare_parts/{n}", sampler(c.spare_part_wait_days))
-            for n, c in zip(names, cats, strict=True)
-        ]
-        self.wo_gen = [streams.generator(f"work_orders/{n}") for n in names]
+        self.tracked_draw = [sim.streams.buffered(f"tracked/{n}", uniform) for n in names]
         self.tracked_share = [c.tracked_share for c in cats]
-        self.return_share = [c.return_share for c in cats]
-        self.corrective = [c.corrective_per_device_year for c in cats]
         self.age_factor = [c.corrective_age_factor for c in cats]
-        self.preventive = [c.preventive_per_device_year for c in cats]
-        self.spare_share = [c.spare_part_share for c in cats]
 
     # ---- devices --------------------------------------------------------------------------------------
-    def new_device(self, c: int, k: int, purchased: float, initial: bool, state: int) -> int:
+    def new_device(
+        self,
+        c: int,
+        k: int,
+        purchased: float,
+        initial: bool,
+        state: int,
+        tracked: bool | None = None,
+        price: float | None = None,
+    ) -> int:
+        """Register a device (tracked flag and price drawn unless given)."""
         dev = len(self.cat)
+        if tracked is None:
+            tracked = self.tracked_draw[c].next() < self.tracked_share[c]
         self.cat.append(c)
         self.depot.append(k)
-        self.tracked.append(self.tracked_draw[c].next() < self.tracked_share[c])
-        self.price.append(self.price_draw[c].next())
+        self.tracked.append(tracked)
+        self.price.append(self.price_draw[c].next() if price is None else price)
         self.purchased.append(purchased)
         self.initial.append(initial)
         self.cycles.append(0)
         self.state.append(state)
         self.end.append(math.nan)
         self.rental.append(-1)
-        self.onrent_pos.append(-1)
-        if self.tracked[dev] and self.sim.rented[c]:
+        if tracked and self.sim.rented[c]:
             self.sim.fleet_tracked_kc[k * self.sim.C + c] += 1
         return dev
 
     # ---- rentals --------------------------------------------------------------------------------------
-    def start_rental(self, dev: int, source: int, m: int, t: float, duration: float | None = None) -> int:
-        """Put ``dev`` on rent in municipality ``m`` from ``t``; the duration is drawn unless given."""
+    def start_rental(
+        self, dev: int, source: int, m: int, t: float, fates: Fates, i: int, start: float | None = None
+    ) -> int:
+        """Put ``dev`` on rent in municipality ``m`` at ``t`` with fate row ``i`` (``start`` < ``t`` for a
+        rental already in progress at the warm start)."""
+        sim = self.sim
         c = self.cat[dev]
-        if duration is None:
-            draw = self.duration[c]
-            assert draw is not None
-            duration = draw.next()
+        begin = t if start is None else start
+        end = begin + float(fates.duration[i])
         rid = len(self.r_device)
-        end = t + duration
         self.r_device.append(dev)
         self.r_source.append(source)
         self.r_muni.append(m)
         self.r_cat.append(c)
-        self.r_start.append(t)
+        self.r_start.append(begin)
         self.r_end.append(end)
         self.r_returned.append(-1)
+        self.r_will_return.append(bool(fates.returned[i]))
+        self.r_dropoff.append(bool(fates.dropoff[i]))
+        self.r_u_group.append(float(fates.u_group[i]))
+        self.r_u_scrap.append(float(fates.u_scrap[i]))
+        self.r_u_work.append(float(fates.u_work[i]))
+        self.r_recon_hours.append(float(fates.recondition_hours[i]))
         self.rental[dev] = rid
         self.state[dev] = ON_RENT
         self.cycles[dev] += 1
-        onrent = self.onrent[c]
-        self.onrent_pos[dev] = len(onrent)
-        onrent.append(dev)
-        i = m * self.sim.C + c
-        self.onrent_mc[i] += 1
+        idx = m * sim.C + c
+        self.onrent_mc[idx] += 1
         if self.tracked[dev]:
-            self.onrent_tracked_mc[i] += 1
-        end_day = int(end)
-        if end_day < self.sim.days:
-            bucket = self.ends_by_day.get(end_day)
-            if bucket is None:
-                self.ends_by_day[end_day] = [rid]
-            else:
-                bucket.append(rid)
+            self.onrent_tracked_mc[idx] += 1
+        self._bucket(self.ends_by_day, int(end), rid, end, self._end)
+        lo, hi = int(fates.wo_offset[i]), int(fates.wo_offset[i + 1])
+        if hi > lo:
+            self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
         return rid
 
-    def end_day(self, d: int) -> None:
-        """Process the rentals ending during day ``d``: return reported later, or lost."""
-        rids = self.ends_by_day.pop(d, None)
-        if not rids:
-            return
-        sim = self.sim
-        rec = sim.recorder
-        C = sim.C
-        for rid in rids:
-            dev = self.r_device[rid]
-            c = self.r_cat[rid]
-            m = self.r_muni[rid]
-            onrent = self.onrent[c]
-            pos = self.onrent_pos[dev]
-            last = onrent.pop()
-            if last != dev:
-                onrent[pos] = last
-                self.onrent_pos[last] = pos
-            self.onrent_pos[dev] = -1
-            i = m * C + c
-            self.onrent_mc[i] -= 1
-            if self.tracked[dev]:
-                self.onrent_tracked_mc[i] -= 1
-            rec.count("rental_ends", d, m, c)
-            if self.return_draw[c].next() < self.return_share[c]:
-                self.r_returned[rid] = 1
-                self.state[dev] = AWAITING_PICKUP
-                self.awaiting_pickup_mc[i] += 1
-                sim.to_report.append(rid)
-            else:
-                self.r_returned[rid] = 0
-                self.state[dev] = LOST
-                self.end[dev] = self.r_end[rid]
-                if self.tracked[dev]:
-                    sim.fleet_tracked_kc[self.depot[dev] * C + c] -= 1
-                rec.count("lost_not_returned", d, m, c)
+    def _plan_work_orders(
+        self, dev: int, rid: int, begin: float, end: float, now: float, fates: Fates, lo: int, hi: int
+    ) -> None:
+        factor = self.age_factor[self.cat[dev]]
+        bound = 1.0 + factor * AGE_CAP_YEARS
+        purchased = self.purchased[dev]
+        span = end - begin
+        for j in range(lo, hi):
+            when = begin + float(fates.wo_frac[j]) * span
+            if when < now:
+                continue  # before the simulation (rentals in progress at the warm start)
+            corrective = bool(fates.wo_corrective[j])
+            if corrective and factor > 0:
+                age = min(max((when - purchased) / DAYS_PER_YEAR, 0.0), AGE_CAP_YEARS)
+                if float(fates.wo_accept[j]) * bound > 1.0 + factor * age:
+                    continue  # thinning: younger devices need fewer repairs
+            item = (when, rid, float(fates.wo_hours[j]), float(fates.wo_parts_wait[j]), corrective)
+            self._bucket(self.wo_by_day, int(when), item, when, self._work_order)
 
-    # ---- technical work orders ---------------------------------------------------------------------
-    def generate_work_orders(self, d: int, workdays_per_year: float) -> None:
-        """Draw day ``d``'s corrective and preventive work orders over the devices on rent."""
+    def _bucket(self, buckets: dict[int, list[Any]], day: int, item: Any, when: float, callback: Any) -> None:
+        if day >= self.sim.days:
+            return
+        if day <= self.scheduled_through:  # that day's items are already scheduled: schedule directly
+            env = self.sim.env
+            env.timeout(max(when - env.now, 0.0), value=item).callbacks.append(callback)
+            return
+        bucket = buckets.get(day)
+        if bucket is None:
+            buckets[day] = [item]
+        else:
+            bucket.append(item)
+
+    def schedule_day(self, d: int) -> None:
+        """At 00:00 of day ``d``: schedule the day's rental ends and work orders at their exact times."""
+        self.scheduled_through = d
+        env = self.sim.env
+        now = env.now
+        rids = self.ends_by_day.pop(d, None)
+        if rids:
+            end = self.r_end
+            for rid in rids:
+                env.timeout(end[rid] - now, value=rid).callbacks.append(self._end)
+        items = self.wo_by_day.pop(d, None)
+        if items:
+            for item in items:
+                env.timeout(item[0] - now, value=item).callbacks.append(self._work_order)
+
+    def _work_order(self, event: Any) -> None:
+        when, rid, hours, parts_wait, corrective = event.value
+        reported = self.sim.calendar.next_open(when)
+        if reported >= self.r_end[rid]:
+            return  # the rental ends before anyone reports the need
+        self.sim.work_order(self.r_device[rid], rid, reported, hours, parts_wait, corrective)
+
+    def _end(self, event: Any) -> None:
+        """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
+        rid: int = event.value
         sim = self.sim
-        cal = sim.calendar
-        open_f, span = cal.open_frac, cal.close_frac - cal.open_frac
-        for c, onrent in enumerate(self.onrent):
-            n_on = len(onrent)
-            if n_on == 0:
-                continue
-            corrective, preventive = self.corrective[c], self.preventive[c]
-            if corrective <= 0 and preventive <= 0:
-                continue
-            gen = self.wo_gen[c]
-            factor = self.age_factor[c]
-            bound = 1.0 + factor * AGE_CAP_YEARS
-            n_corr = gen.poisson(n_on * corrective * bound / workdays_per_year) if corrective > 0 else 0
-            n_prev = gen.poisson(n_on * preventive / workdays_per_year) if preventive > 0 else 0
-            total = n_corr + n_prev
-            if total == 0:
-                continue
-            picks = gen.integers(0, n_on, size=total).tolist()
-            accept = gen.random(total).tolist()
-            times = (d + open_f + span * gen.random(total)).tolist()
-            for j in range(total):
-                dev = onrent[picks[j]]
-                t = times[j]
-                if t >= self.r_end[self.rental[dev]]:
-                    continue  # the rental ends before the work order would be reported
-                if j < n_corr:
-                    if factor > 0:
-                        age = min((t - self.purchased[dev]) / DAYS_PER_YEAR, AGE_CAP_YEARS)
-                        if accept[j] * bound > 1.0 + factor * max(age, 0.0):
-                            continue  # thinning: younger devices need fewer repairs
-                    sim.work_order(dev, t, corrective=True)
-                else:
-                    sim.work_order(dev, t, corrective=False)
+        dev = self.r_device[rid]
+        c = self.r_cat[rid]
+        m = self.r_muni[rid]
+        t = self.r_end[rid]
+        d = int(t)
+        C = sim.C
+        i = m * C + c
+        self.onrent_mc[i] -= 1
+        if self.tracked[dev]:
+            self.onrent_tracked_mc[i] -= 1
+        rec = sim.recorder
+        rec.count("rental_ends", d, m, c)
+        if self.r_will_return[rid]:
+            self.r_returned[rid] = 1
+            self.state[dev] = AWAITING_PICKUP
+            self.awaiting_pickup_mc[i] += 1
+            if self.r_dropoff[rid]:
+                sim.routes.drop_off(rid, dev, m, t)
+            else:
+                sim.to_report.append(rid)
+        else:
+            self.r_returned[rid] = 0
+            self.state[dev] = LOST
+            self.end[dev] = t
+            if self.tracked[dev]:
+                sim.fleet_tracked_kc[self.depot[dev] * C + c] -= 1
+            rec.count("lost_not_returned", d, m, c)

@@ -60,10 +60,13 @@ def check_state(sim: Simulation) -> None:
     expect(STOCK_RECOND, sum(len(q) for row in stock.recond for q in row), "reconditioned stock")
     expect(ALLOCATED, sum(len(q) for q in routes.ready), "ready-for-delivery queues")
     expect(ALLOCATED, sum(sim.allocated_mc), "awaiting-delivery counters")
-    expect(ON_RENT, sum(len(x) for x in fleet.onrent), "rental sets")
     expect(ON_RENT, sum(fleet.onrent_mc), "on-rent counters")
-    in_pickup = sum(len(routes.po_devices[po]) for q in routes.pickups for po in q) + len(sim.to_report)
-    expect(AWAITING_PICKUP, in_pickup, "pickup orders + unreported returns")
+    in_pickup = (
+        sum(len(routes.po_devices[po]) for q in routes.pickups for po in q)
+        + len(sim.to_report)
+        + routes.dropoffs_pending
+    )
+    expect(AWAITING_PICKUP, in_pickup, "pickup orders + unreported returns + drop-offs on their way")
     expect(AWAITING_PICKUP, sum(fleet.awaiting_pickup_mc), "awaiting-pickup counters")
     expect(IN_TRANSIT_BACK, 0, "vehicles at day end")
     recon = POOL_NAMES.index("reconditioning_technicians")

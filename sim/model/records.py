@@ -68,17 +68,13 @@ class Recorder:
         self.stop_pickup_devices = array("q")
         self.stop_km = array("d")
 
-    def count(self, metric: str, day: int, municipality: int, category: int, n: int = 1) -> None:
-        code = (day * self.M + municipality) * self.C + category
-        target = self.muni_counts[metric]
-        for _ in range(n):
-            target.append(code)
+    def count(self, metric: str, day: int, municipality: int, category: int) -> None:
+        """One event of ``metric`` on ``day`` in ``municipality`` for ``category``."""
+        self.muni_counts[metric].append((day * self.M + municipality) * self.C + category)
 
     def count_depot(self, metric: str, day: int, depot: int, category: int, n: int = 1) -> None:
-        code = (day * self.K + depot) * self.C + category
-        target = self.depot_counts[metric]
-        for _ in range(n):
-            target.append(code)
+        """``n`` events of a depot-level ``metric``."""
+        self.depot_counts[metric].extend([(day * self.K + depot) * self.C + category] * n)
 
     def tally(self, codes: array, places: int) -> np.ndarray:
         """Counts as an array ``[day, place, category]``."""

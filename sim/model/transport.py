@@ -9,14 +9,16 @@ first, while the vehicle and the depot's room for returns allow. A run's cost gr
 not with what waits, so an overloaded scenario stays fast.
 A run's km is ``road_factor x 2 x`` the farthest municipality visited ``+ km_per_stop x stops``; a stop is
 one delivery attempt or one pickup order. Returned devices are grouped into pickup orders with mean
-size ``devices_per_pickup_order`` (a new order opens with probability ``1 / size``).
+size ``devices_per_pickup_order`` (a new order opens with probability ``1 / size``). A share
+``dropoff_share`` of returns is instead brought to the depot by the customer: it arrives when the rental
+ends (or at the next opening) and needs no pickup order.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.config.schema import WEEKDAYS
 from sim.model.fleet import AWAITING_PICKUP, IN_TRANSIT_BACK
@@ -74,8 +76,10 @@ class Routes:
         self.po_devices: list[list[int]] = []
         self.po_created: list[float] = []
         self.open_po = [-1] * sim.M
-        self.fail_draw = sim.streams.buffered("delivery_failures", uniform)
-        self.group_draw = sim.streams.buffered("pickup_grouping", uniform)
+        self.dropoffs_pending = 0  # returns on their way to the depot with the customer
+        self.fail_draw = sim.streams.buffered("delivery_failures", uniform)  # third and later attempts
+        fates = sim.orders.fates
+        self.u_fail = (fates.u_fail1.tolist(), fates.u_fail2.tolist())
 
     # ---- queues ----------------------------------------------------------------------------------------
     def planned_day(self, m: int, day: int) -> int:
@@ -86,10 +90,10 @@ class Routes:
         self.ready_time[order] = t
         self.ready[m].append(order)
 
-    def add_return(self, dev: int, m: int, t: float) -> bool:
+    def add_return(self, dev: int, m: int, t: float, u_group: float) -> bool:
         """Put a reported return on a pickup order; True if it opened a new pickup order."""
         po = self.open_po[m]
-        if po < 0 or self.group_draw.next() < self.new_po_p:
+        if po < 0 or u_group < self.new_po_p:
             po = len(self.po_devices)
             self.po_devices.append([dev])
             self.po_created.append(t)
@@ -98,6 +102,22 @@ class Routes:
             return True
         self.po_devices[po].append(dev)
         return False
+
+    def drop_off(self, rid: int, dev: int, m: int, t: float) -> None:
+        """A return brought to the depot by the customer: reported and triaged when the depot is open."""
+        arrival = self.sim.calendar.next_open(t)
+        self.dropoffs_pending += 1
+        self.sim.env.timeout(arrival - self.sim.env.now, value=(rid, dev, m)).callbacks.append(self._dropped)
+
+    def _dropped(self, event: Any) -> None:
+        rid, dev, m = event.value
+        sim = self.sim
+        fleet = sim.fleet
+        self.dropoffs_pending -= 1
+        fleet.state[dev] = IN_TRANSIT_BACK
+        fleet.awaiting_pickup_mc[m * sim.C + fleet.cat[dev]] -= 1
+        sim.recorder.count("returns", int(sim.env.now), m, fleet.r_cat[rid])
+        sim.stock.triage([dev], sim.env.now)
 
     # ---- runs --------------------------------------------------------------------------------------------
     def depart(self, d: int) -> None:
@@ -195,8 +215,10 @@ class Routes:
         C = sim.C
         failed: list[tuple[int, int]] = []
         for o, dev, m in deliveries:
-            sim.order_attempts[o] += 1
-            if self.fail_draw.next() < self.fail_p:
+            attempt = sim.order_attempts[o]
+            sim.order_attempts[o] = min(attempt + 1, 255)
+            u = self.u_fail[attempt][o] if attempt < 2 else self.fail_draw.next()
+            if u < self.fail_p:
                 failed.append((o, m))
                 sim.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.demand import Patients
 from sim.model.distributions import equilibrium_split, mixture_mean, sampler
-from sim.model.fleet import DAYS_PER_YEAR, IN_WORKSHOP, ON_RENT, STOCK_NEW
+from sim.model.fates import DAYS_PER_YEAR, Fates, draw_fates
+from sim.model.fleet import IN_WORKSHOP, ON_RENT, STOCK_NEW
 from sim.model.workshop import JOB_KINDS, POOL_NAMES
 
 if TYPE_CHECKING:
@@ -28,15 +30,12 @@ TURNAROUND_DAYS = 30.0  # assumption: return, reconditioning and re-issue betwee
 def warm_start(sim: Simulation) -> None:
     """Create the devices on rent, in stock and in the workshop at time 0."""
     s = sim.scenario
-    fleet = sim.fleet
     demand = sim.demand
     annual = demand.annual_rate(sim.calendar.start.year)
-    cats = list(s.categories.values())
-    initial_index = 0
     for m, m_name in enumerate(sim.municipality_names):
-        k = sim.muni_depot[m]
+        depot = s.depots[s.municipalities[m_name].depot]
         for c, c_name in enumerate(sim.category_names):
-            cat = cats[c]
+            cat = s.categories[c_name]
             if not cat.rented:
                 continue
             gen = sim.streams.generator(f"initial/{m_name}/{c_name}")
@@ -46,19 +45,45 @@ def warm_start(sim: Simulation) -> None:
                 continue
             elapsed, residual = equilibrium_split(cat.rental_duration, gen, n)
             patients = demand.draw_patients(gen, m, c, n, np.zeros(n, dtype=np.int16))
-            age_days = sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR
-            age_days = np.maximum(age_days, elapsed)
-            prior = np.floor((age_days - elapsed) / (mean_days + TURNAROUND_DAYS)).astype(int)
-            sim.initial_patients.append(patients)
-            for i in range(n):
-                dev = fleet.new_device(c, k, -float(age_days[i]), initial=True, state=ON_RENT)
-                fleet.cycles[dev] = int(prior[i])
-                fleet.start_rental(
-                    dev, -(initial_index + 1), m, -float(elapsed[i]), float(elapsed[i] + residual[i])
-                )
-                initial_index += 1
+            age_days = np.maximum(sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR, elapsed)
+            tracked = gen.random(n) < cat.tracked_share
+            price = sampler(cat.purchase_price)(gen, n)
+            fates = draw_fates(gen, cat, depot, s.transport.dropoff_share, n, durations=elapsed + residual)
+            add_rentals_in_progress(sim, m, c, elapsed, age_days, tracked, price, fates, patients)
     _initial_stock(sim)
     _initial_backlog(sim)
+
+
+def add_rentals_in_progress(
+    sim: Simulation,
+    m: int,
+    c: int,
+    elapsed: np.ndarray,
+    age_days: np.ndarray,
+    tracked: np.ndarray,
+    price: np.ndarray,
+    fates: Fates,
+    patients: Patients,
+) -> None:
+    """Devices on rent at time 0 in municipality ``m``, category ``c``: rented ``elapsed`` days ago, aged
+    ``age_days``, with their fates (total duration = ``fates.duration``) and patients."""
+    fleet = sim.fleet
+    k = sim.muni_depot[m]
+    mean_days = mixture_mean(sim.scenario.categories[sim.category_names[c]].rental_duration)
+    first = sum(len(p.band) for p in sim.initial_patients)
+    sim.initial_patients.append(patients)
+    for i in range(len(elapsed)):
+        dev = fleet.new_device(
+            c,
+            k,
+            -float(age_days[i]),
+            initial=True,
+            state=ON_RENT,
+            tracked=bool(tracked[i]),
+            price=float(price[i]),
+        )
+        fleet.cycles[dev] = int((age_days[i] - elapsed[i]) // (mean_days + TURNAROUND_DAYS))
+        fleet.start_rental(dev, -(first + i + 1), m, 0.0, fates, i, start=-float(elapsed[i]))
 
 
 def _initial_stock(sim: Simulation) -> None:

@@ -1,0 +1,16 @@
+"""Rewrite tests/golden/*.csv from the current model (run only when results are meant to change)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from golden_run import GOLDEN_DIR, golden_tables
+
+if __name__ == "__main__":
+    GOLDEN_DIR.mkdir(exist_ok=True)
+    for name, text in golden_tables().items():
+        (GOLDEN_DIR / f"{name}.csv").write_text(text, encoding="utf-8")
+        print(f"wrote {GOLDEN_DIR / name}.csv ({text.count(chr(10))} lines)")

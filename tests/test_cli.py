@@ -1,0 +1,149 @@
+"""End to end: the README's commands on the shipped configs, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import hmsim
+
+from sim.summary import METRICS
+
+OBSERVED_NAMES = {
+    "orders",
+    "returns",
+    "recondition_work_orders",
+    "pickup_orders",
+    "technical_work_orders",
+    "consultant_fitting_referrals",
+    "rented_volume_individual",
+    "kpi_delivery_on_planned_day",
+    "kpi_repair_done_within_5_workdays",
+    "kpi_fitting_offered_within_15_workdays",
+    "kpi_rental_rate_devices_at_customer",
+    "kpi_mil_driven_per_rented_individual_volume",
+}
+
+
+def test_validate_shipped_configs() -> None:
+    for name in ("vastmanland", "norrbotten"):
+        result = hmsim("validate", f"configs/regions/{name}.yaml")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("ok:")
+
+
+@pytest.mark.parametrize("fixture", ["vastmanland_run", "norrbotten_run"])
+def test_run_writes_manifest_and_tables(fixture: str, request: pytest.FixtureRequest) -> None:
+    run_dir: Path = request.getfixturevalue(fixture)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "ok"
+    for key in ("config_hash", "seed", "versions", "git", "wall_seconds", "resolved_config", "started_at"):
+        assert key in manifest
+    assert manifest["seed"] == 1 and len(manifest["config_hash"]) == 16
+    for name in ("timeseries", "rentals", "deliveries", "jobs", "route_stops", "staff", "devices"):
+        table = pd.read_parquet(run_dir / f"{name}.parquet")
+        assert len(table) > 0, name
+    assert not list(run_dir.parent.glob(f".{run_dir.name}.partial-*"))
+
+
+def test_summary_json_uses_the_observed_metric_names(vastmanland_run: Path) -> None:
+    result = hmsim("summary", str(vastmanland_run), "--from", "2023-01-01", "--to", "2023-04-30", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= OBSERVED_NAMES and set(METRICS) == set(data)
+    assert all(isinstance(v, float) for v in data.values())
+
+
+def test_summary_by_municipality_splits_rented_volume_by_payer(vastmanland_run: Path) -> None:
+    result = hmsim("summary", str(vastmanland_run), "--to", "2023-04-30", "--by", "municipality", "--json")
+    data = json.loads(result.stdout)
+    assert {"all", "region_total", "municipalities_total", "Västerås", "Arboga"} <= set(data)
+    total = data["all"]["rented_volume_individual"]
+    assert (
+        data["region_total"]["rented_volume_individual"]
+        + data["municipalities_total"]["rented_volume_individual"]
+        == total
+    )
+    munis = [k for k in data if k not in ("all", "region_total", "municipalities_total")]
+    assert len(munis) == 10
+    assert (
+        sum(data[m]["rented_volume_individual"] for m in munis)
+        == data["municipalities_total"]["rented_volume_individual"]
+    )
+    assert sum(data[m]["orders"] for m in munis) == data["all"]["orders"]
+
+
+def test_summary_text_output(norrbotten_run: Path) -> None:
+    result = hmsim("summary", str(norrbotten_run), "--from", "2024-03-01", "--to", "2024-03-31")
+    assert result.returncode == 0
+    assert "kpi_delivery_on_planned_day" in result.stdout and "orders" in result.stdout
+
+
+def _assert_clean_error(result: object, *fragments: str) -> None:
+    assert result.returncode == 2  # type: ignore[attr-defined]
+    err: str = result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_broken_configs_give_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "extends: " + str(Path("configs/regions/vastmanland.yaml").resolve()) + "\n"
+        "horizon: {years: -1, start_day: 2023-01-01}\ntransport: {road_factor: 0.5}\n",
+        encoding="utf-8",
+    )
+    for command in ("validate", "run"):
+        result = hmsim(command, str(bad))
+        _assert_clean_error(
+            result,
+            "horizon.years: -1",
+            "horizon.start_day: unknown key",
+            "did you mean 'start_date'?",
+            "transport.road_factor: 0.5",
+        )
+        assert len(result.stderr.strip().splitlines()) == 3
+
+
+def test_bad_command_line_input_is_rejected_cleanly(vastmanland_run: Path, tmp_path: Path) -> None:
+    _assert_clean_error(hmsim("run", "configs/regions/nowhere.yaml"), "file not found")
+    _assert_clean_error(
+        hmsim("validate", "configs/regions/vastmanland.yaml", "--set", "oops"), "dotted.key=value"
+    )
+    _assert_clean_error(hmsim("summary", str(tmp_path)), "not a finished hmsim run folder")
+    _assert_clean_error(hmsim("summary", str(vastmanland_run), "--from", "2030-01-01"), "outside the run")
+    _assert_clean_error(
+        hmsim("summary", str(vastmanland_run), "--from", "2023-05-01", "--to", "2023-04-01"), "is after"
+    )
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "thesis.txt").write_text("precious", encoding="utf-8")
+    _assert_clean_error(
+        hmsim("run", "tests/data/tiny.yaml", "--out", str(occupied)), "not a hmsim run folder"
+    )
+    assert (occupied / "thesis.txt").read_text(encoding="utf-8") == "precious"
+    result = hmsim("run", "tests/data/tiny.yaml", "--years", "0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
+    result = hmsim(
+        "run",
+        "tests/data/tiny.yaml",
+        "--years",
+        "0.2",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "demand.trend.growth=0.1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 4 and manifest["resolved_config"]["demand"]["trend"]["growth"] == 0.1
+    assert "demand.trend.growth=0.1" in manifest["overrides"]

@@ -1,0 +1,105 @@
+"""Model invariants on every test run: devices conserved, no negative stock, no effect before its cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config import load_scenario
+from sim.model import Simulation, run
+from sim.model.collect import collect
+from sim.model.invariants import InvariantError, check_state
+from sim.output import RunOutput
+
+VARIANTS = {
+    "plain": [],
+    "dropoffs and tight capacity": [
+        "transport.dropoff_share=0.4",
+        "transport.routes.town.capacity_units=8",
+        "depots.Depot.reconditioning_room=15",
+        "depots.Depot.service_technicians.count=1",
+    ],
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def checked_run(request: pytest.FixtureRequest, tiny_path: Path) -> RunOutput:
+    scenario = load_scenario(tiny_path, [*VARIANTS[request.param], "horizon.years=2"])
+    return run(scenario, seed=11, check_every_days=1)  # state invariants checked at every day's end
+
+
+def test_devices_are_conserved(checked_run: RunOutput) -> None:
+    dev = checked_run["devices"]
+    states = dev["state"].value_counts()
+    assert states.sum() == len(dev)
+    purchased = checked_run["depot_timeseries"].query("metric == 'purchases'")["value"].sum()
+    assert len(dev) == dev["initial"].sum() + purchased
+    ended = dev["state"].isin(["scrapped", "sold", "lost"])
+    assert dev.loc[ended, "end_day"].notna().all() and dev.loc[~ended, "end_day"].isna().all()
+
+
+def test_no_negative_levels(checked_run: RunOutput) -> None:
+    for name in ("timeseries", "depot_timeseries"):
+        assert (checked_run[name]["value"] >= 0).all()
+
+
+def test_no_effect_before_its_cause(checked_run: RunOutput) -> None:
+    out = checked_run
+    dl = out["deliveries"]
+    assert (dl["delivered_day"] >= dl["order_day"]).all()
+    assert (dl["delivered_day"].astype(int) >= dl["planned_day"]).all()
+    dev = out["devices"].set_index("device")
+    r = out["rentals"]
+    assert (r["end_day"] > r["start_day"]).all()
+    issued = r[~r["initial"]]
+    assert (issued["start_day"] >= dev.loc[issued["device"], "purchased_day"].to_numpy()).all()
+    # a device's rentals follow each other without overlap
+    r = r.sort_values(["device", "start_day"])
+    same = r["device"].to_numpy()[1:] == r["device"].to_numpy()[:-1]
+    assert (r["start_day"].to_numpy()[1:][same] >= r["end_day"].to_numpy()[:-1][same]).all()
+    # scrapped devices are scrapped after their last rental ended
+    last_end = r.groupby("device")["end_day"].max()
+    scrapped = dev[dev["state"] == "scrapped"]
+    assert (scrapped["end_day"] >= last_end.reindex(scrapped.index).fillna(-np.inf)).all()
+    jobs = out["jobs"]
+    started = jobs.dropna(subset=["start_day"])
+    assert (started["start_day"] >= started["created_day"]).all()
+    done = jobs.dropna(subset=["end_day"])
+    assert (done["end_day"] >= done["start_day"]).all()
+    # technical work orders happen while the device is on rent
+    tech = jobs[jobs["kind"].isin(["corrective", "preventive"])]
+    spans = out["rentals"].set_index("device")
+    for _, job in tech.head(300).iterrows():
+        rows = spans.loc[[job["device"]]]
+        assert ((rows["start_day"] <= job["created_day"]) & (job["created_day"] < rows["end_day"])).any()
+
+
+def test_staff_are_never_busier_than_present(checked_run: RunOutput) -> None:
+    staff = checked_run["staff"]
+    assert (staff["busy_hours"] <= staff["available_hours"] + 1e-6).all()
+
+
+def test_invariant_check_detects_a_lost_device(tiny_path: Path) -> None:
+    sim = Simulation(load_scenario(tiny_path, ["horizon.years=0.1"]), seed=1)
+    sim.run()
+    k, c = 0, 0
+    stock = sim.stock.new[k][c] or sim.stock.recond[k][c]
+    stock.pop()  # a device disappears from stock without changing state
+    with pytest.raises(InvariantError, match="stock"):
+        check_state(sim)
+
+
+def test_output_tables_have_the_documented_columns(tiny_path: Path) -> None:
+    sim = Simulation(load_scenario(tiny_path, ["horizon.years=0.2"]), seed=3)
+    out = collect(sim.run())
+    assert {"date", "municipality", "category", "metric", "value"} <= set(out["timeseries"].columns)
+    assert {"rental", "device", "start_day", "end_day", "payer", "tracked"} <= set(out["rentals"].columns)
+    assert {"order", "planned_day", "delivered_day", "on_planned_day"} <= set(out["deliveries"].columns)
+    assert {"pool", "kind", "created_day", "start_day", "end_day", "workdays_to_end"} <= set(
+        out["jobs"].columns
+    )
+    assert pd.api.types.is_datetime64_any_dtype(out["timeseries"]["date"])
+    assert out.meta["days"] == 73 and out.meta["municipalities"] == ["Town", "Village"]
