@@ -154,6 +154,7 @@ class Routes:
                 load += vol
                 q = self.ready[m]
                 q.popleft()
+                del ready_time[o]  # re-added if the delivery fails
                 deliveries.append((o, sim.order_device[o], m))
                 stops[m] += 1
                 n_del[m] += 1
@@ -236,6 +237,7 @@ class Routes:
         failed, back = event.value  # type: ignore[attr-defined]
         sim = self.sim
         for o, m in reversed(failed):
+            self.ready_time[o] = sim.env.now
             self.ready[m].appendleft(o)
         if back:
             sim.stock.triage(back, sim.env.now)
