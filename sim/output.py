@@ -11,17 +11,18 @@ Tables (all pandas DataFrames; times in ``*_day`` columns are days since the sta
 - ``jobs``: one row per technician or consultant job, with created/start/end and workdays
 - ``route_stops``: one row per route run x municipality visited: deliveries, pickups, km
 - ``staff``: date x depot x pool: staff present, available and busy hours
+- ``kpis``: month x municipality x service KPI: events, events meeting the target, share
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
-TABLES = (
+TableName = Literal[
     "timeseries",
     "depot_timeseries",
     "rentals",
@@ -30,7 +31,9 @@ TABLES = (
     "jobs",
     "route_stops",
     "staff",
-)
+    "kpis",
+]
+TABLES: tuple[str, ...] = get_args(TableName)
 
 
 @dataclass

@@ -42,7 +42,7 @@ def test_run_writes_manifest_and_tables(fixture: str, request: pytest.FixtureReq
     for key in ("config_hash", "seed", "versions", "git", "wall_seconds", "resolved_config", "started_at"):
         assert key in manifest
     assert manifest["seed"] == 1 and len(manifest["config_hash"]) == 16
-    for name in ("timeseries", "rentals", "deliveries", "jobs", "route_stops", "staff", "devices"):
+    for name in ("timeseries", "rentals", "deliveries", "jobs", "route_stops", "staff", "devices", "kpis"):
         table = pd.read_parquet(run_dir / f"{name}.parquet")
         assert len(table) > 0, name
     assert not list(run_dir.parent.glob(f".{run_dir.name}.partial-*"))

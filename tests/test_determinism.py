@@ -23,7 +23,7 @@ def test_same_seed_gives_identical_parquet(tiny_path: Path, tmp_path: Path) -> N
     execute(scenario, 5, tmp_path / "a")
     execute(scenario, 5, tmp_path / "b")
     files = sorted(p.name for p in (tmp_path / "a").glob("*.parquet"))
-    assert len(files) == 8
+    assert len(files) == 9
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 

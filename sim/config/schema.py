@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.output import TABLES, TableName
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ResponsibilityClass = Literal["1", "2", "3", "4", "clinic"]
@@ -376,32 +378,7 @@ class InitialState(Model):
 
 
 class Outputs(Model):
-    tables: list[
-        Literal[
-            "timeseries",
-            "depot_timeseries",
-            "rentals",
-            "devices",
-            "deliveries",
-            "jobs",
-            "route_stops",
-            "staff",
-        ]
-    ] = param(
-        [
-            "timeseries",
-            "depot_timeseries",
-            "rentals",
-            "devices",
-            "deliveries",
-            "jobs",
-            "route_stops",
-            "staff",
-        ],
-        "-",
-        "-",
-        "tables written by hmsim run",
-    )
+    tables: list[TableName] = param(list(TABLES), "-", "-", "tables written by hmsim run (all by default)")
 
 
 class Scenario(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,6 +70,35 @@ def _patients(sim: Simulation, source: np.ndarray) -> dict[str, np.ndarray]:
             col[~from_order] = initial[init_idx]
         out[name] = col
     return out
+
+
+def kpi_table(deliveries: pd.DataFrame, jobs: pd.DataFrame, start: date, munis: list[str]) -> pd.DataFrame:
+    """Monthly service KPIs per municipality: events, events meeting the target, share."""
+    first = pd.Timestamp(start)
+    parts = []
+    tech = jobs[jobs["kind"].isin(["corrective", "preventive"])].dropna(subset=["end_day"])
+    fit = jobs[jobs["kind"] == "fitting"].dropna(subset=["start_day"])
+    for kpi, frame, day, met in (
+        ("delivery_on_planned_day", deliveries, deliveries["delivered_day"], deliveries["on_planned_day"]),
+        ("repair_done_within_5_workdays", tech, tech["end_day"], tech["workdays_to_end"] <= 5),
+        ("fitting_offered_within_15_workdays", fit, fit["start_day"], fit["workdays_to_start"] <= 15),
+    ):
+        month = (first + pd.to_timedelta(np.floor(day.to_numpy()), unit="D")).to_period("M").to_timestamp()
+        grouped = pd.DataFrame(
+            {
+                "month": month,
+                "municipality": frame["municipality"].to_numpy(),
+                "met": met.to_numpy(dtype=bool),
+            }
+        ).groupby(["month", "municipality"], observed=True)
+        agg = grouped["met"].agg(["size", "sum"]).reset_index()
+        agg["kpi"] = kpi
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True).rename(columns={"size": "events", "sum": "met"})
+    out["share"] = out["met"] / out["events"]
+    out["municipality"] = pd.Categorical(out["municipality"], categories=munis)
+    out["kpi"] = out["kpi"].astype("category")
+    return out[["month", "municipality", "kpi", "events", "met", "share"]]
 
 
 def collect(sim: Simulation) -> RunOutput:
@@ -254,6 +284,8 @@ def collect(sim: Simulation) -> RunOutput:
     staff_table["depot"] = pd.Categorical(staff_table["depot"], categories=depots)
     staff_table["pool"] = pd.Categorical(staff_table["pool"], categories=list(POOL_NAMES))
     tables["staff"] = staff_table
+
+    tables["kpis"] = kpi_table(tables["deliveries"], tables["jobs"], cal.start, munis)
 
     meta = {
         "scenario": s.name,
