@@ -9,12 +9,15 @@ Norrbotten's documents give no order or return counts, so volumes come from Väs
 applied to Norrbotten's population (configs/regions/norrbotten.yaml extends
 calibration/fitted/vastmanland_devices.yaml). What the documents do give is who pays:
 
-- municipal share of rent 2024: 32 729 / (32 729 + 13 518) kSEK = 0.708 (norrbotten_followup_2024.csv
-  revenue_rent) -> the home-care shares of the age bands (one factor), matched on the municipal share of the
-  individually tracked devices on rent at the end of Q1 2025;
+- municipal share of revenue excl. markup 2024 (rent, sales, work orders): 47 752 / (47 752 + 17 855) kSEK
+  = 0.728 (norrbotten_followup_2024.csv revenue_total) -> the home-care shares of the age bands (one
+  factor), matched on the same share of the simulated 2024 ledger;
 - each municipality's share of invoicing in Q1 2025 (norrbotten_followup_2025q1.csv invoiced_share) ->
-  its special-housing and home-care factor (one factor per municipality), matched on its share of the
-  municipally paid devices on rent at the end of Q1 2025.
+  its special-housing and home-care factor (one factor per municipality, geometric mean 1), matched on its
+  share of the municipalities' device invoicing (rent and sales incl. markup) in the simulated Q1 2025.
+
+The ledger needs the economic knobs of calibration/fitted/norrbotten_economics.yaml: run this fit and
+calibration/fit_economics.py norrbotten in turn until both settle.
 
 The KPI knobs (failed deliveries, spare parts, fitting booking delay, km per stop, devices per pickup order)
 are not observed in Norrbotten and are transferred from calibration/fitted/vastmanland.yaml.
@@ -30,7 +33,10 @@ from typing import Any
 import numpy as np
 from fitlib import FITTED_DIR, ROOT, fmt, inline, load_base, read_rows, scale, simulate, write_lines
 
+from sim.config import Scenario
 from sim.config.loader import deep_merge, read_yaml
+from sim.economics import compute
+from sim.economics.settlement import DEVICE_ACCOUNTS
 from sim.output import RunOutput
 
 REGION = ROOT / "configs" / "regions" / "norrbotten.yaml"
@@ -53,13 +59,14 @@ INITIAL_BANDS = {
 
 
 def targets() -> tuple[float, dict[str, float]]:
-    """Municipal share of rent 2024 and each municipality's invoicing share Q1 2025."""
-    rent = {
+    """Municipal share of 2024 revenue excl. markup, and each municipality's invoicing share in Q1 2025."""
+    rows = read_rows(OBSERVED / "norrbotten_followup_2024.csv")
+    total = {
         r["segment"]: float(r["value"])
-        for r in read_rows(OBSERVED / "norrbotten_followup_2024.csv")
-        if r["metric"] == "revenue_rent" and r["period"] == "2024"
+        for r in rows
+        if r["metric"] == "revenue_total" and r["period"] == "2024"
     }
-    share = rent["municipalities"] / (rent["municipalities"] + rent["region_other"])
+    share = total["municipalities"] / (total["municipalities"] + total["region_other"])
     invoiced = {
         r["segment"]: float(r["value"])
         for r in read_rows(OBSERVED / "norrbotten_followup_2025q1.csv")
@@ -68,13 +75,30 @@ def targets() -> tuple[float, dict[str, float]]:
     return share, invoiced
 
 
-def order_shares(out: RunOutput) -> dict[str, float]:
-    """Municipal share of the window's deliveries (a second view of 'activity', reported only)."""
-    dl = out["deliveries"]
-    first = out.start_date
-    d0, d1 = (WINDOW[0] - first).days, (WINDOW[1] - first).days + 1
-    win = dl[(dl["delivered_day"] >= d0) & (dl["delivered_day"] < d1)]
-    return {"municipal_share_of_deliveries": float((win["payer"] != "region").mean())}
+def ledger_shares(out: RunOutput, scenario: Scenario) -> dict[str, float]:
+    """From the ledger: municipal share of 2024 revenue excl. markup (rent, sales, work orders), and each
+    municipality's share of the municipalities' device invoicing (incl. markup) in Q1 2025."""
+    ledger = compute(out, scenario).ledger
+    acc, principal = ledger["account"].astype(str), ledger["principal"].astype(str)
+    y2024 = ledger[
+        (ledger["year"] == 2024) & acc.isin(["revenue_rent", "revenue_sales", "revenue_work_orders"])
+    ]
+    muni = y2024["principal"].astype(str) != "region"
+    res = {"municipal_share": float(y2024.loc[muni, "amount"].sum() / y2024["amount"].sum())}
+    q1 = ledger[
+        (ledger["period"] >= "2025-01-01")
+        & (ledger["period"] < "2025-04-01")
+        & acc.isin(DEVICE_ACCOUNTS)
+        & ~principal.isin(["region", "centre"])
+    ]
+    by = q1.groupby(q1["principal"].astype(str))["amount"].sum()
+    for m, value in by.items():
+        res[f"invoiced_share_{m}"] = float(value / by.sum())
+    deliveries = out["deliveries"]
+    d0, d1 = (WINDOW[0] - out.start_date).days, (WINDOW[1] - out.start_date).days + 1
+    win = deliveries[(deliveries["delivered_day"] >= d0) & (deliveries["delivered_day"] < d1)]
+    res["municipal_share_of_deliveries"] = float((win["payer"] != "region").mean())
+    return res
 
 
 def initial_guess(municipalities: list[str]) -> dict[str, Any]:
@@ -95,9 +119,8 @@ def initial_guess(municipalities: list[str]) -> dict[str, Any]:
 
 
 def shares(sim: dict[str, Any], municipalities: list[str]) -> tuple[float, dict[str, float]]:
-    muni_total = sim["municipalities_total"]["rented_volume_individual"]
-    share = muni_total / sim["all"]["rented_volume_individual"]
-    return share, {m: sim[m]["rented_volume_individual"] / muni_total for m in municipalities}
+    extra = sim["extra"]
+    return extra["municipal_share"], {m: extra.get(f"invoiced_share_{m}", 0.0) for m in municipalities}
 
 
 def update(fit: dict[str, Any], sim: dict[str, Any], damping: float) -> None:
@@ -109,10 +132,12 @@ def update(fit: dict[str, Any], sim: dict[str, Any], damping: float) -> None:
     for band in fit["demand"]["age_bands"].values():
         if band["home_care_share"] > 0:
             band["home_care_share"] = scale(band["home_care_share"], odds_ratio, damping, 0.0, 0.95)
+    # municipality factors carry the relative shares only (geometric mean 1); the bands carry the level
+    ratios = {m: invoiced[m] / max(by_muni[m], 1e-6) for m in fit["municipalities"]}
+    norm = float(np.exp(np.mean(np.log(list(ratios.values())))))
     for m, spec in fit["municipalities"].items():
-        ratio = invoiced[m] / max(by_muni[m], 1e-6)
         for key in ("special_housing_factor", "home_care_factor"):
-            spec[key] = scale(spec[key], ratio, damping, 0.1, 10.0)
+            spec[key] = scale(spec[key], ratios[m] / norm, damping, 0.1, 10.0)
 
 
 def report(sim: dict[str, Any], munis: list[str]) -> list[str]:
@@ -120,13 +145,13 @@ def report(sim: dict[str, Any], munis: list[str]) -> list[str]:
     share, by_muni = shares(sim, munis)
     lines = [
         f"Fit check, window {WINDOW[0]} to {WINDOW[1]} (devices on rent at its end): simulated / observed",
-        f"  municipal share of rented devices: {share:.3f} / {target_share:.3f} (rent 2024)",
+        f"  municipal share of revenue excl. markup 2024: {share:.3f} / {target_share:.3f}",
         f"  municipal share of deliveries: {sim['extra']['municipal_share_of_deliveries']:.3f} "
         "(reported only)",
     ]
     for m in munis:
         lines.append(
-            f"  share of municipal devices [{m}]: {by_muni[m]:.3f} / {invoiced[m]:.3f} "
+            f"  share of municipal invoicing Q1 2025 [{m}]: {by_muni[m]:.3f} / {invoiced[m]:.3f} "
             f"({(by_muni[m] - invoiced[m]) * 100:+.1f} pp)"
         )
     return lines
@@ -143,7 +168,7 @@ def write_fitted(fit: dict[str, Any], lines_report: list[str]) -> None:
         *[f"# {line}" for line in lines_report],
         "demand:",
         "  age_bands:  # child_share: 18 of 20 ages are under 18 (assumption); special housing: assumption;",
-        f"              # home_care_share (share of patients): {SOURCE} (municipal share of rent 2024)",
+        f"              # home_care_share (share of patients): {SOURCE} (municipal share of revenue 2024)",
         *[f"    {band}: {inline(spec)}" for band, spec in fit["demand"]["age_bands"].items()],
         f"municipalities:  # factors on special-housing and home-care shares; {SOURCE}",
         "                  # (invoiced_share Q1 2025, norrbotten_followup_2025q1.csv)",
@@ -171,10 +196,10 @@ def main() -> None:
     fit = initial_guess(munis) if args.init or not FITTED.exists() else read_yaml(FITTED)
     seeds = list(range(1, args.replications + 1))
     for it in range(args.iterations):
-        sim = simulate(deep_merge(base, fit), seeds, DAYS, WINDOW, extra=order_shares)
+        sim = simulate(deep_merge(base, fit), seeds, DAYS, WINDOW, extra=ledger_shares)
         print(f"iteration {it}:", *report(sim, munis)[1:], sep="\n", flush=True)
         update(fit, sim, args.damping)
-    sim = simulate(deep_merge(base, fit), seeds, DAYS, WINDOW, extra=order_shares)
+    sim = simulate(deep_merge(base, fit), seeds, DAYS, WINDOW, extra=ledger_shares)
     lines = report(sim, munis)
     print(*lines, sep="\n")
     write_fitted(fit, lines)

@@ -13,7 +13,7 @@ target (vastmanland_hmc_2024_interim.csv)     parameter moved
 ==========================================  ==========================================================
 orders                                        demand.use_rates (all, one factor)
 rented_volume_individual (all)                categories.*.rental_duration means (one factor)
-returns                                       categories.*.return_share (one factor, capped at 0.98)
+returns                                       categories.*.return_share (one factor on the share not returned)
 recondition_work_orders                       categories.*.recondition_work_order_share (one factor)
 technical_work_orders                         categories.*.corrective_per_device_year (one factor)
 consultant_fitting_referrals                  categories.*.fitting_share (one factor)
@@ -65,7 +65,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.02, 1, 20, 80),
         "short": (0.15, 60),
         "long": 1050,
-        "return": 0.88,
+        "return": 0.9,
         "corrective": 0.05,
         "fitting": 0.0,
     },
@@ -74,7 +74,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.5, 1, 10, 40),
         "short": (0.30, 45),
         "long": 800,
-        "return": 0.92,
+        "return": 0.96,
         "corrective": 0.2,
         "fitting": 0.04,
     },
@@ -83,7 +83,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (1, 1, 4, 6),
         "short": (0.05, 60),
         "long": 1150,
-        "return": 0.97,
+        "return": 0.99,
         "corrective": 1.5,
         "fitting": 0.35,
     },
@@ -92,7 +92,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.3, 1, 15, 60),
         "short": (0.15, 45),
         "long": 560,
-        "return": 0.97,
+        "return": 0.99,
         "corrective": 0.25,
         "fitting": 0.01,
     },
@@ -101,7 +101,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.5, 1, 12, 50),
         "short": (0.10, 45),
         "long": 540,
-        "return": 0.97,
+        "return": 0.99,
         "corrective": 0.3,
         "fitting": 0.03,
     },
@@ -119,7 +119,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.2, 1, 15, 50),
         "short": (0.10, 60),
         "long": 1100,
-        "return": 0.85,
+        "return": 0.88,
         "corrective": 0.05,
         "fitting": 0.0,
     },
@@ -128,7 +128,7 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (3, 1, 3, 8),
         "short": (0.05, 60),
         "long": 1150,
-        "return": 0.9,
+        "return": 0.95,
         "corrective": 0.2,
         "fitting": 0.06,
     },
@@ -137,11 +137,11 @@ INITIAL: dict[str, dict[str, Any]] = {
         "weights": (0.5, 1, 3, 4),
         "short": (0.20, 45),
         "long": 850,
-        "return": 0.9,
+        "return": 0.95,
         "corrective": 0.3,
         "fitting": 0.0,
     },
-    "small_sold_aids": {"orders": 8350, "weights": (0.3, 1, 6, 15)},
+    "sold_aids": {"orders": 8350, "weights": (0.3, 1, 6, 15)},
 }
 INITIAL_BANDS = {  # child share: 18 of 20 ages in 0-19 are children; housing shares: assumption
     "age_0_19": {"child_share": 0.9, "special_housing_share": 0.0, "home_care_share": 0.01},
@@ -195,7 +195,7 @@ def initial_guess(region: dict[str, Any]) -> dict[str, Any]:
             "reorder_point_days": 10.0,
             "order_up_to_days": 30.0,
         }
-    categories["small_sold_aids"] = {"reorder_point_days": 10.0, "order_up_to_days": 30.0}
+    categories["sold_aids"] = {"reorder_point_days": 10.0, "order_up_to_days": 30.0}
     return {
         "demand": {"use_rates": use_rates, "age_bands": copy.deepcopy(INITIAL_BANDS)},
         "categories": categories,
@@ -234,11 +234,16 @@ def update(
         / (obs["rented_volume_individual"]["all"] / a["rented_volume_individual"])
     )
     r_fit = obs["consultant_fitting_referrals"]["all"] / a["consultant_fitting_referrals"] / r_orders
+    # returns = ends x (1 - lost): solve for the factor on every category's lost share (mean lost share L)
+    mean_lost = float(np.mean([1.0 - cats[c]["return_share"] for c in rented]))
+    # returns per rental end must change by r_returns (rental ends change by 1 / r_volume with the durations)
+    lost_factor = float(np.clip((1.0 - (1.0 - mean_lost) * r_returns) / max(mean_lost, 1e-6), 0.2, 5.0))
     for c in rented:
         spec = cats[c]
         for comp in spec["rental_duration"][1:]:
             comp["mean"] = scale(comp["mean"], r_volume, damping, 30.0)
-        spec["return_share"] = scale(spec["return_share"], r_returns / r_volume, damping, 0.3, 0.98)
+        # scale the share NOT returned, so devices that are always collected (beds, lifts) stay near 1
+        spec["return_share"] = 1.0 - scale(1.0 - spec["return_share"], lost_factor, damping, 0.001, 0.7)
         spec["recondition_work_order_share"] = scale(
             spec["recondition_work_order_share"], r_recond, damping, 0.05, 1.0
         )

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sim.config import apply_overrides, build_scenario  # noqa: E402
+from sim.config import Scenario, apply_overrides, build_scenario  # noqa: E402
 from sim.config.loader import deep_merge, read_yaml  # noqa: E402
 from sim.model import run  # noqa: E402
 from sim.output import RunOutput  # noqa: E402
@@ -51,7 +51,7 @@ def simulate(
     seeds: list[int],
     days: int,
     window: tuple[date, date],
-    extra: Callable[[RunOutput], dict[str, float]] | None = None,
+    extra: Callable[[RunOutput, Scenario], dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Mean summary by municipality over ``seeds`` for a ``days``-long run (plus ``extra`` metrics)."""
     raw = apply_overrides(raw, [f"horizon.years={days / 365.25}"])
@@ -61,7 +61,7 @@ def simulate(
         out = run(scenario, seed)
         res = summarise(out, *window, by="municipality")
         if extra:
-            res["extra"] = extra(out)
+            res["extra"] = extra(out, scenario)
         results.append(res)
     mean: dict[str, dict[str, float]] = {}
     for segment in results[0]:

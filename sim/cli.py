@@ -134,6 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "technician_utilisation",
     )
     _print_metrics({k: metrics[k] for k in keys if k in metrics})
+    if output.has("ledger"):
+        from sim.economics.views import aggregate
+
+        centre = aggregate(output["ledger"], "principal")["centre"]
+        print("money over the whole horizon, kSEK (hmsim ledger for more):")
+        _print_nested({k: centre[k] for k in ("revenue", "costs", "result", "settled")}, indent="  ")
     return EXIT_OK
 
 
@@ -152,6 +158,76 @@ def cmd_summary(args: argparse.Namespace) -> int:
             _print_metrics(metrics)
     else:
         _print_metrics(result, indent="")
+    return EXIT_OK
+
+
+LEDGER_KEYS = ("economics.", "responsibility.")
+
+
+def _print_nested(data: dict[str, Any], scale: float = 1000.0, indent: str = "") -> None:
+    """Nested amounts in kSEK (shares as fractions), one line each."""
+    width = max((len(k) for k in data), default=0)
+    for key, value in data.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            _print_nested(value, scale, indent + "  ")
+        elif "share" in key:
+            print(f"{indent}{key:<{width}}  {value:>14.3f}")
+        else:
+            print(f"{indent}{key:<{width}}  {value / scale:>14,.0f}".replace(",", " "))
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sim.config import apply_overrides, build_scenario
+    from sim.economics import compute
+    from sim.economics.views import aggregate, difference, products_view
+    from sim.store import read_run
+
+    output = read_run(args.run_dir)
+    resolved = output.meta["manifest"].get("resolved_config", {})
+    name = str(resolved.get("name", "run"))
+    for text in args.set:
+        if not text.startswith(LEDGER_KEYS):
+            raise HmsimError(
+                f"--set {text!r}: only economics.* and responsibility.* can change the ledger of a "
+                "finished run; other keys change the simulation (use hmsim run --set)"
+            )
+    if args.diff and not args.set:
+        raise HmsimError("--diff: compares with --set overrides; give at least one --set")
+    base, base_products = output.tables.get("ledger"), output.tables.get("products")
+    if args.set:
+        scenario = build_scenario(apply_overrides(resolved, args.set), name)
+        if scenario.economics is None:
+            raise HmsimError(
+                f"{args.run_dir}: the run's config has no economics section; --set economics.* "
+                "cannot build one from scratch"
+            )
+        economy = compute(output, scenario)
+        ledger, products = economy.ledger, economy.products
+        if base is None or base_products is None:
+            original = compute(output, build_scenario(resolved, name))
+            base, base_products = original.ledger, original.products
+    elif base is None or base_products is None:
+        raise HmsimError(f"{args.run_dir}: no ledger.parquet; the run's config has no economics section")
+    else:
+        ledger, products = base, base_products
+
+    def view_of(led: pd.DataFrame, prod: pd.DataFrame) -> dict[str, Any]:
+        if args.by == "products":
+            return products_view(prod, args.date_from, args.date_to)
+        return aggregate(led, args.by, args.date_from, args.date_to)
+
+    view = view_of(ledger, products)
+    if args.diff:
+        view = difference(view, view_of(base, base_products))
+    if args.json:
+        print(json.dumps(view, ensure_ascii=False))
+    else:
+        what = "change (with --set minus as run)" if args.diff else "values"
+        print(f"ledger of {args.run_dir} by {args.by}, {what}; amounts in kSEK, shares as fractions:")
+        _print_nested(view)
     return EXIT_OK
 
 
@@ -189,6 +265,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=["municipality"], help="split by municipality")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "ledger", help="the money of a run: revenue, costs, result and settlement per principal"
+    )
+    p.add_argument("run_dir")
+    p.add_argument(
+        "--by",
+        choices=["principal", "account", "year", "municipality", "products"],
+        default="principal",
+        help="how to sum (products: yearly 0-price share and product result)",
+    )
+    p.add_argument("--from", dest="date_from", type=_date, help="first month of the window (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last month of the window (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (amounts in SEK)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recompute with economics.* or responsibility.* overrides (no new simulation)",
+    )
+    p.add_argument("--diff", action="store_true", help="show the change the --set overrides make")
+    p.set_defaults(func=cmd_ledger)
     return parser
 
 

@@ -27,6 +27,13 @@ def execute(
     started_at = now_iso()
     started = time.perf_counter()
     output = run(scenario, seed, progress=progress)
+    tables: list[str] = list(scenario.outputs.tables)
+    if scenario.economics is not None:
+        from sim.economics import compute
+
+        economy = compute(output, scenario)
+        output.tables.update(ledger=economy.ledger, products=economy.products, staff_costs=economy.staff)
+        tables += ["ledger", "products", "staff_costs"]
     manifest: dict[str, Any] = {
         "status": "ok",
         "scenario": scenario.name,
@@ -42,5 +49,5 @@ def execute(
         "resolved_config": scenario_dict(scenario),
         **(extra or {}),
     }
-    write_run(out_dir, output, manifest, tables=list(scenario.outputs.tables))
+    write_run(out_dir, output, manifest, tables=tables)
     return output

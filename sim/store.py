@@ -103,13 +103,9 @@ def _check_target(out_dir: Path) -> None:
 
 
 def write_run(
-    out_dir: Path,
-    output: RunOutput,
-    manifest: dict[str, Any],
-    tables: list[str] | None = None,
-    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    out_dir: Path, output: RunOutput, manifest: dict[str, Any], tables: list[str] | None = None
 ) -> Path:
-    """Write ``output`` (the chosen tables) and ``manifest`` into ``out_dir`` atomically."""
+    """Write ``output``'s tables (all, or those named) and ``manifest`` into ``out_dir`` atomically."""
     out_dir = Path(out_dir)
     _check_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -117,10 +113,8 @@ def write_run(
     _make_public(stage, directory=True)
     try:
         written: dict[str, str] = {}
-        all_tables = dict(output.tables)
-        all_tables.update(extra_tables or {})
-        for name, table in all_tables.items():
-            if tables is not None and name not in tables and name not in (extra_tables or {}):
+        for name, table in output.tables.items():
+            if tables is not None and name not in tables:
                 continue
             table.to_parquet(stage / f"{name}.parquet", index=False)
             written[name] = f"{name}.parquet"

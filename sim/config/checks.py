@@ -86,4 +86,43 @@ def cross_check(s: Scenario) -> list[str]:
     for day in s.demand.weekday_weights:
         if day not in s.calendar.workdays:
             problems.append(f"demand.weekday_weights.{day}: must be a workday (calendar.workdays)")
+    if s.economics is not None:
+        problems += _check_economics(s, cats)
+    return problems
+
+
+def _check_economics(s: Scenario, cats: set[str]) -> list[str]:
+    from sim.economics.ledger import COST_ACCOUNTS, REVENUE_ACCOUNTS
+
+    econ = s.economics
+    assert econ is not None
+    problems: list[str] = []
+    for i, account in enumerate(econ.settlement.markup_cost_accounts):
+        if account not in COST_ACCOUNTS:
+            problems.append(
+                _unknown(
+                    f"economics.settlement.markup_cost_accounts.{i}", account, COST_ACCOUNTS, "cost account"
+                )
+            )
+    for group, accounts in econ.reporting_groups.items():
+        for i, account in enumerate(accounts):
+            if account not in (*COST_ACCOUNTS, *REVENUE_ACCOUNTS):
+                problems.append(
+                    _unknown(
+                        f"economics.reporting_groups.{group}.{i}",
+                        account,
+                        (*COST_ACCOUNTS, *REVENUE_ACCOUNTS),
+                        "ledger account",
+                    )
+                )
+    for c in econ.rent.monthly_fee_sek:
+        if c not in cats:
+            problems.append(_unknown("economics.rent.monthly_fee_sek", c, cats, "category"))
+    if econ.rent.kind == "function_rent":
+        for c in sorted(cats - set(econ.rent.monthly_fee_sek)):
+            if s.categories[c].rented:
+                problems.append(
+                    f"economics.rent.monthly_fee_sek.{c}: missing; function rent needs a fee per "
+                    "rented category"
+                )
     return problems

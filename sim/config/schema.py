@@ -9,31 +9,17 @@ A scenario is a frozen pydantic model. Unknown keys are rejected (``extra="forbi
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import model_validator
 
+from sim.config.base import Model, param
+from sim.config.economics import Economics
 from sim.output import TABLES, TableName
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ResponsibilityClass = Literal["1", "2", "3", "4", "clinic"]
-
-
-def param(default: Any, unit: str, source: str, description: str, **constraints: Any) -> Any:
-    """Declare a parameter with its unit and source (shown in errors, docs/config.md and the manifest)."""
-    return Field(
-        default,
-        description=description,
-        json_schema_extra={"unit": unit, "source": source},
-        **constraints,
-    )
-
-
-class Model(BaseModel):
-    """Base of every config section: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Dist(Model):
@@ -269,8 +255,12 @@ class Category(Model):
     lead_time_days: Dist = param(Dist(mean=14.0, cv=0.5), "days", "assumption", "supplier lead time")
     reorder_point_days: float = param(10.0, "days of orders", "calibration", "reorder point", ge=0)
     order_up_to_days: float = param(25.0, "days of orders", "calibration", "order-up-to level", gt=0)
-    initial_age_years: Dist = param(
-        Dist(mean=3.0, cv=0.7), "years", "assumption", "age of devices on rent at the start"
+    initial_age_years: Dist | None = param(
+        None,
+        "years",
+        "derived: stationary fleet ages (warm start)",
+        "age of devices existing at the start "
+        "(None: derived from the scrap and return rules, see sim/model/warmstart.py)",
     )
     unit_device_share: float = param(
         0.10,
@@ -384,6 +374,9 @@ class Outputs(Model):
 class Scenario(Model):
     name: str = param("scenario", "-", "-", "scenario name")
     description: str = param("", "-", "-", "what the scenario represents")
+    price_level: float = param(
+        1.0, "factor", "per region", "multiplies every category's purchase price (regional price level)", gt=0
+    )
     seed: int = param(1, "-", "-", "master seed (overridden by --seed)", ge=0)
     horizon: Horizon = param(Horizon(), "-", "-", "simulated period")
     calendar: Calendar = param(Calendar(), "-", "-", "working calendar")
@@ -395,3 +388,4 @@ class Scenario(Model):
     responsibility: Responsibility = param(Responsibility(), "-", "-", "cost-responsibility rules")
     initial: InitialState = param(InitialState(), "-", "-", "warm-start settings")
     outputs: Outputs = param(Outputs(), "-", "-", "what to write")
+    economics: Economics | None = param(None, "-", "-", "economic accounting (no ledger if absent)")

@@ -17,6 +17,8 @@ from sim.responsibility import payer_column
 if TYPE_CHECKING:
     from sim.model.engine import Simulation
 
+FITTING_KIND = JOB_KINDS.index("fitting")
+
 
 def _cat(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
@@ -219,6 +221,8 @@ def collect(sim: Simulation) -> RunOutput:
         out[ok] = wnum[t[ok].astype(np.int64)] - wnum[np.maximum(created[ok], 0).astype(np.int64)]
         return out
 
+    ref = np.frombuffer(j.ref, dtype=np.int64)
+    job_kind = np.frombuffer(j.kind, dtype=np.int8)
     tables["jobs"] = pd.DataFrame(
         {
             "job": np.arange(len(j)),
@@ -229,7 +233,8 @@ def collect(sim: Simulation) -> RunOutput:
             "municipality": _cat(np.frombuffer(j.municipality, dtype=np.int16), munis),
             "category": _cat(np.frombuffer(j.category, dtype=np.int16), cats),
             "device": np.frombuffer(j.device, dtype=np.int64),
-            "order": np.frombuffer(j.ref, dtype=np.int64),
+            "order": np.where(job_kind == FITTING_KIND, ref, -1),
+            "rental": np.where(job_kind == FITTING_KIND, -1, ref),
             "created_day": created,
             "start_day": np.where(start <= days, start, np.nan),
             "end_day": np.where(end <= days, end, np.nan),

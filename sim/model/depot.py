@@ -168,7 +168,9 @@ class DepotStock:
                 fleet.state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
                 sim.in_workshop_kc[k * sim.C + c] += 1
-                job = sim.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid])
+                job = sim.jobs.add(
+                    RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid], ref=rid
+                )
                 rec.count("recondition_work_orders", d, m, c)
                 sim.pools[k][RECON_POOL].submit(job)
             else:

@@ -156,11 +156,13 @@ class Simulation:
         rec.del_attempts.append(self.order_attempts[order])
         rec.count("deliveries", d, m, c)
         if self.rented[c]:
-            fleet.start_rental(dev, order, m, t, self.orders.fates, order)
+            rid = fleet.start_rental(dev, order, m, t, self.orders.fates, order)
             rec.count("rental_starts", d, m, c)
             if self.f_install[order]:
                 k = self.muni_depot[m]
-                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.f_install_hours[order])
+                job = self.jobs.add(
+                    SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.f_install_hours[order], ref=rid
+                )
                 rec.count("installations", d, m, c)
                 self.pools[k][SERVICE_POOL].submit(job)
         else:
@@ -178,7 +180,7 @@ class Simulation:
         m = fleet.r_muni[rid]
         k = self.muni_depot[m]
         kind = CORRECTIVE if corrective else PREVENTIVE
-        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours)
+        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours, ref=rid)
         d = int(t)
         self.recorder.count("technical_work_orders", d, m, c)
         self.recorder.count("corrective_work_orders" if corrective else "preventive_work_orders", d, m, c)

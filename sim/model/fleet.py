@@ -70,7 +70,7 @@ class Fleet:
         self.awaiting_pickup_mc = [0] * (sim.M * sim.C)
         # device attributes drawn at creation, in creation order, per category
         self.price_draw = [
-            sim.streams.buffered(f"prices/{n}", sampler(c.purchase_price))
+            sim.streams.buffered(f"prices/{n}", sampler(c.purchase_price, s.price_level))
             for n, c in zip(names, cats, strict=True)
         ]
         self.tracked_draw = [sim.streams.buffered(f"tracked/{n}", uniform) for n in names]

@@ -3,9 +3,20 @@
 Rentals of one municipality and category form an M/G/∞ system (orders arrive as Poisson, each rental
 lasts an independent duration), whose stationary number in use is Poisson with mean
 ``rate x mean duration`` and whose rentals in progress have length-biased total durations with the
-elapsed part uniform (see :func:`sim.model.distributions.equilibrium_split`). The devices on rent get an
-age of at least their elapsed rental time, drawn from the category's ``initial_age_years``. Depot stock
-starts at the order-up-to level, and the workshop holds ``reconditioning_backlog_days`` of returns.
+elapsed part uniform (see :func:`sim.model.distributions.equilibrium_split`).
+
+Device ages follow the stationary age distribution of the fleet: with a steady purchase rate the density
+of ages is proportional to the survival function ``S(a)`` of a device, which follows from the model's own
+rules. A device completes a rental cycle (a rental plus the days before its next one) ``r = 365.25 /
+(mean duration + TURNAROUND_DAYS)`` times a year; each cycle it is lost with probability
+``1 - return_share`` or, when returned, scrapped with ``scrap_probability`` (``scrap_probability_old`` from
+``scrap_age_years``), and surely after ``max_cycles`` cycles: hazard ``r x loss(a)``. Ages are drawn from
+``S`` independently of the current rental, whose elapsed time is then capped at the device's age (a young
+device's rental began at most when it was bought); ``initial_age_years`` overrides ``S``. So the devices
+being depreciated at the start match the purchases the run will make, and the fleet's age mix stays steady
+instead of drifting in the first years. New stock starts uniformly between the reorder point and the
+order-up-to level (the stationary inventory position of an (s, S) policy), and the workshop holds
+``reconditioning_backlog_days`` of returns.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.config.schema import Category
 from sim.model.demand import Patients
 from sim.model.distributions import equilibrium_split, mixture_mean, sampler
 from sim.model.fates import DAYS_PER_YEAR, Fates, draw_fates
@@ -24,7 +36,9 @@ from sim.model.workshop import JOB_KINDS, POOL_NAMES
 if TYPE_CHECKING:
     from sim.model.engine import Simulation
 
-TURNAROUND_DAYS = 30.0  # assumption: return, reconditioning and re-issue between two rentals
+TURNAROUND_DAYS = (
+    8.0  # days between a device's rentals: measured mean 7-13 in the shipped regions (docs/model.md)
+)
 
 
 def warm_start(sim: Simulation) -> None:
@@ -45,13 +59,41 @@ def warm_start(sim: Simulation) -> None:
                 continue
             elapsed, residual = equilibrium_split(cat.rental_duration, gen, n)
             patients = demand.draw_patients(gen, m, c, n, np.zeros(n, dtype=np.int16))
-            age_days = np.maximum(sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR, elapsed)
+            age_days = initial_ages(cat, gen, n)
+            elapsed = np.minimum(
+                elapsed, age_days
+            )  # a young device's rental began at most when it was bought
             tracked = gen.random(n) < cat.tracked_share
-            price = sampler(cat.purchase_price)(gen, n)
+            price = sampler(cat.purchase_price, s.price_level)(gen, n)
             fates = draw_fates(gen, cat, depot, s.transport.dropoff_share, n, durations=elapsed + residual)
             add_rentals_in_progress(sim, m, c, elapsed, age_days, tracked, price, fates, patients)
     _initial_stock(sim)
     _initial_backlog(sim)
+
+
+def survival(
+    cat: Category, max_years: float = 40.0, step_years: float = 1 / 48
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ages (years, a grid) and the probability that a device reaches each age in the fleet."""
+    ages = np.arange(0.0, max_years + step_years, step_years)
+    cycles_per_year = DAYS_PER_YEAR / (mixture_mean(cat.rental_duration) + TURNAROUND_DAYS)
+    scrap = np.where(ages >= cat.scrap_age_years, cat.scrap_probability_old, cat.scrap_probability)
+    loss = (1 - cat.return_share) + cat.return_share * scrap
+    hazard = cycles_per_year * loss
+    cumulative = np.concatenate([[0.0], np.cumsum(hazard[:-1] * step_years)])
+    alive = np.exp(-cumulative)
+    alive[ages * cycles_per_year >= cat.max_cycles] = 0.0  # scrapped after the last allowed cycle
+    return ages, alive
+
+
+def initial_ages(cat: Category, gen: np.random.Generator, n: int) -> np.ndarray:
+    """Ages (days) of ``n`` devices existing at the start: the stationary fleet age distribution."""
+    if cat.initial_age_years is not None:
+        return sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR
+    ages, alive = survival(cat)
+    cdf = np.concatenate([[0.0], np.cumsum((alive[1:] + alive[:-1]) / 2 * np.diff(ages))])
+    cdf /= cdf[-1]
+    return np.interp(gen.random(n), cdf, ages) * DAYS_PER_YEAR
 
 
 def add_rentals_in_progress(
@@ -87,11 +129,13 @@ def add_rentals_in_progress(
 
 
 def _initial_stock(sim: Simulation) -> None:
+    """New stock at a stationary point of the (s, S) policy: uniform between reorder point and order-up-to."""
     gen = sim.streams.generator("initial/stock")
     levels = sim.stock.levels[0]
     for k in range(sim.K):
         for c in range(sim.C):
-            n = round(levels[k][c][1])
+            reorder, up_to = levels[k][c]
+            n = round(reorder + gen.random() * (up_to - reorder))
             if n == 0:
                 continue
             ages = gen.random(n) * 60.0  # assumption: received within the last two months
@@ -120,7 +164,7 @@ def _initial_backlog(sim: Simulation) -> None:
             n = int(gen.poisson(per_day * kept * days)) if per_day > 0 else 0
             if n == 0:
                 continue
-            ages = sampler(cat.initial_age_years)(gen, n) * DAYS_PER_YEAR
+            ages = initial_ages(cat, gen, n)
             work = hours(gen, n)
             for i in range(n):
                 dev = sim.fleet.new_device(c, k, -float(ages[i]), initial=True, state=IN_WORKSHOP)

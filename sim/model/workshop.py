@@ -37,7 +37,7 @@ class JobLog:
         self.hours = array("d")
         self.w_start = array("d")
         self.w_end = array("d")
-        self.ref = array("q")  # order id for fittings, -1 otherwise
+        self.ref = array("q")  # order id for fittings, rental id for other jobs (-1: initial backlog)
 
     def add(
         self,

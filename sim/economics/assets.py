@@ -1,0 +1,113 @@
+"""Capitalisation, straight-line depreciation, book value and write-offs of devices.
+
+A device of a rented category bought at or above the capitalisation threshold is capitalised and
+depreciated straight-line over its category's depreciation years, monthly, from its purchase month (or from
+1 January after its purchase year). Everything else is expensed when bought: sold categories and purchases
+below the threshold. When a capitalised device is scrapped or not returned its remaining book value is
+written off in that month; a fully depreciated device has book value 0 (and, in the Norrbotten model, rent 0).
+Devices existing at the start keep the schedule of their (earlier) purchase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.config.economics import Capitalisation
+from sim.economics.periods import Months
+
+
+@dataclass
+class Assets:
+    """Monthly asset flows (SEK) and each device's depreciation schedule."""
+
+    capitalised: np.ndarray  # per device
+    monthly_depreciation: np.ndarray  # per device, SEK per month
+    schedule_start: (
+        np.ndarray
+    )  # per device, first depreciated month (index relative to the run's first month)
+    schedule_months: np.ndarray  # per device, months of depreciation
+    expensed: np.ndarray  # [month] purchases expensed at once
+    capitalised_purchases: np.ndarray  # [month]
+    depreciation: np.ndarray  # [month]
+    write_offs: np.ndarray  # [month]
+    book_value: np.ndarray  # [month] at the month's start
+
+
+def assets(
+    devices: pd.DataFrame,
+    depreciation_years: dict[str, float],
+    rented: dict[str, bool],
+    cap: Capitalisation,
+    months: Months,
+) -> Assets:
+    """Depreciation, write-offs, expensed purchases and book value by month for the run's devices."""
+    n_months = len(months)
+    price = devices["purchase_price"].to_numpy(dtype=float)
+    bought = devices["purchased_day"].to_numpy(dtype=float)
+    category = devices["category"].astype(str).to_numpy()
+    years = np.array([depreciation_years[c] for c in category])
+    is_rented = np.array([rented[c] for c in category])
+    capitalised = is_rented & (price >= cap.threshold_sek)
+    bought_month = months.index_of_day(bought)
+    if cap.convention == "next_year":
+        year_offset = months.first.astype("datetime64[Y]").astype(int) + 1970
+        bought_year = (np.datetime64(months.start, "D") + np.floor(bought).astype(np.int64)).astype(
+            "datetime64[Y]"
+        ).astype(int) + 1970
+        month_of_year = int((months.first - months.first.astype("datetime64[Y]")).astype(int))
+        start = (bought_year + 1 - year_offset) * 12 - month_of_year
+    else:
+        start = bought_month
+    n_dep = np.maximum(np.round(years * 12).astype(np.int64), 1)
+    monthly = np.where(capitalised, price / n_dep, 0.0)
+    ended = devices["end_day"].to_numpy(dtype=float)
+    state = devices["state"].astype(str).to_numpy()
+    written_off = capitalised & np.isin(state, ["scrapped", "lost"]) & np.isfinite(ended)
+    end_month = np.where(
+        written_off, months.index_of_day(np.nan_to_num(ended, nan=0.0)), np.iinfo(np.int64).max
+    )
+
+    # depreciation in months [start, min(start + n, end)) inside the run, via a difference array
+    dep_lo = np.clip(start, 0, n_months)
+    dep_hi = np.clip(np.minimum(start + n_dep, end_month), 0, n_months)
+    diff = np.zeros(n_months + 1)
+    sel = capitalised & (dep_hi > dep_lo)
+    np.add.at(diff, dep_lo[sel], monthly[sel])
+    np.add.at(diff, dep_hi[sel], -monthly[sel])
+    depreciation = np.cumsum(diff)[:n_months]
+
+    # write-offs: book value left in the month the device leaves
+    done_before_end = np.clip(np.minimum(end_month, start + n_dep) - start, 0, n_dep)
+    remaining = np.where(written_off, price - monthly * done_before_end, 0.0)
+    in_run = written_off & (end_month >= 0) & (end_month < n_months)
+    write_offs = np.zeros(n_months)
+    np.add.at(write_offs, end_month[in_run], remaining[in_run])
+
+    purchased_in_run = ~devices["initial"].to_numpy(dtype=bool) & (bought >= 0) & (bought < months.days)
+    expensed = np.zeros(n_months)
+    np.add.at(expensed, bought_month[purchased_in_run & ~capitalised], price[purchased_in_run & ~capitalised])
+    cap_purchases = np.zeros(n_months)
+    np.add.at(
+        cap_purchases, bought_month[purchased_in_run & capitalised], price[purchased_in_run & capitalised]
+    )
+
+    # book value at the start of month 0 from the devices owned then, then by flows
+    owned_at_start = capitalised & ~purchased_in_run & (end_month >= 0) & (bought < 0)
+    done_at_start = np.clip(0 - start, 0, n_dep)
+    book0 = float(np.sum((price - monthly * done_at_start)[owned_at_start]))
+    flows = cap_purchases - depreciation - write_offs
+    book = book0 + np.concatenate([[0.0], np.cumsum(flows)[:-1]])
+    return Assets(
+        capitalised=capitalised,
+        monthly_depreciation=monthly,
+        schedule_start=start,
+        schedule_months=n_dep,
+        expensed=expensed,
+        capitalised_purchases=cap_purchases,
+        depreciation=depreciation,
+        write_offs=write_offs,
+        book_value=book,
+    )

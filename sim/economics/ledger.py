@@ -1,0 +1,253 @@
+"""The ledger: period x principal x account x amount (SEK), from a run's activity and the economics config.
+
+Rows and signs (amounts are SEK; see docs/economics.md):
+
+- ``revenue_*``: paid by ``principal`` (the region or a municipality) to the centre;
+- ``cost_*``: the centre's costs (principal ``centre``);
+- ``result``: the centre's revenue minus costs per month (principal ``centre``);
+- ``settlement``: paid back by the centre to ``principal`` (negative: charged) at a settlement period's end;
+- ``settled``: the total settled at that period's end (principal ``centre``).
+
+Money is conserved and checked on every ledger: what the principals pay is the centre's revenue; the
+result is revenue minus costs; the settlement rows sum to the amount settled; so the principals' net
+payments equal the centre's costs plus the result it keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.config.schema import Scenario
+from sim.economics.assets import assets
+from sim.economics.costs import operating_costs, staff_table
+from sim.economics.periods import Months, integrate_by_group
+from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, rent, sales, services
+from sim.economics.settlement import settle
+from sim.output import RunOutput
+from sim.responsibility import REGION, payer_column
+
+CENTRE = "centre"
+REVENUE_ACCOUNTS = (
+    "revenue_rent",
+    "revenue_rent_markup",
+    "revenue_function_rent",
+    "revenue_sales",
+    "revenue_sales_markup",
+    "revenue_base_subscription",
+    "revenue_work_orders",
+    "revenue_installations",
+    "revenue_transport",
+    "revenue_other",
+)
+COST_ACCOUNTS = (
+    "cost_staff_technicians",
+    "cost_staff_consultants",
+    "cost_staff_warehouse",
+    "cost_staff_drivers",
+    "cost_staff_customer_service",
+    "cost_staff_administration",
+    "cost_premises",
+    "cost_transport",
+    "cost_it",
+    "cost_other",
+    "cost_governance",
+    "cost_external_work",
+    "cost_devices_expensed",
+    "cost_depreciation",
+    "cost_spare_parts",
+    "cost_write_offs",
+    "cost_financial",
+)
+PRODUCT_REVENUE = ("revenue_rent", "revenue_function_rent", "revenue_sales")
+PRODUCT_COST = (
+    "cost_devices_expensed",
+    "cost_depreciation",
+    "cost_spare_parts",
+    "cost_write_offs",
+    "cost_financial",
+)
+
+
+class MoneyError(RuntimeError):
+    """The ledger does not balance: a bug, not a user error."""
+
+
+@dataclass
+class Economy:
+    ledger: pd.DataFrame
+    products: pd.DataFrame
+    staff: pd.DataFrame
+
+
+def principals_of(output: RunOutput) -> list[str]:
+    return [REGION, *output.meta["municipalities"]]
+
+
+def compute(output: RunOutput, scenario: Scenario) -> Economy:
+    """The ledger and its companion tables for ``output`` under ``scenario``'s economics and rules."""
+    econ = scenario.economics
+    if econ is None:
+        raise ValueError("the scenario has no economics section")
+    months = Months.of(output.start_date, output.days)
+    principals = principals_of(output)
+    index = {p: i for i, p in enumerate(principals)}
+    cats = scenario.categories
+    years = {c: spec.depreciation_years for c, spec in cats.items()}
+    rentals = output["rentals"].copy()
+    rentals["payer"] = payer_column(scenario.responsibility, rentals)  # the scenario's rules, e.g. a reform
+    deliveries = output["deliveries"].copy()
+    deliveries["payer"] = payer_column(scenario.responsibility, deliveries)
+    devices, jobs = output["devices"], output["jobs"]
+
+    revenue = rent(rentals, devices, econ, years, index, months)
+    for account, values in sales(deliveries, devices, econ.sale_markup, index, months).items():
+        revenue[account] = revenue.get(account, 0) + values
+    revenue["revenue_base_subscription"] = base_subscription(scenario, econ, index, months)
+    revenue.update(services(jobs, rentals, deliveries, econ, index, months))
+    other = np.zeros((len(principals), len(months)))
+    other[index[REGION]] = (
+        econ.other_revenue_sek_per_year / 12 * np.minimum(np.diff(months.bounds) / (DAYS_PER_YEAR / 12), 1.0)
+    )
+    revenue["revenue_other"] = other
+
+    costs = operating_costs(scenario, econ, output["route_stops"], jobs, months)
+    a = assets(devices, years, {c: s.rented for c, s in cats.items()}, econ.capitalisation, months)
+    costs["cost_devices_expensed"] = a.expensed
+    costs["cost_depreciation"] = a.depreciation
+    costs["cost_write_offs"] = a.write_offs
+    costs["cost_financial"] = a.book_value * econ.costs.interest_rate / 12
+    settlement, settled = settle(econ.settlement, revenue, costs, principals, REGION, months)
+
+    ledger = _rows(revenue, costs, settlement, settled, principals, months)
+    check_money(ledger)
+    products = _products(
+        rentals, devices, revenue, costs, a.book_value, a.capitalised_purchases, years, months
+    )
+    return Economy(
+        ledger=ledger, products=products, staff=staff_table(scenario, econ, output["staff"], costs, months)
+    )
+
+
+def _rows(
+    revenue: dict[str, np.ndarray],
+    costs: dict[str, np.ndarray],
+    settlement: np.ndarray,
+    settled: np.ndarray,
+    principals: list[str],
+    months: Months,
+) -> pd.DataFrame:
+    periods = months.periods
+    parts = []
+
+    def add(account: str, principal_idx: np.ndarray, month_idx: np.ndarray, amount: np.ndarray) -> None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "period": periods[month_idx],
+                    "principal": np.asarray([*principals, CENTRE])[principal_idx],
+                    "account": account,
+                    "amount": amount,
+                }
+            )
+        )
+
+    centre = len(principals)
+    for account in REVENUE_ACCOUNTS:
+        values = revenue.get(account)
+        if values is None:
+            continue
+        p, k = np.nonzero(values)
+        add(account, p, k, values[p, k])
+    total_cost = np.zeros(len(months))
+    for account in COST_ACCOUNTS:
+        values = costs[account]
+        total_cost += values
+        k = np.nonzero(values)[0]
+        add(account, np.full(k.size, centre), k, values[k])
+    result = sum(revenue.values(), np.zeros((len(principals), len(months)))).sum(axis=0) - total_cost
+    k = np.arange(len(months))
+    add("result", np.full(k.size, centre), k, result)
+    p, k = np.nonzero(settlement)
+    add("settlement", p, k, settlement[p, k])
+    k = np.nonzero(settled)[0]
+    add("settled", np.full(k.size, centre), k, settled[k])
+    ledger = pd.concat(parts, ignore_index=True)
+    ledger["year"] = ledger["period"].dt.year
+    ledger["quarter"] = ledger["period"].dt.quarter
+    ledger["principal"] = pd.Categorical(ledger["principal"], categories=[*principals, CENTRE])
+    ledger["account"] = pd.Categorical(
+        ledger["account"], categories=[*REVENUE_ACCOUNTS, *COST_ACCOUNTS, "result", "settlement", "settled"]
+    )
+    return ledger[["period", "year", "quarter", "principal", "account", "amount"]]
+
+
+def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
+    """Raise MoneyError unless the ledger balances (per month, in SEK, to ``tolerance`` relative)."""
+    acc = ledger["account"].astype(str)
+    revenue = ledger[acc.str.startswith("revenue_")].groupby("period")["amount"].sum()
+    cost = ledger[acc.str.startswith("cost_")].groupby("period")["amount"].sum()
+    result = ledger[acc == "result"].groupby("period")["amount"].sum()
+    settlement = ledger[acc == "settlement"].groupby("period")["amount"].sum()
+    settled = ledger[acc == "settled"].groupby("period")["amount"].sum()
+    scale = max(1.0, float(revenue.abs().sum() + cost.abs().sum()))
+    gap = (
+        revenue.reindex(result.index, fill_value=0) - cost.reindex(result.index, fill_value=0) - result
+    ).abs()
+    if gap.max() > tolerance * scale:
+        raise MoneyError(f"result differs from revenue - costs by {gap.max():.2f} SEK")
+    gap = (settlement.reindex(settled.index, fill_value=0) - settled).abs()
+    if len(gap) and gap.max() > tolerance * scale:
+        raise MoneyError(f"settlement rows differ from the amount settled by {gap.max():.2f} SEK")
+    principal = ledger["principal"].astype(str)
+    paid = ledger[acc.str.startswith("revenue_") & (principal != CENTRE)]["amount"].sum()
+    back = ledger[acc == "settlement"]["amount"].sum()
+    kept = result.sum() - settled.sum()
+    if abs((paid - back) - (cost.sum() + kept)) > tolerance * scale:
+        raise MoneyError("principals' net payments differ from the centre's costs plus its kept result")
+
+
+def _products(
+    rentals: pd.DataFrame,
+    devices: pd.DataFrame,
+    revenue: dict[str, np.ndarray],
+    costs: dict[str, np.ndarray],
+    book: np.ndarray,
+    purchases: np.ndarray,
+    years: dict[str, float],
+    months: Months,
+) -> pd.DataFrame:
+    """Per year: the share of rented device-days at price 0 (fully depreciated) and the product result."""
+    dev = devices.set_index("device")
+    a = np.clip(rentals["start_day"].to_numpy(), 0, months.days)
+    b = np.clip(rentals["end_day"].to_numpy(), 0, months.days)
+    bought = dev.loc[rentals["device"], "purchased_day"].to_numpy()
+    done = bought + rentals["category"].astype(str).map(years).to_numpy(dtype=float) * DAYS_PER_YEAR
+    muni = (rentals["payer"].astype(str) != REGION).to_numpy().astype(int)
+    ones = np.ones(a.size)
+    on_rent = integrate_by_group(a, b, ones, muni, 2, months.bounds)
+    zero = integrate_by_group(np.maximum(a, done), b, ones, muni, 2, months.bounds)
+    year = months.year_of_month()
+    frame = pd.DataFrame(
+        {
+            "year": year,
+            "device_days": on_rent.sum(axis=0),
+            "zero_price_days": zero.sum(axis=0),
+            "device_days_municipal": on_rent[1],
+            "zero_price_days_municipal": zero[1],
+            "product_revenue": sum(
+                (revenue[k].sum(axis=0) for k in PRODUCT_REVENUE if k in revenue), np.zeros(len(months))
+            ),
+            "product_cost": sum((costs[k] for k in PRODUCT_COST), np.zeros(len(months))),
+            "capitalised_purchases": purchases,
+        }
+    )
+    out = frame.groupby("year").sum()
+    out["zero_price_share"] = out["zero_price_days"] / out["device_days"]
+    out["zero_price_share_municipal"] = out["zero_price_days_municipal"] / out["device_days_municipal"]
+    out["product_result"] = out["product_revenue"] - out["product_cost"]
+    ends = pd.Series(np.append(book[1:], np.nan), index=year).groupby(level=0).last()
+    out["book_value_end"] = ends
+    return out.reset_index()

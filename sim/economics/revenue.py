@@ -1,0 +1,192 @@
+"""What principals pay the centre: rent, sales, base subscription, services, transport fees.
+
+Rent accrues per day on rent and is summed by month (monthly billing, pro rata for part months).
+
+- ``depreciation_markup`` (Norrbotten): rent follows the device's value. Over its depreciation period a
+  device earns its purchase price: ``front_share`` of it spread over the ``front_years`` after purchase and
+  the rest over the remaining years; the markup is added on top (a separate account); once fully
+  depreciated the rent is ``residual_rent_sek_per_month`` (0 in Norrbotten: the 0-price devices).
+- ``rent_factor`` (Västmanland): annual rent = purchase price x the rent factor of its price group; devices
+  at or below the rent threshold are sold instead (billed as a sale at each issue).
+- ``function_rent``: a monthly fee per category; services are not billed apart.
+
+Sales are billed at delivery: purchase price (``revenue_sales``) plus ``sale_markup`` of it
+(``revenue_sales_markup``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.config.economics import Economics
+from sim.config.schema import Scenario
+from sim.demography import population_at
+from sim.economics.periods import Months, integrate_by_group, sum_by_month
+
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+
+def _rental_frame(rentals: pd.DataFrame, devices: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Rentals clipped to the run, with the device's price, purchase time and category."""
+    dev = devices.set_index("device")
+    r = rentals[["device", "category", "payer", "start_day", "end_day"]].copy()
+    r["price"] = dev.loc[r["device"], "purchase_price"].to_numpy()
+    r["bought"] = dev.loc[r["device"], "purchased_day"].to_numpy()
+    r["a"] = np.clip(r["start_day"].to_numpy(), 0.0, days)
+    r["b"] = np.clip(r["end_day"].to_numpy(), 0.0, days)
+    return r[r["b"] > r["a"]]
+
+
+def rent(
+    rentals: pd.DataFrame,
+    devices: pd.DataFrame,
+    econ: Economics,
+    depreciation_years: dict[str, float],
+    payer_index: dict[str, int],
+    months: Months,
+) -> dict[str, np.ndarray]:
+    """Rent revenue accounts as ``[principal, month]`` arrays."""
+    r = _rental_frame(rentals, devices, months.days)
+    groups = len(payer_index)
+    payer = r["payer"].astype(str).map(payer_index).to_numpy()
+    a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
+    scheme = econ.rent
+    out: dict[str, np.ndarray] = {}
+    if scheme.kind == "depreciation_markup":
+        years = r["category"].astype(str).map(depreciation_years).to_numpy(dtype=float)
+        front = np.minimum(scheme.front_years, years)
+        bought = r["bought"].to_numpy()
+        t_front, t_done = bought + front * DAYS_PER_YEAR, bought + years * DAYS_PER_YEAR
+        back_years = years - front
+        rate_front = np.where(back_years > 0, scheme.front_share, 1.0) * price / (front * DAYS_PER_YEAR)
+        rate_back = np.where(
+            back_years > 0,
+            (1 - scheme.front_share) * price / (np.maximum(back_years, 1e-9) * DAYS_PER_YEAR),
+            0.0,
+        )
+        # two pieces per rental: the front years and the rest of the depreciation period
+        pieces_a = np.concatenate([np.maximum(a, bought), np.maximum(a, t_front)])
+        pieces_b = np.concatenate([np.minimum(b, t_front), np.minimum(b, t_done)])
+        base_rate = np.concatenate([rate_front, rate_back])
+        base = integrate_by_group(
+            pieces_a, pieces_b, base_rate, np.concatenate([payer, payer]), groups, months.bounds
+        )
+        out["revenue_rent"] = base
+        out["revenue_rent_markup"] = base * scheme.markup
+        if scheme.residual_rent_sek_per_month > 0:
+            residual = integrate_by_group(
+                np.maximum(a, t_done),
+                b,
+                np.full(a.size, scheme.residual_rent_sek_per_month / DAYS_PER_MONTH),
+                payer,
+                groups,
+                months.bounds,
+            )
+            out["revenue_rent"] = out["revenue_rent"] + residual
+    elif scheme.kind == "rent_factor":
+        bounds = [g.upper_sek for g in scheme.price_groups[:-1]]
+        factors = np.array([g.annual_rent_factor for g in scheme.price_groups]) * scheme.rent_factor_scale
+        group = np.searchsorted(np.asarray(bounds, dtype=float), price, side="left")
+        rented = price > scheme.rent_threshold_sek
+        rate = np.where(rented, price * factors[group] / DAYS_PER_YEAR, 0.0)
+        out["revenue_rent"] = integrate_by_group(a, b, rate, payer, groups, months.bounds)
+        sold = ~rented & (r["start_day"].to_numpy() >= 0)
+        out["revenue_sales"] = sum_by_month(a[sold], price[sold], payer[sold], groups, months)
+        out["revenue_sales_markup"] = out["revenue_sales"] * econ.sale_markup
+    else:
+        fee = (
+            r["category"].astype(str).map(lambda c: scheme.monthly_fee_sek.get(c, 0.0)).to_numpy(dtype=float)
+        )
+        out["revenue_function_rent"] = integrate_by_group(
+            a, b, fee / DAYS_PER_MONTH, payer, groups, months.bounds
+        )
+    return out
+
+
+def sales(
+    deliveries: pd.DataFrame,
+    devices: pd.DataFrame,
+    markup: float,
+    payer_index: dict[str, int],
+    months: Months,
+) -> dict[str, np.ndarray]:
+    """Sales at delivery: price and markup by principal and month."""
+    sold = deliveries[deliveries["kind"] == "sale"]
+    price = devices.set_index("device").loc[sold["device"], "purchase_price"].to_numpy()
+    payer = sold["payer"].astype(str).map(payer_index).to_numpy()
+    base = sum_by_month(sold["delivered_day"].to_numpy(), price, payer, len(payer_index), months)
+    return {"revenue_sales": base, "revenue_sales_markup": base * markup}
+
+
+def base_subscription(
+    scenario: Scenario, econ: Economics, payer_index: dict[str, int], months: Months
+) -> np.ndarray:
+    """Each municipality pays its inhabitants x the yearly fee, one twelfth a month (indexed yearly)."""
+    out = np.zeros((len(payer_index), len(months)))
+    fee = econ.base_subscription.sek_per_inhabitant_year
+    if fee <= 0:
+        return out
+    years = months.year_of_month()
+    # part months pay pro rata
+    share = np.diff(months.bounds) / np.array([DAYS_PER_MONTH] * len(months))
+    share = np.minimum(share, 1.0)
+    for m, spec in scenario.demand.population.items():
+        growth = scenario.demand.population_growth
+        for k, year in enumerate(years):
+            persons = sum(
+                population_at(spec, band, int(year), growth.get(band, 0.0))
+                for band in scenario.demand.age_bands
+            )
+            index = (1 + econ.base_subscription.indexation) ** (int(year) - int(years[0]))
+            out[payer_index[m], k] = persons * fee * index / 12 * share[k]
+    return out
+
+
+def services(
+    jobs: pd.DataFrame,
+    rentals: pd.DataFrame,
+    deliveries: pd.DataFrame,
+    econ: Economics,
+    payer_index: dict[str, int],
+    months: Months,
+) -> dict[str, np.ndarray]:
+    """Billed work orders, installations and transport fees by principal and month."""
+    groups = len(payer_index)
+    payer_of_rental = rentals.set_index("rental")["payer"].astype(str)
+    s = econ.services
+    out: dict[str, np.ndarray] = {}
+    tech = jobs[jobs["kind"].isin(["corrective", "preventive"]) & (jobs["rental"] >= 0)]
+    out["revenue_work_orders"] = sum_by_month(
+        tech["created_day"].to_numpy(),
+        np.full(len(tech), s.sek_per_work_order),
+        payer_of_rental.loc[tech["rental"]].map(payer_index).to_numpy(),
+        groups,
+        months,
+    )
+    inst = jobs[(jobs["kind"] == "installation") & (jobs["rental"] >= 0)]
+    out["revenue_installations"] = sum_by_month(
+        inst["created_day"].to_numpy(),
+        np.full(len(inst), s.sek_per_installation),
+        payer_of_rental.loc[inst["rental"]].map(payer_index).to_numpy(),
+        groups,
+        months,
+    )
+    fees = sum_by_month(
+        deliveries["delivered_day"].to_numpy(),
+        np.full(len(deliveries), s.sek_per_delivery),
+        deliveries["payer"].astype(str).map(payer_index).to_numpy(),
+        groups,
+        months,
+    )
+    back = rentals[rentals["returned"].fillna(False).astype(bool)]
+    fees += sum_by_month(
+        back["end_day"].to_numpy(),
+        np.full(len(back), s.sek_per_pickup),
+        back["payer"].astype(str).map(payer_index).to_numpy(),
+        groups,
+        months,
+    )
+    out["revenue_transport"] = fees
+    return out

@@ -1,0 +1,120 @@
+"""Aggregated views of a ledger for ``hmsim ledger`` (nested dicts of SEK amounts, JSON-ready).
+
+- ``account``: the total of every account in the window (the centre's view: revenue, costs, result, settled);
+- ``principal``: per principal what it paid by revenue account, the settlement it got back and its net cost,
+  plus the centre's revenue, costs, result, amount settled and result kept;
+- ``year``: per year the total of every account;
+- ``municipality``: ``principal`` for the municipalities only;
+- ``products``: per year the share of rented device-days at price 0 (fully depreciated; all and municipal),
+  the product result (rent and sales excl. markup minus device costs), purchases and book value.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from sim.economics.ledger import CENTRE
+from sim.errors import HmsimError
+
+VIEWS = ("principal", "account", "year", "municipality", "products")
+PRODUCT_COLUMNS = (
+    "zero_price_share",
+    "zero_price_share_municipal",
+    "product_revenue",
+    "product_cost",
+    "product_result",
+    "capitalised_purchases",
+    "book_value_end",
+)
+
+
+def products_view(
+    products: pd.DataFrame, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
+    """The yearly product table as ``{year: {column: value}}`` (years overlapping the window)."""
+    rows = products
+    if start is not None:
+        rows = rows[rows["year"] >= start.year]
+    if end is not None:
+        rows = rows[rows["year"] <= end.year]
+    return {str(int(r["year"])): {c: float(r[c]) for c in PRODUCT_COLUMNS} for _, r in rows.iterrows()}
+
+
+def window(ledger: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    """Ledger rows of the months overlapping ``[start, end]`` (whole months)."""
+    periods = pd.to_datetime(ledger["period"])
+    keep = pd.Series(True, index=ledger.index)
+    if start is not None:
+        keep &= periods >= pd.Timestamp(start).to_period("M").to_timestamp()
+    if end is not None:
+        keep &= periods <= pd.Timestamp(end).to_period("M").to_timestamp()
+    if not keep.any():
+        first, last = periods.min().date(), periods.max().date()
+        raise HmsimError(f"--from/--to: no ledger month in the window; the ledger covers {first} to {last}")
+    return ledger[keep]
+
+
+def _principal(rows: pd.DataFrame) -> dict[str, float]:
+    acc = rows["account"].astype(str)
+    out = {a: float(v) for a, v in rows[acc.str.startswith("revenue_")].groupby(acc)["amount"].sum().items()}
+    paid = float(rows.loc[acc.str.startswith("revenue_"), "amount"].sum())
+    back = float(rows.loc[acc == "settlement", "amount"].sum())
+    out.update(paid=paid, settlement=back, net_cost=paid - back)
+    return out
+
+
+def aggregate(
+    ledger: pd.DataFrame, by: str, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
+    """The ledger summed for view ``by`` over the window."""
+    if by not in VIEWS:
+        raise HmsimError(f"--by {by!r}: must be one of {', '.join(VIEWS)}")
+    rows = window(ledger, start, end)
+    acc = rows["account"].astype(str)
+    principal = rows["principal"].astype(str)
+    if by == "account":
+        return {a: float(v) for a, v in rows.groupby(acc, sort=False)["amount"].sum().items()}
+    if by == "year":
+        out: dict[str, Any] = {}
+        for (year, account), value in rows.groupby([rows["year"], acc], sort=False)["amount"].sum().items():
+            out.setdefault(str(year), {})[account] = float(value)
+        return out
+    result: dict[str, Any] = {}
+    names = (
+        [p for p in rows["principal"].cat.categories if p != CENTRE]
+        if hasattr(rows["principal"], "cat")
+        else sorted(set(principal) - {CENTRE})
+    )
+    for name in names:
+        if by == "municipality" and name == "region":
+            continue
+        result[name] = _principal(rows[principal == name])
+    if by == "principal":
+        centre = rows[principal == CENTRE]
+        c_acc = centre["account"].astype(str)
+        revenue = float(rows.loc[acc.str.startswith("revenue_"), "amount"].sum())
+        costs = float(centre.loc[c_acc.str.startswith("cost_"), "amount"].sum())
+        settled = float(centre.loc[c_acc == "settled", "amount"].sum())
+        result[CENTRE] = {
+            "revenue": revenue,
+            "costs": costs,
+            "result": revenue - costs,
+            "settled": settled,
+            "kept": revenue - costs - settled,
+        }
+    return result
+
+
+def difference(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """``new - old`` for nested dicts of amounts (keys missing on one side count as 0)."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys([*old, *new]):
+        a, b = new.get(key, 0.0), old.get(key, 0.0)
+        if isinstance(a, dict) or isinstance(b, dict):
+            out[key] = difference(a if isinstance(a, dict) else {}, b if isinstance(b, dict) else {})
+        else:
+            out[key] = float(a) - float(b)
+    return out
