@@ -30,10 +30,10 @@ Norrbotten (norrbotten_followup_2024.csv, 2024, kSEK; revenues excl. markup unle
 =======================================  =========  ================================================
 line                                     value      knob
 =======================================  =========  ================================================
-revenue_rent (region + municipalities)   46 247     price_level
-revenue_sales (region + municipalities)  17 524     categories.sold_aids.purchase_price.mean
+muni_revenue_rent                        32 729     price_level
+muni_revenue_sales                       13 724     categories.sold_aids.purchase_price.mean
 muni_revenue_markup                      19 307     economics.sale_markup (rent markup is the model's 53 %)
-revenue_work_orders (all)                1 836      economics.services.sek_per_work_order
+muni_revenue_work_orders                 1 299      economics.services.sek_per_work_order
 cost_work_orders                         1 836      economics.costs.external_work_sek_per_work_order
 muni_revenue_transport                   6 110      economics.services.sek_per_delivery and _per_pickup
 cost_transport                           6 926      economics.costs.transport.sek_per_km
@@ -156,16 +156,20 @@ def update_norrbotten(
     fit: dict[str, Any], sim: dict[str, float], obs: dict[str, float], damping: float
 ) -> None:
     e = fit["economics"]
-    rent_target = obs["muni_revenue_rent"] + obs["revenue_rent_region_other"]
-    fit["price_level"] = scale(fit["price_level"], rent_target / sim["revenue_rent"], damping, 0.1, 5)
+    # the issue's targets are the municipalities' revenue by type (the region's follows from the payer split)
+    fit["price_level"] = scale(
+        fit["price_level"], obs["muni_revenue_rent"] / sim["muni_revenue_rent"], damping, 0.1, 5
+    )
     price = fit["categories"]["sold_aids"]["purchase_price"]
-    sales_target = obs["muni_revenue_sales"] + obs["revenue_sales_region_other"]
-    price["mean"] = scale(price["mean"], sales_target / sim["revenue_sales"], damping, 10, 1e5)
+    price["mean"] = scale(
+        price["mean"], obs["muni_revenue_sales"] / sim["muni_revenue_sales"], damping, 10, 1e5
+    )
     markup_target = obs["muni_revenue_markup"] - sim["muni_revenue_rent_markup"]
     e["sale_markup"] = float(min(max(markup_target / max(sim["muni_revenue_sales"], 1e-9), 0.0), 2.0))
-    wo_target = obs["muni_revenue_work_orders"] + obs["revenue_work_orders_region_other"]
     e["services"]["sek_per_work_order"] = scale(
-        e["services"]["sek_per_work_order"], wo_target / sim["revenue_work_orders"], damping
+        e["services"]["sek_per_work_order"],
+        obs["muni_revenue_work_orders"] / sim["muni_revenue_work_orders"],
+        damping,
     )
     e["costs"]["external_work_sek_per_work_order"] = scale(
         e["costs"]["external_work_sek_per_work_order"],

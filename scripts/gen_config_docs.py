@@ -60,8 +60,10 @@ def _default(field: Any) -> str:
     return text if len(text) < 40 else text[:37] + "..."
 
 
-def document(model: type[BaseModel], path: str, seen: set[str], lines: list[str]) -> None:
-    lines += ["", f"## `{path or 'scenario'}` ({model.__name__})", ""]
+def document(
+    model: type[BaseModel], path: str, seen: set[str], lines: list[str], root: str = "scenario"
+) -> None:
+    lines += ["", f"## `{path or root}` ({model.__name__})", ""]
     doc = (model.__doc__ or "").strip().splitlines()
     if doc and not doc[0].startswith("!!!"):
         lines += [doc[0], ""]
@@ -83,7 +85,7 @@ def document(model: type[BaseModel], path: str, seen: set[str], lines: list[str]
                 nested.append((key, sub))
                 seen.add(sub.__name__)
     for key, sub in nested:
-        document(sub, key, seen, lines)
+        document(sub, key, seen, lines, root)
 
 
 def render() -> str:
@@ -100,6 +102,15 @@ def render() -> str:
         "band, persons, source), read relative to the config file.",
     ]
     document(Scenario, "", {"Scenario"}, lines)
+    lines += [
+        "",
+        "# Accounting-only question reference (`hmsim accounts`)",
+        "",
+        "A separate config type, without simulation; example: `configs/accounts/vastmanland_threshold.yaml`.",
+    ]
+    from sim.config.accounts import Accounts
+
+    document(Accounts, "", {"Accounts"}, lines, root="accounts question")
     return "\n".join(lines) + "\n"
 
 

@@ -231,6 +231,75 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from sim.config import apply_overrides, load_raw, validate_model
+    from sim.config.accounts import Accounts
+    from sim.economics.accounts import comparison, ledgers
+    from sim.output import RunOutput
+    from sim.store import now_iso, write_run
+
+    raw = apply_overrides(load_raw(args.config), args.set)
+    acc = validate_model(Accounts, raw)
+    base, study = ledgers(acc)
+    table = comparison(base, study)
+    totals = {
+        "cost_baseline": float(table["cost_baseline"].sum()),
+        "cost_threshold": float(table["cost_threshold"].sum()),
+        "book_value_end_baseline": base.book_value_end,
+        "book_value_end_threshold": study.book_value_end,
+    }
+    totals["cost_plus_book_value_difference"] = (totals["cost_threshold"] + study.book_value_end) - (
+        totals["cost_baseline"] + base.book_value_end
+    )
+    if args.out:
+        out = RunOutput(
+            meta={"question": acc.name, "start_year": acc.start_year, "years": acc.years},
+            tables={"ledger_baseline": base.ledger, "ledger_threshold": study.ledger, "comparison": table},
+        )
+        write_run(
+            Path(args.out),
+            out,
+            {
+                "status": "ok",
+                "kind": "accounts",
+                "config_path": str(args.config),
+                "overrides": list(args.set),
+                "resolved_config": acc.model_dump(mode="json"),
+                "totals": totals,
+                "finished_at": now_iso(),
+            },
+        )
+    if args.json:
+        rows = {
+            str(int(r["year"])): {k: float(v) for k, v in r.items() if k != "year"}
+            for _, r in table.iterrows()
+        }
+        print(json.dumps({"years": rows, "totals": totals}, ensure_ascii=False))
+        return EXIT_OK
+    munis = [c for c in table.columns if c.startswith("settlement_") and c != "settlement_region"]
+    change = f"{acc.baseline_threshold_sek:,.0f} -> {acc.threshold_sek:,.0f} SEK".replace(",", " ")
+    print(f"{acc.name}: threshold {change} ({acc.method}); MSEK; settlement > 0 is repaid to the principal")
+    print(f"{'year':>6} {'cost today':>11} {'cost new':>11} {'difference':>11} {'region':>9} {'municip.':>9}")
+    for _, r in table.iterrows():
+        print(
+            f"{int(r['year']):>6} {r['cost_baseline'] / 1e6:>11.1f} {r['cost_threshold'] / 1e6:>11.1f} "
+            f"{r['cost_difference'] / 1e6:>11.1f} {r['settlement_region'] / 1e6:>9.1f} "
+            f"{sum(r[c] for c in munis) / 1e6:>9.1f}"
+        )
+    print(
+        f"{'total':>6} {totals['cost_baseline'] / 1e6:>11.1f} {totals['cost_threshold'] / 1e6:>11.1f} "
+        f"{(totals['cost_threshold'] - totals['cost_baseline']) / 1e6:>11.1f}"
+    )
+    print(
+        f"book value left at the end: today {base.book_value_end / 1e6:.1f}, new "
+        f"{study.book_value_end / 1e6:.1f} MSEK; cost + book value differ by "
+        f"{totals['cost_plus_book_value_difference'] / 1e6:.3f} MSEK"
+    )
+    if args.out:
+        print(f"wrote {args.out}/ (ledgers per variant, comparison, manifest.json)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hmsim", description="Simulate regional assistive-device supply.")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
@@ -265,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=["municipality"], help="split by municipality")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "accounts", help="an accounting-only question over years (no simulation), e.g. a threshold"
+    )
+    p.add_argument("config")
+    p.add_argument("--out", help="also write the ledgers and comparison to this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object (amounts in SEK)")
+    overridable(p)
+    p.set_defaults(func=cmd_accounts)
 
     p = sub.add_parser(
         "ledger", help="the money of a run: revenue, costs, result and settlement per principal"

@@ -96,6 +96,8 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], prefix
             lines.append(f"{path}: missing; a value is required")
         elif error.get("input") is not None and not isinstance(error.get("input"), dict):
             lines.append(f"{path}: {format_value(error['input'])}: {_rule(error)}")
+        elif not loc and not prefix:
+            lines.append(_rule(error))  # a rule over several top-level keys names them itself
         else:
             lines.append(f"{path}: {_rule(error)}")
     return lines
