@@ -32,8 +32,10 @@ def execute(
         from sim.economics import compute
 
         economy = compute(output, scenario)
-        output.tables.update(ledger=economy.ledger, products=economy.products, staff_costs=economy.staff)
-        tables += ["ledger", "products", "staff_costs"]
+        output.tables.update(
+            ledger=economy.ledger, products=economy.products, staff_costs=economy.staff, assets=economy.assets
+        )
+        tables += ["ledger", "products", "staff_costs", "assets"]
     manifest: dict[str, Any] = {
         "status": "ok",
         "scenario": scenario.name,

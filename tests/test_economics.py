@@ -409,3 +409,23 @@ def test_accounts_command_runs_the_shipped_example(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "ledger_threshold.parquet").exists()
     bad = hmsim("accounts", "configs/accounts/vastmanland_threshold.yaml", "--set", "threshold_sek=5000")
     assert bad.returncode == 2 and "must be 0 or one of the bands' upper_sek" in bad.stderr
+
+
+def test_book_value_per_device_adds_up(tiny_run: tuple[Any, Any]) -> None:
+    scenario, output = tiny_run
+    economy = compute(output, scenario)
+    devices = output["devices"]
+    years = {c: s.depreciation_years for c, s in scenario.categories.items()}
+    flows = assets(
+        devices,
+        years,
+        {c: s.rented for c, s in scenario.categories.items()},
+        scenario.economics.capitalisation,
+        Months.of(output.start_date, output.days),
+    )
+    end = (
+        flows.book_value[-1] + flows.capitalised_purchases[-1] - flows.depreciation[-1] - flows.write_offs[-1]
+    )
+    assert economy.assets["book_value_end"].sum() == pytest.approx(end, rel=1e-9)
+    assert (economy.assets["book_value_end"] >= -1e-6).all()
+    assert economy.assets.loc[~economy.assets["capitalised"], "book_value_end"].eq(0).all()

@@ -34,6 +34,8 @@ class Assets:
     depreciation: np.ndarray  # [month]
     write_offs: np.ndarray  # [month]
     book_value: np.ndarray  # [month] at the month's start
+    device_book_value_end: np.ndarray  # per device, at the end of the run (0 if written off or expensed)
+    device_write_off: np.ndarray  # per device, book value written off (SEK)
 
 
 def assets(
@@ -100,6 +102,9 @@ def assets(
     book0 = float(np.sum((price - monthly * done_at_start)[owned_at_start]))
     flows = cap_purchases - depreciation - write_offs
     book = book0 + np.concatenate([[0.0], np.cumsum(flows)[:-1]])
+    done_at_end = np.clip(n_months - start, 0, n_dep)
+    still_owned = capitalised & ~written_off & (bought < months.days)
+    book_end = np.where(still_owned, price - monthly * done_at_end, 0.0)
     return Assets(
         capitalised=capitalised,
         monthly_depreciation=monthly,
@@ -110,4 +115,6 @@ def assets(
         depreciation=depreciation,
         write_offs=write_offs,
         book_value=book,
+        device_book_value_end=book_end,
+        device_write_off=remaining,
     )

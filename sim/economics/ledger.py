@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.schema import Scenario
-from sim.economics.assets import assets
+from sim.economics.assets import Assets, assets
 from sim.economics.costs import operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
 from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, rent, sales, services
@@ -80,6 +80,7 @@ class Economy:
     ledger: pd.DataFrame
     products: pd.DataFrame
     staff: pd.DataFrame
+    assets: pd.DataFrame
 
 
 def principals_of(output: RunOutput) -> list[str]:
@@ -127,7 +128,29 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         rentals, devices, revenue, costs, a.book_value, a.capitalised_purchases, years, months
     )
     return Economy(
-        ledger=ledger, products=products, staff=staff_table(scenario, econ, output["staff"], costs, months)
+        ledger=ledger,
+        products=products,
+        staff=staff_table(scenario, econ, output["staff"], costs, months),
+        assets=_asset_table(devices, a, months),
+    )
+
+
+def _asset_table(devices: pd.DataFrame, a: Assets, months: Months) -> pd.DataFrame:
+    """Per device: capitalised or expensed, monthly depreciation, first depreciated month, book value at the
+    end of the run and any write-off."""
+    first = (months.first + a.schedule_start.astype("timedelta64[M]")).astype("datetime64[D]")
+    return pd.DataFrame(
+        {
+            "device": devices["device"].to_numpy(),
+            "category": devices["category"],
+            "capitalised": a.capitalised,
+            "purchase_price": devices["purchase_price"].to_numpy(),
+            "depreciation_per_month": a.monthly_depreciation,
+            "depreciation_start": np.where(a.capitalised, first, np.datetime64("NaT")),
+            "depreciation_months": np.where(a.capitalised, a.schedule_months, 0),
+            "book_value_end": a.device_book_value_end,
+            "written_off": a.device_write_off,
+        }
     )
 
 
