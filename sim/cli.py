@@ -300,6 +300,95 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return int(text)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from sim.experiment import load_plan, run_batch
+
+    plan = load_plan(args.experiment, args.out, args.set)
+    exp = plan.experiment
+    points = len(plan.tasks) // exp.replications
+    where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} local worker(s)"
+    print(
+        f"{exp.name}: {len(plan.tasks)} runs ({points} scenario points x {exp.replications} replications) "
+        f"on {where} -> {plan.out_dir}/"
+    )
+    try:
+        result = run_batch(plan, args.workers, args.dask, progress=True)
+    except KeyboardInterrupt:
+        print(
+            f"hmsim batch: interrupted; finished runs are kept in {plan.out_dir}/, run the same command to "
+            "resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"wrote {plan.out_dir}/index.parquet: {result.ran} run, {result.skipped} already finished, "
+        f"{result.failed} failed"
+    )
+    if result.failed:
+        failed = result.index[result.index["status"] == "failed"]
+        for _, row in failed.head(5).iterrows():
+            print(
+                f"  failed: {row['scenario']} replication {row['replication']}: {row['error']}",
+                file=sys.stderr,
+            )
+        print(
+            f"hmsim batch: {result.failed} run(s) failed; errors are in their manifest.json files",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    print(f"analyse with: hmsim analyze {plan.out_dir}")
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sim.analysis import analyse, to_frame
+
+    path = Path(args.results_dir) / "index.parquet"
+    if not path.exists():
+        raise HmsimError(
+            f"{args.results_dir}: no index.parquet; not a batch results folder (run hmsim batch)"
+        )
+    result = analyse(pd.read_parquet(path), args.metric, args.baseline, args.precision)
+    if args.csv:
+        to_frame(result).to_csv(args.csv, index=False)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, default=float))
+        return EXIT_OK
+    conf = int(result["confidence"] * 100)
+    print(
+        f"{args.results_dir}: mean [{conf} % CI] over replications; replications needed for a CI of "
+        f"+-{args.precision:.0%} of the mean"
+    )
+    for label, metrics in result["scenarios"].items():
+        print(f"{label}:")
+        width = max(len(m) for m in metrics)
+        for metric, s in metrics.items():
+            print(
+                f"  {metric:<{width}}  {_fmt(s['mean']):>12} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]  "
+                f"n={s['n']}, needed {_fmt(s['replications_needed'])}"
+            )
+    if result["differences"]:
+        print(f"paired differences to {result['baseline']} (same replications, common random numbers):")
+        for label, metrics in result["differences"].items():
+            print(f"{label} - {result['baseline']}:")
+            width = max(len(m) for m in metrics)
+            for metric, s in metrics.items():
+                print(
+                    f"  {metric:<{width}}  {_fmt(s['mean']):>12} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
+                )
+    if args.csv:
+        print(f"wrote {args.csv}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hmsim", description="Simulate regional assistive-device supply.")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
@@ -334,6 +423,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=["municipality"], help="split by municipality")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("batch", help="run an experiment: scenarios x grid x replications, resumable")
+    p.add_argument("experiment")
+    p.add_argument(
+        "--workers", type=_positive_int, help="local worker processes (default: the machine's cores)"
+    )
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--out", help="results folder (default results/<experiment name>)")
+    overridable(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("analyze", help="means, confidence intervals and paired differences of a batch")
+    p.add_argument("results_dir")
+    p.add_argument("--metric", action="append", help="metric (window.metric or metric; repeatable)")
+    p.add_argument("--baseline", help="scenario to compare every other with, paired by replication")
+    p.add_argument("--precision", type=float, default=0.05, help="relative precision for replications needed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--csv", help="also write the table to this CSV file")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(
         "accounts", help="an accounting-only question over years (no simulation), e.g. a threshold"

@@ -122,33 +122,38 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+def set_value(data: dict[str, Any], keys: list[str], value: Any, label: str) -> None:
+    """Set ``data[keys[0]][keys[1]]...`` to ``value`` in place (missing mappings are created)."""
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        where = ".".join(keys[: depth + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"{label}: {where} must be an index below {len(node)}")
+            node = node[int(key)]
+        elif isinstance(node, dict):
+            if node.get(key) is None:
+                node[key] = {}
+            node = node[key]
+        else:
+            raise ConfigError(f"{label}: {'.'.join(keys[:depth])} is a value, not a mapping")
+    last = keys[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"{label}: {'.'.join(keys)} must be an index below {len(node)}")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"{label}: {'.'.join(keys[:-1])} is a value, not a mapping")
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Return a copy of ``data`` with each ``dotted.key=value`` applied (missing mappings are created)."""
     out = copy.deepcopy(data)
     for text in overrides:
         keys, value = parse_override(text)
-        node: Any = out
-        for depth, key in enumerate(keys[:-1]):
-            where = ".".join(keys[: depth + 1])
-            if isinstance(node, list):
-                if not key.isdigit() or int(key) >= len(node):
-                    raise ConfigError(f"--set {text!r}: {where} must be an index below {len(node)}")
-                node = node[int(key)]
-            elif isinstance(node, dict):
-                if node.get(key) is None:
-                    node[key] = {}
-                node = node[key]
-            else:
-                raise ConfigError(f"--set {text!r}: {'.'.join(keys[:depth])} is a value, not a mapping")
-        last = keys[-1]
-        if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ConfigError(f"--set {text!r}: {'.'.join(keys)} must be an index below {len(node)}")
-            node[int(last)] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise ConfigError(f"--set {text!r}: {'.'.join(keys[:-1])} is a value, not a mapping")
+        set_value(out, keys, value, f"--set {text!r}")
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.config.schema import WEEKDAYS
 from sim.config.schema import Calendar as CalendarConfig
+from sim.errors import HmsimError
 
 
 class Calendar:
@@ -111,7 +112,11 @@ class Calendar:
         # day d with cum[d] < w <= cum[d + 1]: the clock reaches w inside day d's opening hours
         d = bisect.bisect_left(cum, w) - 1
         if d >= self.n_days:
-            raise ValueError("working time beyond the calendar margin")
+            margin = self.n_days - self.days
+            raise HmsimError(
+                f"a job needs working time beyond the simulated calendar (the horizon + {margin} days): "
+                "check the work-time distributions (repair, reconditioning, installation, fitting hours)"
+            )
         return d + (self.open_hour + (w - cum[d])) / 24.0
 
     def next_open(self, t: float) -> float:
