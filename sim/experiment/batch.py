@@ -1,6 +1,7 @@
 """Run a batch: skip finished runs, execute the rest locally or on Dask, write the index.
 
-Every task is independent. Locally a pool of worker processes (``spawn``) runs them; with a Dask scheduler
+Every task is independent. Locally a pool of worker processes runs them (forked from a server that has
+imported the model already, or spawned where there is none); with a Dask scheduler
 address the same tasks go to the cluster. At most two tasks per worker are in flight, so the batch process
 holds only small summary rows, however many runs. A run folder whose manifest says ``ok`` for the same
 config hash and seed is finished and skipped, so running the command again resumes a killed batch and
@@ -73,8 +74,21 @@ def clean_staging(folder: Path) -> int:
     return removed
 
 
+PRELOAD = ["sim.experiment.worker", "sim.model", "sim.economics", "sim.summary"]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a server that has already imported the model (fast start, no fork of a threaded
+    parent); where there is no forkserver (Windows, some macOS setups), fresh ``spawn`` processes."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
-    context = multiprocessing.get_context("spawn")
+    context = _context()
     queue = iter(tasks)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: dict[Future[dict[str, Any]], Task] = {}
