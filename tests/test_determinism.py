@@ -115,3 +115,25 @@ def test_one_more_device_changes_only_what_it_should(tiny_path: Path) -> None:
         )
         ends.append(int(ts.loc[sel, "value"].sum()))
     assert ends[1] == ends[0] + 1
+
+
+def test_a_demand_change_from_the_second_year_keeps_the_first_years_orders(tiny_path: Path) -> None:
+    """Orders are drawn per year, so scenarios that differ in demand only from 2024 share 2023's orders."""
+    sims = [
+        Simulation(load_scenario(tiny_path, ["horizon.years=2", f"demand.trend.growth={g}"]), 3)
+        for g in (0.0, 0.3)
+    ]
+    split = (pd.Timestamp("2024-01-01") - pd.Timestamp("2023-01-01")).days
+    firsts, seconds = [], []
+    for sim in sims:
+        o = sim.orders
+        first = o.time < split
+        keys = pd.DataFrame({"time": o.time, "municipality": o.municipality, "category": o.category})
+        keys["duration"] = o.fates.duration
+        keys["returned"] = o.fates.returned
+        firsts.append(keys[first].sort_values(["municipality", "category", "time"]).reset_index(drop=True))
+        seconds.append(keys[~first])
+    assert len(firsts[0]) > 100
+    pd.testing.assert_frame_equal(firsts[0], firsts[1])
+    # 30 % more expected orders in 2024: the second year's stream must differ, and grow
+    assert len(seconds[1]) > 1.15 * len(seconds[0])

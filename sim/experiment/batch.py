@@ -217,7 +217,7 @@ def run_batch(
         total=len(plan.tasks),
         initial=skipped,
         unit="run",
-        disable=not progress,
+        disable=None if progress else True,  # no bar when stderr is not a terminal
         leave=False,
         desc=plan.experiment.name,
     )

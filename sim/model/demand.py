@@ -16,7 +16,7 @@ from datetime import date
 
 import numpy as np
 
-from sim.config.schema import Scenario
+from sim.config.schema import Depot, Scenario
 from sim.demography import population_array
 from sim.model.calendar import Calendar
 from sim.model.fates import Fates, draw_fates
@@ -155,32 +155,55 @@ class DemandModel:
             unit_municipal=u[:, 5] < s.demand.unit_device_municipal_share,
         )
 
+    def _draw_orders(
+        self,
+        gen: np.random.Generator,
+        m: int,
+        c: int,
+        c_name: str,
+        depot: Depot,
+        day: np.ndarray,
+        year_of_day: np.ndarray,
+        parts: list[tuple[np.ndarray, ...]],
+        fates: list[Fates],
+    ) -> None:
+        """Times, fitting flags, patients and fates of the orders falling on ``day`` (one per entry)."""
+        s = self.scenario
+        cal = self.calendar
+        n = day.size
+        time = day + cal.open_frac + (cal.close_frac - cal.open_frac) * gen.random(n)
+        fitting = gen.random(n) < s.categories[c_name].fitting_share
+        p = self.draw_patients(gen, m, c, n, year_of_day[day])
+        fates.append(draw_fates(gen, s.categories[c_name], depot, s.transport.dropoff_share, n))
+        parts.append((
+            time, np.full(n, m, np.int16), np.full(n, c, np.int16), fitting, p.band, p.child,
+            p.special_housing, p.home_care, p.unit_device, p.unit_municipal,
+        ))  # fmt: skip
+
     def generate(self, streams: Streams, days: int) -> OrderStream:
-        """Draw every order of the first ``days`` days (one named stream per municipality x category)."""
+        """Draw every order of the first ``days`` days (one named stream per municipality x category x year,
+        so a scenario whose demand differs from some year on shares every order before it)."""
         rates = self.daily_rates(days)
         cal = self.calendar
         s = self.scenario
-        open_f, span = cal.open_frac, cal.close_frac - cal.open_frac
         year_of_day = (cal.year[:days] - self.years[0]).astype(np.int16)
+        year_bounds = np.searchsorted(cal.year[:days], np.arange(self.years[0], self.years[-1] + 2))
         parts: list[tuple[np.ndarray, ...]] = []
         fates: list[Fates] = []
         for m, m_name in enumerate(self.municipalities):
             depot = s.depots[s.municipalities[m_name].depot]
             for c, c_name in enumerate(self.categories):
-                gen = streams.generator(f"orders/{m_name}/{c_name}")
-                counts = gen.poisson(rates[:, m, c])
-                n = int(counts.sum())
-                if n == 0:
-                    continue
-                day = np.repeat(np.arange(days), counts)
-                time = day + open_f + span * gen.random(n)
-                fitting = gen.random(n) < s.categories[c_name].fitting_share
-                p = self.draw_patients(gen, m, c, n, year_of_day[day])
-                fates.append(draw_fates(gen, s.categories[c_name], depot, s.transport.dropoff_share, n))
-                parts.append((
-                    time, np.full(n, m, np.int16), np.full(n, c, np.int16), fitting, p.band, p.child,
-                    p.special_housing, p.home_care, p.unit_device, p.unit_municipal,
-                ))  # fmt: skip
+                for y, year in enumerate(self.years):
+                    lo, hi = int(year_bounds[y]), int(year_bounds[y + 1])
+                    if hi <= lo:
+                        continue
+                    gen = streams.generator(f"orders/{m_name}/{c_name}/{year}")
+                    counts = gen.poisson(rates[lo:hi, m, c])
+                    n = int(counts.sum())
+                    if n == 0:
+                        continue
+                    day = lo + np.repeat(np.arange(hi - lo), counts)
+                    self._draw_orders(gen, m, c, c_name, depot, day, year_of_day, parts, fates)
         dtypes = (float, np.int16, np.int16, bool, np.int8, bool, bool, bool, bool, bool)
         cols = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=t)
                 for i, t in enumerate(dtypes)]  # fmt: skip
