@@ -44,8 +44,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
-        if value.is_integer() and abs(value) >= 1:
-            return f"{int(value):,}".replace(",", " ")
+        if abs(value) >= 1000 or (value.is_integer() and abs(value) >= 1):
+            return f"{value:,.0f}".replace(",", " ")  # money and counts: whole units
         return f"{value:.3f}"
     return str(value)
 

@@ -10,9 +10,11 @@ import yaml
 
 from sim.config import apply_overrides, build_scenario, load_raw, load_scenario
 from sim.errors import ConfigError
+from sim.experiment.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "configs" / "regions").glob("*.yaml"))
+EXPERIMENTS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
 
 
 def problems_of(path: Path, overrides: list[str]) -> list[str]:
@@ -26,6 +28,12 @@ def test_shipped_region_configs_validate(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.name == path.stem
     assert len(scenario.categories) >= 10
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_shipped_experiments_resolve_every_task(path: Path, tmp_path: Path) -> None:
+    plan = load_plan(path, tmp_path / "out")
+    assert plan.tasks and len({t.label for t in plan.tasks}) * plan.experiment.replications == len(plan.tasks)
 
 
 def test_unknown_key_names_close_match_and_valid_keys(tiny_path: Path) -> None:
@@ -190,6 +198,8 @@ def _numbers_without_comment(path: Path) -> list[str]:
         *SHIPPED,
         ROOT / "configs" / "common" / "devices.yaml",
         *sorted((ROOT / "calibration" / "fitted").glob("*.yaml")),
+        *EXPERIMENTS,
+        *sorted((ROOT / "configs" / "accounts").glob("*.yaml")),
     ],
     ids=lambda p: p.name,
 )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 
 from sim.config import load_scenario
+from sim.config.schema import Calendar as CalendarConfig
 from sim.model import Simulation, run
+from sim.model.calendar import Calendar
 from sim.model.collect import collect
 from sim.model.invariants import InvariantError, check_state
+from sim.model.workshop import JOB_KINDS, JobLog, ServerPool
 from sim.output import RunOutput
 
 VARIANTS = {
@@ -103,3 +108,23 @@ def test_output_tables_have_the_documented_columns(tiny_path: Path) -> None:
     )
     assert pd.api.types.is_datetime64_any_dtype(out["timeseries"]["date"])
     assert out.meta["days"] == 73 and out.meta["municipalities"] == ["Town", "Village"]
+
+
+def test_waiting_jobs_start_by_priority_class_then_in_arrival_order() -> None:
+    """One technician, busy: waiting repairs overtake waiting preventive maintenance, each class in order."""
+    env = simpy.Environment()
+    cal = Calendar(CalendarConfig(), date(2023, 1, 2), 30)  # a Monday in winter: full staffing
+    log = JobLog()
+    done: list[int] = []
+    pool = ServerPool(env, cal, log, 1, 1.0, {k: done.append for k in range(len(JOB_KINDS))}, ("corrective",))
+    kinds = ["preventive", "preventive", "corrective", "preventive", "corrective"]
+    for i, kind in enumerate(kinds):
+        pool.submit(log.add(0, JOB_KINDS.index(kind), 0, 0, 0, i, 0.0, 1.0))
+    assert len(pool) == 4
+    env.run(until=10)
+    # job 0 was already running; then the repairs 2 and 4, then the waiting maintenance 1 and 3
+    assert done == [0, 2, 4, 1, 3]
+    starts = [log.start[j] for j in done]
+    assert starts == sorted(starts)
+    fifo = ServerPool(simpy.Environment(), cal, JobLog(), 1, 1.0, {}, ())
+    assert fifo.rank == [0] * len(JOB_KINDS)

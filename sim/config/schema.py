@@ -20,6 +20,7 @@ from sim.output import TABLES, TableName
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ResponsibilityClass = Literal["1", "2", "3", "4", "clinic"]
+JobKind = Literal["recondition", "corrective", "preventive", "installation", "fitting"]
 
 
 class Dist(Model):
@@ -111,6 +112,18 @@ class StaffPool(Model):
         gt=0,
         le=1,
     )
+    priority: tuple[JobKind, ...] = param(
+        (),
+        "job kinds",
+        "assumption: no priority rule is documented, and the repair KPI counts preventive maintenance too",
+        "job kinds started first when jobs wait, in this order; other kinds after them, in arrival order",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_priority(self) -> StaffPool:
+        if len(set(self.priority)) != len(self.priority):
+            raise ValueError(f"priority {list(self.priority)} names a job kind twice")
+        return self
 
 
 class Depot(Model):

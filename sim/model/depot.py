@@ -186,4 +186,4 @@ class DepotStock:
     def workshop_load(self, k: int) -> int:
         """Devices in depot ``k``'s workshop (waiting or being reconditioned)."""
         pool = self.sim.pools[k][RECON_POOL]
-        return len(pool.queue) + pool.busy
+        return len(pool) + pool.busy

@@ -103,7 +103,9 @@ class Simulation:
             staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
             self.pools.append(
                 [
-                    ServerPool(self.env, self.calendar, self.jobs, p.count, p.productive_share, done)
+                    ServerPool(
+                        self.env, self.calendar, self.jobs, p.count, p.productive_share, done, p.priority
+                    )
                     for p in staff
                 ]
             )

@@ -70,7 +70,7 @@ def check_state(sim: Simulation) -> None:
     expect(AWAITING_PICKUP, sum(fleet.awaiting_pickup_mc), "awaiting-pickup counters")
     expect(IN_TRANSIT_BACK, 0, "vehicles at day end")
     recon = POOL_NAMES.index("reconditioning_technicians")
-    in_pools = sum(len(p[recon].queue) + p[recon].busy for p in sim.pools)
+    in_pools = sum(len(p[recon]) + p[recon].busy for p in sim.pools)
     expect(IN_WORKSHOP, in_pools, "reconditioning queues")
     expect(IN_WORKSHOP, sum(sim.in_workshop_kc), "workshop counters")
     tracked_active = sum(

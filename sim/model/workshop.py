@@ -1,9 +1,13 @@
-"""Staff pools (technicians, consultants) as multi-server FIFO queues on the working-time clock.
+"""Staff pools (technicians, consultants) as multi-server priority queues on the working-time clock.
 
 A pool has ``round(count x staffing(day))`` servers (summer staffing lowers it). A job needs ``hours`` of
 work; a server busy with it is occupied for ``hours / productive_share`` working hours, which pass only
 inside opening hours on workdays (see :class:`sim.model.calendar.Calendar`). Jobs arriving when the centre
 is closed wait for the next opening. One SimPy timeout per job; no process per job or per server.
+
+Waiting jobs start by priority class, first come first served within a class: the pool's ``priority`` names
+job kinds served before all others (e.g. corrective repairs before preventive maintenance, which a centre
+postpones when short-staffed); kinds not named share the last class.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import simpy
 
+from sim.config.schema import JobKind
 from sim.model.calendar import Calendar
 
-JOB_KINDS = ("recondition", "corrective", "preventive", "installation", "fitting")
+JOB_KINDS: tuple[str, ...] = get_args(JobKind)  # declared once, in the schema
 POOL_NAMES = ("reconditioning_technicians", "service_technicians", "consultants")
 
 
@@ -71,7 +76,7 @@ class JobLog:
 
 
 class ServerPool:
-    """A pool of identical servers sharing one FIFO queue; ``on_done[kind](job)`` runs at completion."""
+    """A pool of identical servers sharing one priority queue; ``on_done[kind](job)`` runs at completion."""
 
     def __init__(
         self,
@@ -81,6 +86,7 @@ class ServerPool:
         count: int,
         productive_share: float,
         on_done: dict[int, Callable[[int], None]],
+        priority: tuple[str, ...] = (),
     ) -> None:
         self.env = env
         self.calendar = calendar
@@ -88,19 +94,21 @@ class ServerPool:
         self.servers = [round(count * s) for s in calendar.staffing.tolist()]
         self.inflate = 1.0 / productive_share
         self.on_done = on_done
-        self.queue: deque[int] = deque()
+        last = len(priority)
+        self.rank = [priority.index(k) if k in priority else last for k in JOB_KINDS]
+        self.queues: list[deque[int]] = [deque() for _ in range(last + 1)]
         self.busy = 0
 
     def __len__(self) -> int:
         """Jobs waiting (not yet started)."""
-        return len(self.queue)
+        return sum(len(q) for q in self.queues)
 
     def submit(self, job: int) -> None:
         """Start ``job`` now if a server is free (work begins at the next opening), else queue it."""
         if self.busy < self.servers[int(self.env.now)]:
             self._start(job)
         else:
-            self.queue.append(job)
+            self.queues[self.rank[self.log.kind[job]]].append(job)
 
     def _start(self, job: int) -> None:
         env, cal, log = self.env, self.calendar, self.log
@@ -124,6 +132,8 @@ class ServerPool:
     def pull(self) -> None:
         """Start queued jobs while servers are free (called at completions and at each workday start)."""
         cap = self.servers[int(self.env.now)]
-        queue = self.queue
-        while queue and self.busy < cap:
-            self._start(queue.popleft())
+        for queue in self.queues:
+            while queue and self.busy < cap:
+                self._start(queue.popleft())
+            if self.busy >= cap:
+                return
