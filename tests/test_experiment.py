@@ -64,6 +64,17 @@ def test_plan_is_the_grid_times_replications_with_paired_seeds() -> None:
     assert len({t.config_hash for t in plan.tasks}) == 4
 
 
+def test_a_nested_scenario_override_merges_instead_of_replacing() -> None:
+    key = "scenarios.more_technicians.depots"
+    plan = load_plan(EXPERIMENT, "unused", [f"{key}={{Depot: {{consultants: {{count: 5}}}}}}"])
+    depot = next(t for t in plan.tasks if t.scenario == "more_technicians").config["depots"]["Depot"]
+    assert depot["consultants"]["count"] == 5
+    assert depot["service_technicians"]["count"] == 4  # the scenario's own dotted override is kept
+    base = next(t for t in plan.tasks if t.scenario == "base").config["depots"]["Depot"]
+    assert depot["reconditioning_technicians"] == base["reconditioning_technicians"]  # untouched, not dropped
+    assert base["consultants"]["count"] != 5
+
+
 def test_plan_errors_are_one_line_each(tmp_path: Path) -> None:
     path = write_experiment(
         tmp_path,

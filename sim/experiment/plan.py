@@ -8,8 +8,10 @@ that config's hash, so a re-run can tell a finished run of the same task from a 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 
 from sim.config import build_scenario, load_raw, scenario_dict, scenario_hash
 from sim.config.experiment import Experiment
-from sim.config.loader import apply_overrides, read_yaml, set_value, validate_model
+from sim.config.loader import apply_overrides, deep_merge, read_yaml, set_value, validate_model
 from sim.config.schema import Scenario
 from sim.errors import ConfigError
 from sim.model.engine import horizon_days
@@ -167,11 +169,23 @@ def load_plan(
 
 
 def _overridden(base: dict[str, Any], pairs: list[tuple[str, Any]], label: str) -> dict[str, Any]:
-    import copy
-
+    """``base`` with each (dotted.key, value) set; a mapping value merges into a mapping already there
+    (as ``extends`` does), so ``economics: {costs: {...}}`` changes only what it names."""
     data = copy.deepcopy(base)
     for key, value in pairs:
         if not key or any(not part for part in key.split(".")):
             raise ConfigError(f"{label}: {key!r}: must be a dotted.key")
+        existing = _lookup(data, key.split("."))
+        if isinstance(value, Mapping) and isinstance(existing, Mapping):
+            value = deep_merge(existing, value)
         set_value(data, key.split("."), copy.deepcopy(value), f"{label}: {key}")
+    return data
+
+
+def _lookup(data: Any, keys: list[str]) -> Any:
+    """The value at ``keys`` in nested mappings, or None where the path does not exist."""
+    for key in keys:
+        if not isinstance(data, Mapping) or key not in data:
+            return None
+        data = data[key]
     return data
