@@ -367,23 +367,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         f"{args.results_dir}: mean [{conf} % CI] over replications; replications needed for a CI of "
         f"+-{args.precision:.0%} of the mean"
     )
-    for label, metrics in result["scenarios"].items():
-        print(f"{label}:")
+
+    def print_block(title: str, metrics: dict[str, dict[str, Any]], counts: bool) -> None:
+        print(title)
         width = max(len(m) for m in metrics)
-        for metric, s in metrics.items():
-            print(
-                f"  {metric:<{width}}  {_fmt(s['mean']):>12} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]  "
-                f"n={s['n']}, needed {_fmt(s['replications_needed'])}"
-            )
+        for metric, st in metrics.items():
+            ci = f"[{_fmt(st['ci_low'])}, {_fmt(st['ci_high'])}]"
+            line = f"  {metric:<{width}}  {_fmt(st['mean']):>12} {ci}"
+            print(line + (f"  n={st['n']}, needed {_fmt(st['replications_needed'])}" if counts else ""))
+
+    for label, metrics in result["scenarios"].items():
+        print_block(f"{label}:", metrics, counts=True)
     if result["differences"]:
         print(f"paired differences to {result['baseline']} (same replications, common random numbers):")
         for label, metrics in result["differences"].items():
-            print(f"{label} - {result['baseline']}:")
-            width = max(len(m) for m in metrics)
-            for metric, s in metrics.items():
-                print(
-                    f"  {metric:<{width}}  {_fmt(s['mean']):>12} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
-                )
+            print_block(f"{label} - {result['baseline']}:", metrics, counts=False)
     if args.csv:
         print(f"wrote {args.csv}")
     return EXIT_OK
