@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from sim.config.base import Model, param
+from sim.config.economics import ResultSplit
 
 
 class PriceBand(Model):
@@ -26,15 +27,7 @@ class PriceBand(Model):
     )
 
 
-class AccountsSettlement(Model):
-    region_share: float = param(
-        0.2,
-        "share",
-        "vastmanland_review_2026.csv settlement_region_share",
-        "share of the result to the region",
-        ge=0,
-        le=1,
-    )
+class AccountsSettlement(ResultSplit):
     device_cost_shares: dict[str, float] = param(
         ..., "share", "per question", "each principal's share of device costs (sum 1); 'region' must be one"
     )

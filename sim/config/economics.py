@@ -176,7 +176,23 @@ class BaseSubscription(Model):
     )
 
 
-class Settlement(Model):
+class ResultSplit(Model):
+    """The region's share of a year's result under Västmanland's result split (shared by run ledgers and
+    accounts-only questions)."""
+
+    region_share: float = param(
+        0.2,
+        "share",
+        "vastmanland_review_2026.csv settlement_region_share",
+        "share of the result to the region",
+        ge=0,
+        le=1,
+    )
+
+
+class Settlement(ResultSplit):
+    """How the result is settled with the principals; ``region_share`` applies to ``result_split`` only."""
+
     kind: Literal["none", "markup_follow_up", "result_split"] = param(
         "none", "-", "domain.md §3", "how the result is settled with the principals"
     )
@@ -189,15 +205,6 @@ class Settlement(Model):
     )
     settle_deficits: bool = param(
         False, "-", "assumption", "also charge a markup deficit to the municipalities"
-    )
-    # result_split (Västmanland)
-    region_share: float = param(
-        0.2,
-        "share",
-        "vastmanland_review_2026.csv settlement_region_share",
-        "share of the result to the region",
-        ge=0,
-        le=1,
     )
 
 
