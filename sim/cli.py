@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -472,7 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--diff", action="store_true", help="show the change the --set overrides make")
     p.set_defaults(func=cmd_ledger)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, overridable)
     return parser
+
+
+# Commands that live in their own module: each has ``register(sub, overridable)`` adding its subparser(s)
+# with ``set_defaults(func=...)``; the handler returns an exit status and raises HmsimError for bad input.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
