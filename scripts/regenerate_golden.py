@@ -1,4 +1,8 @@
-"""Rewrite tests/golden/*.csv from the current model (run only when results are meant to change)."""
+"""Rewrite tests/golden/*.csv from the current model (run only when results are meant to change).
+
+The files hold every row and column of the golden run, floats to 12 significant digits; the test compares
+non-floats exactly and floats within a relative 1e-9 (tests/golden_run.py says why).
+"""
 
 from __future__ import annotations
 
