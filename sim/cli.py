@@ -181,7 +181,7 @@ def _print_nested(data: dict[str, Any], scale: float = 1000.0, indent: str = "")
 def cmd_ledger(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim.config import apply_overrides, build_scenario
+    from sim.config import Scenario, apply_overrides, build_scenario
     from sim.economics import compute
     from sim.economics.views import aggregate, difference, products_view
     from sim.store import read_run
@@ -199,7 +199,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         raise HmsimError("--diff: compares with --set overrides; give at least one --set")
     base, base_products = output.tables.get("ledger"), output.tables.get("products")
     if args.set:
-        scenario = build_scenario(apply_overrides(resolved, args.set), name)
+        scenario = build_scenario(apply_overrides(resolved, args.set, Scenario), name)
         if scenario.economics is None:
             raise HmsimError(
                 f"{args.run_dir}: the run's config has no economics section; --set economics.* "
@@ -239,7 +239,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     from sim.output import RunOutput
     from sim.store import now_iso, write_run
 
-    raw = apply_overrides(load_raw(args.config), args.set)
+    raw = apply_overrides(load_raw(args.config), args.set, Accounts)
     acc = validate_model(Accounts, raw)
     base, study = ledgers(acc)
     table = comparison(base, study)

@@ -18,6 +18,6 @@ def param(default: Any, unit: str, source: str, description: str, **constraints:
 
 
 class Model(BaseModel):
-    """Base of every config section: frozen, unknown keys rejected."""
+    """Base of every config section: frozen, unknown keys rejected, NaN and infinity rejected everywhere."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

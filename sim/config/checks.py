@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from sim.config.limits import MAX_YEAR, MIN_YEAR
 from sim.config.schema import Scenario
+from sim.config.workload import check_work
 
 
 def _unknown(path: str, name: str, valid: Iterable[str], what: str) -> str:
@@ -65,14 +67,20 @@ def cross_check(s: Scenario) -> list[str]:
             problems.append(f"demand.population.{m}: missing; every municipality needs population by band")
             continue
         for year, by_band in sorted(years.items()):
+            if not MIN_YEAR <= year <= MAX_YEAR:
+                problems.append(f"demand.population.{m}.{year}: year must lie in {MIN_YEAR} to {MAX_YEAR}")
             for band in sorted(bands - set(by_band)):
                 problems.append(f"demand.population.{m}.{year}.{band}: missing; every band needs persons")
             for band, persons in by_band.items():
                 if persons < 0:
                     problems.append(f"demand.population.{m}.{year}.{band}: {persons!r}: must be >= 0")
-    for band in s.demand.population_growth:
+    for band, growth in s.demand.population_growth.items():
         if band not in bands:
             problems.append(_unknown("demand.population_growth", band, bands, "band of demand.age_bands"))
+        elif not -1 < growth < 1:
+            problems.append(
+                f"demand.population_growth.{band}: {growth!r}: must be > -1 and < 1 (a share per year)"
+            )
 
     for i, shock in enumerate(s.demand.shocks):
         for c in shock.categories:
@@ -83,11 +91,22 @@ def cross_check(s: Scenario) -> list[str]:
                 problems.append(_unknown(f"demand.shocks.{i}.municipalities", m, munis, "municipality"))
         if shock.end_date is not None and shock.end_date < shock.start_date:
             problems.append(f"demand.shocks.{i}.end_date: {shock.end_date}: must not be before start_date")
-    for day in s.demand.weekday_weights:
+    for day, weight in s.demand.weekday_weights.items():
         if day not in s.calendar.workdays:
             problems.append(f"demand.weekday_weights.{day}: must be a workday (calendar.workdays)")
+        elif weight < 0:
+            problems.append(f"demand.weekday_weights.{day}: {weight!r}: must be >= 0")
+    if not any(s.demand.weekday_weights.get(day, 1.0) > 0 for day in s.calendar.workdays):
+        problems.append("demand.weekday_weights: 0 on every workday; at least one workday needs orders")
+    for i, factor in enumerate(s.demand.monthly_factors):
+        if factor < 0:
+            problems.append(f"demand.monthly_factors.{i}: {factor!r}: must be >= 0")
+    if sum(s.demand.monthly_factors) <= 0:
+        problems.append("demand.monthly_factors: all 0; they are normalised to mean 1, so one must be > 0")
     if s.economics is not None:
         problems += _check_economics(s, cats)
+    if not problems:
+        problems += check_work(s)
     return problems
 
 

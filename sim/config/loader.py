@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,30 +20,58 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.config.checks import cross_check
+from sim.config.limits import MAX_ABS_NUMBER, MAX_TABLE_BYTES, MAX_YAML_BYTES
 from sim.config.messages import format_validation_error
+from sim.config.overrides import apply_overrides, deep_merge, parse_override, set_value
+from sim.config.safe_yaml import YamlProblem, decode_text, load_yaml
 from sim.config.schema import Scenario
 from sim.errors import ConfigError
+
+__all__ = ["apply_overrides", "deep_merge", "parse_override", "set_value"]
 
 M = TypeVar("M", bound=BaseModel)
 
 POPULATION_COLUMNS = ("municipality", "year", "band", "persons")
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping, turning syntax errors into a one-line message with file, line and column."""
+def _yaml_error(where: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"{where}:{mark.line + 1}:{mark.column + 1}"
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    kind = "YAML syntax error" if not isinstance(exc, YamlProblem) else "YAML error"
+    return ConfigError(f"{where}: {kind}: {problem}")
+
+
+def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
+    """Read a UTF-8 text file of at most ``limit`` bytes; every failure is a one-line ConfigError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {limit:,} bytes; not a config file".replace(",", " "))
     try:
-        data = yaml.safe_load(text)
+        return decode_text(data)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "is it a binary file?"
+        ) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, turning syntax errors into a one-line message with file, line and column."""
+    text = read_text(path)
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+        raise _yaml_error(str(path), exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -49,24 +79,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``over`` into ``base``: mappings merge key by key, anything else is replaced."""
-    out = copy.deepcopy(dict(base))
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def read_population_table(path: Path) -> dict[str, dict[int, dict[str, float]]]:
     """Read a tidy population CSV (municipality, year, band, persons, source) into nested mappings."""
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise ConfigError(f"demand.population_table: '{path}' not found") from None
+        text = read_text(path, MAX_TABLE_BYTES)
+    except ConfigError as exc:
+        raise ConfigError([f"demand.population_table: {p}" for p in exc.problems]) from None
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ConfigError(f"demand.population_table: '{path}': not a CSV table ({exc})") from None
     if not rows or any(col not in rows[0] for col in POPULATION_COLUMNS):
         raise ConfigError(
             f"demand.population_table: '{path}' must have columns {', '.join(POPULATION_COLUMNS)}, source"
@@ -74,13 +96,18 @@ def read_population_table(path: Path) -> dict[str, dict[int, dict[str, float]]]:
     table: dict[str, dict[int, dict[str, float]]] = {}
     for line, row in enumerate(rows, start=2):
         try:
-            year, persons = int(row["year"]), float(row["persons"])
+            year, persons = int(str(row["year"])), float(str(row["persons"]))
         except ValueError:
             raise ConfigError(
                 f"demand.population_table: '{path}' line {line}: year {row['year']!r} / persons "
                 f"{row['persons']!r} must be numbers"
             ) from None
-        table.setdefault(row["municipality"], {}).setdefault(year, {})[row["band"]] = persons
+        if not math.isfinite(persons) or persons < 0:
+            raise ConfigError(
+                f"demand.population_table: '{path}' line {line}: persons {row['persons']!r}: "
+                "must be a finite number >= 0"
+            )
+        table.setdefault(str(row["municipality"]), {}).setdefault(year, {})[str(row["band"])] = persons
     return table
 
 
@@ -110,55 +137,32 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return deep_merge(merged, data)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``dotted.key=value`` (value read as YAML, so numbers, booleans and lists work)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set {text!r}: must look like dotted.key=value")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().split("."), value
-
-
-def set_value(data: dict[str, Any], keys: list[str], value: Any, label: str) -> None:
-    """Set ``data[keys[0]][keys[1]]...`` to ``value`` in place (missing mappings are created)."""
-    node: Any = data
-    for depth, key in enumerate(keys[:-1]):
-        where = ".".join(keys[: depth + 1])
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(f"{label}: {where} must be an index below {len(node)}")
-            node = node[int(key)]
-        elif isinstance(node, dict):
-            if node.get(key) is None:
-                node[key] = {}
-            node = node[key]
-        else:
-            raise ConfigError(f"{label}: {'.'.join(keys[:depth])} is a value, not a mapping")
-    last = keys[-1]
-    if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(f"{label}: {'.'.join(keys)} must be an index below {len(node)}")
-        node[int(last)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"{label}: {'.'.join(keys[:-1])} is a value, not a mapping")
-
-
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of ``data`` with each ``dotted.key=value`` applied (missing mappings are created)."""
-    out = copy.deepcopy(data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        set_value(out, keys, value, f"--set {text!r}")
-    return out
+def number_problems(data: Any, path: str = "") -> list[str]:
+    """A line for every number in ``data`` that is NaN, infinite or beyond ``MAX_ABS_NUMBER``."""
+    problems: list[str] = []
+    stack: list[tuple[str, Any]] = [(path, data)]
+    while stack and len(problems) < 20:
+        where, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{where or '(top level)'}: {value!r}: must be a finite number")
+            elif abs(value) > MAX_ABS_NUMBER:
+                problems.append(
+                    f"{where or '(top level)'}: {value:.3g}: beyond +-{MAX_ABS_NUMBER:.0e}, the largest "
+                    "number hmsim accepts in a config"
+                )
+    return sorted(problems)
 
 
 def validate_model(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
     """Validate ``data`` against a pydantic model, raising ConfigError with one line per problem."""
+    problems = number_problems(data, prefix)
+    if problems:
+        raise ConfigError(problems)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -184,7 +188,7 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Load, override and validate a scenario config file."""
-    raw = apply_overrides(load_raw(path), overrides)
+    raw = apply_overrides(load_raw(path), overrides, Scenario)
     return build_scenario(raw, default_name=Path(path).stem)
 
 

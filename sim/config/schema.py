@@ -15,6 +15,7 @@ from pydantic import model_validator
 
 from sim.config.base import Model, param
 from sim.config.economics import Economics
+from sim.config.limits import MAX_STAFF, MAX_YEAR, MIN_YEAR
 from sim.output import TABLES, TableName
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -48,8 +49,15 @@ class DurationComponent(Dist):
 
 
 class Horizon(Model):
-    start_date: date = param(date(2023, 1, 1), "date", "issue: Västmanland starts 2023-01-01", "first day")
-    years: float = param(10.0, "years", "design.md: default 10 years", "simulated length", gt=0, le=50)
+    start_date: date = param(
+        date(2023, 1, 1),
+        "date",
+        "calibration/observed/vastmanland_hmc_2024_interim.csv: from 2023",
+        "first day",
+    )
+    years: float = param(
+        10.0, "years", "docs/sources.md, design card: default 10 years", "simulated length", gt=0, le=50
+    )
     warmup_days: int = param(
         0,
         "days",
@@ -57,6 +65,22 @@ class Horizon(Model):
         "days at the start excluded from default summary windows",
         ge=0,
     )
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Horizon:
+        if not MIN_YEAR <= self.start_date.year <= MAX_YEAR - 50:
+            raise ValueError(
+                f"start_date {self.start_date}: must lie in the years {MIN_YEAR} to {MAX_YEAR - 50} "
+                "(the calendar and the ledger are defined there)"
+            )
+        days = self.years * 365.25
+        if days < 1:
+            raise ValueError(f"years {self.years:g} is {days:.2g} days: the horizon must be at least one day")
+        if self.warmup_days >= days:
+            raise ValueError(
+                f"warmup_days {self.warmup_days} must be shorter than the horizon ({days:.0f} days)"
+            )
+        return self
 
 
 class Calendar(Model):
@@ -103,7 +127,9 @@ class Calendar(Model):
 
 
 class StaffPool(Model):
-    count: int = param(..., "persons", "per depot", "staff in the pool (full-time equivalents)", ge=0)
+    count: int = param(
+        ..., "persons", "per depot", "staff in the pool (full-time equivalents)", ge=0, le=MAX_STAFF
+    )
     productive_share: float = param(
         0.8,
         "share",
@@ -138,6 +164,7 @@ class Depot(Model):
         "per depot",
         "room for returned devices awaiting reconditioning (pickups wait when full)",
         ge=1,
+        le=10_000_000,
     )
     fitting_booking_delay_days: Dist = param(
         Dist(mean=8.0, cv=1.0), "days", "calibration", "from referral until a fitting can be booked"
@@ -150,13 +177,13 @@ class Depot(Model):
 class Municipality(Model):
     depot: str = param(..., "-", "per municipality", "depot serving the municipality")
     distance_km: float = param(
-        ..., "km", "distances_straight_line_km.csv", "straight-line km to its depot", ge=0
+        ..., "km", "distances_straight_line_km.csv", "straight-line km to its depot", ge=0, le=5000
     )
     special_housing_factor: float = param(
-        1.0, "factor", "calibration", "multiplies the special-housing share of its patients", ge=0
+        1.0, "factor", "calibration", "multiplies the special-housing share of its patients", ge=0, le=1000
     )
     home_care_factor: float = param(
-        1.0, "factor", "calibration", "multiplies the home-health-care share of its patients", ge=0
+        1.0, "factor", "calibration", "multiplies the home-health-care share of its patients", ge=0, le=1000
     )
 
 
@@ -164,7 +191,7 @@ class Route(Model):
     depot: str = param(..., "-", "per route", "depot the vehicles leave from")
     municipalities: list[str] = param(..., "-", "per route", "municipalities served", min_length=1)
     weekdays: list[Weekday] = param(..., "weekdays", "per route", "route days", min_length=1)
-    vehicles: int = param(1, "vehicles", "per route", "vehicles on each run", ge=1)
+    vehicles: int = param(1, "vehicles", "per route", "vehicles on each run", ge=1, le=1000)
     capacity_units: float = param(
         ..., "volume units", "per route", "load per vehicle and run, each leg", gt=0
     )
@@ -177,8 +204,9 @@ class Transport(Model):
         "distances_straight_line_km.csv note: about 1.15-1.25",
         "road distance over straight-line distance",
         ge=1,
+        le=10,
     )
-    km_per_stop: float = param(3.0, "km", "calibration", "local driving per stop", ge=0)
+    km_per_stop: float = param(3.0, "km", "calibration", "local driving per stop", ge=0, le=1000)
     departure_hour: float = param(7.0, "hour of day", "assumption", "vehicles leave the depot", ge=0, lt=24)
     delivery_hour: float = param(11.0, "hour of day", "assumption", "typical delivery time", ge=0, lt=24)
     return_hour: float = param(15.5, "hour of day", "assumption", "vehicles back at the depot", ge=0, lt=24)
@@ -204,6 +232,7 @@ class Transport(Model):
         "vastmanland_hmc_2024_interim.csv: returns 11 884 / pickup orders 6 713",
         "mean devices collected per pickup order",
         ge=1,
+        le=1000,
     )
     routes: dict[str, Route] = param(..., "-", "per region", "routes by name")
 
@@ -223,12 +252,12 @@ class Category(Model):
     tracked_share: float = param(1.0, "share", "per category", "units individually tracked", ge=0, le=1)
     purchase_price: Dist = param(..., "SEK", "per category", "purchase price of a new unit")
     depreciation_years: float = param(
-        ..., "years", "devices_sweden_facts.csv write_off_years_*", "life", gt=0
+        ..., "years", "devices_sweden_facts.csv write_off_years_*", "life", ge=1 / 12, le=100
     )
     rental_duration: list[DurationComponent] = param([], "days", "per category", "rental duration mixture")
     return_share: float = param(1.0, "share", "per category", "ended rentals that come back", ge=0, le=1)
     corrective_per_device_year: float = param(
-        0.0, "work orders per device-year", "calibration", "repairs", ge=0
+        0.0, "work orders per device-year", "calibration", "repairs", ge=0, le=365
     )
     corrective_age_factor: float = param(
         0.0,
@@ -236,8 +265,11 @@ class Category(Model):
         "assumption: older devices need more service (Norrbotten review)",
         "repair rate multiplier 1 + factor x age",
         ge=0,
+        le=100,
     )
-    preventive_per_device_year: float = param(0.0, "per device-year", "per category", "inspections", ge=0)
+    preventive_per_device_year: float = param(
+        0.0, "per device-year", "per category", "inspections", ge=0, le=365
+    )
     repair_hours: Dist = param(
         Dist(mean=1.5, cv=0.6), "hours", "assumption", "technician time per work order"
     )
@@ -247,12 +279,14 @@ class Category(Model):
     spare_part_wait_days: Dist = param(Dist(mean=10.0, cv=0.6), "days", "assumption", "spare-part lead time")
     scrap_probability: float = param(0.1, "share", "per category", "returns scrapped when young", ge=0, le=1)
     scrap_age_years: float = param(
-        10.0, "years", "per category", "age from which old-age scrapping applies", gt=0
+        10.0, "years", "per category", "age from which old-age scrapping applies", gt=0, le=100
     )
     scrap_probability_old: float = param(
         0.7, "share", "per category", "returns scrapped when old", ge=0, le=1
     )
-    max_cycles: int = param(10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1)
+    max_cycles: int = param(
+        10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1, le=10_000
+    )
     recondition_work_order_share: float = param(
         0.6, "share", "calibration", "kept returns needing a technician work order", ge=0, le=1
     )
@@ -264,10 +298,10 @@ class Category(Model):
         0.0, "share", "per category", "deliveries needing installation", ge=0, le=1
     )
     installation_hours: Dist = param(Dist(mean=2.0, cv=0.5), "hours", "assumption", "installation time")
-    volume_units: float = param(1.0, "volume units", "assumption", "vehicle space per unit", gt=0)
+    volume_units: float = param(1.0, "volume units", "assumption", "vehicle space per unit", gt=0, le=1e6)
     lead_time_days: Dist = param(Dist(mean=14.0, cv=0.5), "days", "assumption", "supplier lead time")
-    reorder_point_days: float = param(10.0, "days of orders", "calibration", "reorder point", ge=0)
-    order_up_to_days: float = param(25.0, "days of orders", "calibration", "order-up-to level", gt=0)
+    reorder_point_days: float = param(10.0, "days of orders", "calibration", "reorder point", ge=0, le=3650)
+    order_up_to_days: float = param(25.0, "days of orders", "calibration", "order-up-to level", gt=0, le=3650)
     initial_age_years: Dist | None = param(
         None,
         "years",
@@ -309,7 +343,9 @@ class AgeBand(Model):
 
 class Trend(Model):
     growth: float = param(0.0, "share per year", "assumption", "demand growth beyond demography", gt=-1, lt=1)
-    base_year: int | None = param(None, "year", "-", "year the trend is 1 (default: start year)")
+    base_year: int | None = param(
+        None, "year", "-", "year the trend is 1 (default: start year)", ge=MIN_YEAR, le=MAX_YEAR
+    )
 
 
 class Shock(Model):
@@ -317,7 +353,7 @@ class Shock(Model):
 
     start_date: date = param(..., "date", "scenario", "first day")
     end_date: date | None = param(None, "date", "scenario", "last day (open-ended if absent)")
-    multiplier: float = param(..., "factor", "scenario", "demand multiplier", ge=0)
+    multiplier: float = param(..., "factor", "scenario", "demand multiplier", ge=0, le=1000)
     categories: list[str] = param([], "-", "scenario", "categories affected (all if empty)")
     municipalities: list[str] = param([], "-", "scenario", "municipalities affected (all if empty)")
 
@@ -376,7 +412,7 @@ class Responsibility(Model):
 
 class InitialState(Model):
     reconditioning_backlog_days: float = param(
-        2.0, "days of returns", "assumption", "devices awaiting reconditioning at the start", ge=0
+        2.0, "days of returns", "assumption", "devices awaiting reconditioning at the start", ge=0, le=365
     )
 
 
@@ -388,7 +424,12 @@ class Scenario(Model):
     name: str = param("scenario", "-", "-", "scenario name")
     description: str = param("", "-", "-", "what the scenario represents")
     price_level: float = param(
-        1.0, "factor", "per region", "multiplies every category's purchase price (regional price level)", gt=0
+        1.0,
+        "factor",
+        "per region",
+        "multiplies every category's purchase price (regional price level)",
+        gt=0,
+        le=1000,
     )
     seed: int = param(1, "-", "-", "master seed (overridden by --seed)", ge=0)
     horizon: Horizon = param(Horizon(), "-", "-", "simulated period")

@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.config import build_scenario, load_raw, scenario_dict, scenario_hash
 from sim.config.experiment import Experiment
-from sim.config.loader import apply_overrides, deep_merge, read_yaml, set_value, validate_model
+from sim.config.loader import apply_overrides, read_yaml, set_value, validate_model
 from sim.config.schema import Scenario
 from sim.errors import ConfigError
 from sim.model.engine import horizon_days
@@ -105,7 +105,7 @@ def load_plan(
 ) -> Plan:
     """Read, override and validate an experiment file; resolve every task."""
     path = Path(path).resolve()
-    raw = apply_overrides(read_yaml(path), overrides)
+    raw = apply_overrides(read_yaml(path), overrides, Experiment)
     exp = validate_model(Experiment, raw)
     problems = [
         f"metrics: {m!r}: unknown; valid: {', '.join([*METRICS, *LEDGER_METRICS])}"
@@ -175,10 +175,7 @@ def _overridden(base: dict[str, Any], pairs: list[tuple[str, Any]], label: str) 
     for key, value in pairs:
         if not key or any(not part for part in key.split(".")):
             raise ConfigError(f"{label}: {key!r}: must be a dotted.key")
-        existing = _lookup(data, key.split("."))
-        if isinstance(value, Mapping) and isinstance(existing, Mapping):
-            value = deep_merge(existing, value)
-        set_value(data, key.split("."), copy.deepcopy(value), f"{label}: {key}")
+        set_value(data, key.split("."), value, f"{label}: {key}", Scenario, merge=True)
     return data
 
 

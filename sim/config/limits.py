@@ -1,0 +1,31 @@
+"""Input limits: the bounds that keep a bad or hostile input from hanging hmsim or exhausting memory.
+
+Each limit is far above anything a region plans with (the shipped configs use a small fraction of it) and
+far below what would take minutes or gigabytes before failing. docs/input_limits.md explains each one.
+"""
+
+from __future__ import annotations
+
+# YAML documents (config files, experiment files, accounts questions and --set values)
+MAX_YAML_BYTES = 5_000_000  # characters of one file; the largest shipped config is about 20 000
+MAX_YAML_DEPTH = 40  # nesting levels after alias expansion; shipped configs use at most 6
+MAX_YAML_NODES = 500_000  # values after alias expansion ("billion laughs" stops here)
+MAX_TABLE_BYTES = 50_000_000  # a population CSV
+
+# any number in a config: beyond this no figure is meaningful (SEK, persons, days, ...)
+MAX_ABS_NUMBER = 1e12
+
+# dates: the calendar (Swedish holidays) and the ledger's periods are defined for these years
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+# work of one run, estimated from the config before anything is allocated (see sim.config.workload).
+# Västmanland over 10 years (orders + devices on rent at the start + their expected work orders, counted
+# from above) is about 2.8 million; a region ten times larger over 20 years
+# about 60 million (issue 12's target size).
+MAX_RUN_WORK = 100_000_000
+
+# experiments: scenario points (scenarios x grid combinations), each validated before the batch starts
+MAX_SCENARIO_POINTS = 2_000
+
+# staff in one pool (full-time equivalents): each is a SimPy resource slot
+MAX_STAFF = 10_000

@@ -1,0 +1,84 @@
+"""Estimate the work of a run from its config alone, so a run that would take hours or exhaust memory is
+refused in a second with the figures that make it large (instead of a MemoryError after minutes).
+
+The estimate is an upper-leaning sum of the records a run builds: orders over the horizon (population x use
+rates, with population growth, the trend and the largest shock applied as if they held throughout),
+devices on rent at the start (the warm start: yearly orders x mean rental duration) and their work orders
+(repairs, inspections) over the horizon. It is compared with
+:data:`sim.config.limits.MAX_RUN_WORK`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.config.limits import MAX_RUN_WORK
+from sim.config.schema import Scenario
+
+DAYS_PER_YEAR = 365.25
+
+
+def _growth(rate: float, years: float) -> float:
+    """``(1 + rate) ** years`` for the worst year, never below 1, saturating instead of overflowing."""
+    if years <= 0 or rate <= 0:
+        return 1.0
+    log = years * math.log1p(rate)
+    return math.exp(min(log, 700.0))
+
+
+def orders_per_year(s: Scenario) -> dict[str, float]:
+    """Expected orders per year by category at the largest population of the tables (before growth)."""
+    out: dict[str, float] = {}
+    for c, rates in s.demand.use_rates.items():
+        total = 0.0
+        for years in s.demand.population.values():
+            for band, rate in rates.items():
+                persons = max((by_band.get(band, 0.0) for by_band in years.values()), default=0.0)
+                total += persons * rate / 1000.0
+        out[c] = total
+    return out
+
+
+def estimate_work(s: Scenario) -> float:
+    """Records a run of ``s`` builds, roughly and from above (see the module docstring)."""
+    years = s.horizon.years
+    d = s.demand
+    band_growth = max([_growth(g, years) for g in d.population_growth.values()], default=1.0)
+    start = s.horizon.start_date.year
+    base = d.trend.base_year if d.trend.base_year is not None else start
+    span = max(abs(start - base), abs(start + years - base))
+    trend = _growth(d.trend.growth, span) if d.trend.growth > 0 else _growth(-d.trend.growth, span)
+    shock = max([1.0, *(sh.multiplier for sh in d.shocks)])
+    scale = band_growth * trend * shock
+    work = 0.0
+    for c, per_year in orders_per_year(s).items():
+        cat = s.categories.get(c)
+        annual = per_year * scale
+        work += annual * years
+        if cat is None or not cat.rented:
+            continue
+        duration = sum(comp.share * comp.mean for comp in cat.rental_duration)
+        fleet = annual * duration / DAYS_PER_YEAR
+        per_device_year = (
+            cat.corrective_per_device_year * (1 + cat.corrective_age_factor * cat.scrap_age_years)
+            + cat.preventive_per_device_year
+        )
+        work += fleet + (fleet + annual * years) * per_device_year * years
+        if not math.isfinite(work):
+            return math.inf
+    return work
+
+
+def check_work(s: Scenario) -> list[str]:
+    """One line if the run of ``s`` would be too large to attempt, naming what makes it large."""
+    work = estimate_work(s)
+    if work <= MAX_RUN_WORK:
+        return []
+    by_cat = orders_per_year(s)
+    top = max(by_cat, key=lambda c: by_cat[c]) if by_cat else "-"
+    return [
+        f"(run size): about {work:.3g} orders, devices and work orders over {s.horizon.years:g} years "
+        f"(largest: demand.use_rates.{top}, {by_cat.get(top, 0):.3g} orders a year before growth): more "
+        f"than the {MAX_RUN_WORK:.3g} hmsim attempts in one run; check population, use rates, growth, "
+        "shocks, rental durations and work-order rates"
+    ]
