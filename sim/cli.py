@@ -35,19 +35,36 @@ def _positive_years(text: str) -> float:
     return value
 
 
+def _precision(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number (relative precision, e.g. 0.05)") from None
+    if not 0 < value <= 1:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0 and <= 1 (relative precision, e.g. 0.05)")
+    return value
+
+
 def _seed(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r}: must be a non-negative integer")
     return int(text)
 
 
+def _z(value: float, digits: int) -> float:
+    """``value``, or 0.0 where it prints as zero at ``digits`` decimals (so nothing prints as "-0")."""
+    return 0.0 if round(value, digits) == 0 else value
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
         if abs(value) >= 1000 or (value.is_integer() and abs(value) >= 1):
-            return f"{value:,.0f}".replace(",", " ")  # money and counts: whole units
-        return f"{value:.3f}"
+            return f"{_z(value, 0):,.0f}".replace(",", " ")  # money and counts: whole units
+        return f"{_z(value, 3):.3f}"
     return str(value)
 
 
@@ -173,9 +190,9 @@ def _print_nested(data: dict[str, Any], scale: float = 1000.0, indent: str = "")
             print(f"{indent}{key}:")
             _print_nested(value, scale, indent + "  ")
         elif "share" in key:
-            print(f"{indent}{key:<{width}}  {value:>14.3f}")
+            print(f"{indent}{key:<{width}}  {_z(value, 3):>14.3f}")
         else:
-            print(f"{indent}{key:<{width}}  {value / scale:>14,.0f}".replace(",", " "))
+            print(f"{indent}{key:<{width}}  {_z(value / scale, 0):>14,.0f}".replace(",", " "))
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -281,20 +298,23 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     change = f"{acc.baseline_threshold_sek:,.0f} -> {acc.threshold_sek:,.0f} SEK".replace(",", " ")
     print(f"{acc.name}: threshold {change} ({acc.method}); MSEK; settlement > 0 is repaid to the principal")
     print(f"{'year':>6} {'cost today':>11} {'cost new':>11} {'difference':>11} {'region':>9} {'municip.':>9}")
+    def msek(amount: float, digits: int = 1) -> float:
+        return _z(amount / 1e6, digits)
+
     for _, r in table.iterrows():
         print(
-            f"{int(r['year']):>6} {r['cost_baseline'] / 1e6:>11.1f} {r['cost_threshold'] / 1e6:>11.1f} "
-            f"{r['cost_difference'] / 1e6:>11.1f} {r['settlement_region'] / 1e6:>9.1f} "
-            f"{sum(r[c] for c in munis) / 1e6:>9.1f}"
+            f"{int(r['year']):>6} {msek(r['cost_baseline']):>11.1f} {msek(r['cost_threshold']):>11.1f} "
+            f"{msek(r['cost_difference']):>11.1f} {msek(r['settlement_region']):>9.1f} "
+            f"{msek(sum(r[c] for c in munis)):>9.1f}"
         )
     print(
-        f"{'total':>6} {totals['cost_baseline'] / 1e6:>11.1f} {totals['cost_threshold'] / 1e6:>11.1f} "
-        f"{(totals['cost_threshold'] - totals['cost_baseline']) / 1e6:>11.1f}"
+        f"{'total':>6} {msek(totals['cost_baseline']):>11.1f} {msek(totals['cost_threshold']):>11.1f} "
+        f"{msek(totals['cost_threshold'] - totals['cost_baseline']):>11.1f}"
     )
     print(
-        f"book value left at the end: today {base.book_value_end / 1e6:.1f}, new "
-        f"{study.book_value_end / 1e6:.1f} MSEK; cost + book value differ by "
-        f"{totals['cost_plus_book_value_difference'] / 1e6:.3f} MSEK"
+        f"book value left at the end: today {msek(base.book_value_end):.1f}, new "
+        f"{msek(study.book_value_end):.1f} MSEK; cost + book value differ by "
+        f"{msek(totals['cost_plus_book_value_difference'], 3):.3f} MSEK"
     )
     if args.out:
         print(f"wrote {args.out}/ (ledgers per variant, comparison, manifest.json)")
@@ -437,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--metric", action="append", help="metric (window.metric or metric; repeatable)")
     p.add_argument("--baseline", help="scenario to compare every other with, paired by replication")
-    p.add_argument("--precision", type=float, default=0.05, help="relative precision for replications needed")
+    p.add_argument("--precision", type=_precision, default=0.05, help="relative precision for replications needed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", help="also write the table to this CSV file")
     p.set_defaults(func=cmd_analyze)

@@ -14,6 +14,7 @@ from pydantic import model_validator
 
 from sim.config.base import Model, param
 from sim.config.economics import ResultSplit
+from sim.config.limits import MAX_YEAR, MIN_YEAR
 
 
 class PriceBand(Model):
@@ -34,6 +35,9 @@ class AccountsSettlement(ResultSplit):
 
     @model_validator(mode="after")
     def _shares(self) -> AccountsSettlement:
+        for principal, share in self.device_cost_shares.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"device_cost_shares.{principal}: {share!r}: must be >= 0 and <= 1")
         total = sum(self.device_cost_shares.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"device_cost_shares sum to {total:g}, must sum to 1")
@@ -47,7 +51,9 @@ class Accounts(Model):
 
     name: str = param("accounts", "-", "-", "question name")
     description: str = param("", "-", "-", "what is compared")
-    start_year: int = param(..., "year", "per question", "first year of the ledger")
+    start_year: int = param(
+        ..., "year", "per question", "first year of the ledger", ge=MIN_YEAR, le=MAX_YEAR - 50
+    )
     years: int = param(..., "years", "per question", "number of years", ge=1, le=50)
     cost_base_sek: float = param(
         ...,
@@ -70,7 +76,9 @@ class Accounts(Model):
     purchase_growth: float = param(
         0.0, "share per year", "per question", "growth of purchases", ge=-0.5, le=1
     )
-    depreciation_years: float = param(..., "years", "per question", "depreciation of new purchases", gt=0)
+    depreciation_years: float = param(
+        ..., "years", "per question", "depreciation of new purchases", ge=1 / 12, le=100
+    )
     convention: Literal["purchase_year", "next_year"] = param(
         "purchase_year", "-", "assumption", "depreciation starts in the purchase year or the year after"
     )

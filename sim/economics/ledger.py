@@ -208,7 +208,16 @@ def _rows(
 
 
 def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
-    """Raise MoneyError unless the ledger balances (per month, in SEK, to ``tolerance`` relative)."""
+    """Raise MoneyError unless every amount is finite and the ledger balances (per month, in SEK, to
+    ``tolerance`` relative). Comparisons are written so that NaN fails them."""
+    amounts = ledger["amount"].to_numpy(dtype=float)
+    finite = np.isfinite(amounts)
+    if not finite.all():
+        row = ledger[~finite].iloc[0]
+        raise MoneyError(
+            f"{int((~finite).sum())} amount(s) not finite, e.g. {row['amount']} in {row['account']} of "
+            f"{row['principal']}"
+        )
     acc = ledger["account"].astype(str)
     revenue = ledger[acc.str.startswith("revenue_")].groupby("period")["amount"].sum()
     cost = ledger[acc.str.startswith("cost_")].groupby("period")["amount"].sum()
@@ -219,16 +228,16 @@ def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
     gap = (
         revenue.reindex(result.index, fill_value=0) - cost.reindex(result.index, fill_value=0) - result
     ).abs()
-    if gap.max() > tolerance * scale:
+    if len(gap) and not gap.max() <= tolerance * scale:  # written so that NaN fails
         raise MoneyError(f"result differs from revenue - costs by {gap.max():.2f} SEK")
     gap = (settlement.reindex(settled.index, fill_value=0) - settled).abs()
-    if len(gap) and gap.max() > tolerance * scale:
+    if len(gap) and not gap.max() <= tolerance * scale:
         raise MoneyError(f"settlement rows differ from the amount settled by {gap.max():.2f} SEK")
     principal = ledger["principal"].astype(str)
     paid = ledger[acc.str.startswith("revenue_") & (principal != CENTRE)]["amount"].sum()
     back = ledger[acc == "settlement"]["amount"].sum()
     kept = result.sum() - settled.sum()
-    if abs((paid - back) - (cost.sum() + kept)) > tolerance * scale:
+    if not abs((paid - back) - (cost.sum() + kept)) <= tolerance * scale:
         raise MoneyError("principals' net payments differ from the centre's costs plus its kept result")
 
 

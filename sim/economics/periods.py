@@ -91,8 +91,10 @@ def sum_by_month(
 ) -> np.ndarray:
     """Point amounts at ``day`` summed into ``[group, month]`` (days outside the run are dropped)."""
     day = np.asarray(day, dtype=float)
+    out = np.zeros((groups, len(months)))
+    if day.size == 0:  # nothing of this kind in the run (e.g. no installations): an empty selection
+        return out  # may come with a float or object dtype that cannot index
     inside = (day >= 0) & (day < months.days)
     idx = months.index_of_day(day[inside])
-    out = np.zeros((groups, len(months)))
     np.add.at(out, (np.asarray(group)[inside], idx), np.asarray(amount, dtype=float)[inside])
     return out
