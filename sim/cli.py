@@ -39,7 +39,9 @@ def _precision(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a number (relative precision, e.g. 0.05)") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must be a number (relative precision, e.g. 0.05)"
+        ) from None
     if not 0 < value <= 1:  # also false for NaN
         raise argparse.ArgumentTypeError(f"{text!r}: must be > 0 and <= 1 (relative precision, e.g. 0.05)")
     return value
@@ -298,6 +300,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     change = f"{acc.baseline_threshold_sek:,.0f} -> {acc.threshold_sek:,.0f} SEK".replace(",", " ")
     print(f"{acc.name}: threshold {change} ({acc.method}); MSEK; settlement > 0 is repaid to the principal")
     print(f"{'year':>6} {'cost today':>11} {'cost new':>11} {'difference':>11} {'region':>9} {'municip.':>9}")
+
     def msek(amount: float, digits: int = 1) -> float:
         return _z(amount / 1e6, digits)
 
@@ -457,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--metric", action="append", help="metric (window.metric or metric; repeatable)")
     p.add_argument("--baseline", help="scenario to compare every other with, paired by replication")
-    p.add_argument("--precision", type=_precision, default=0.05, help="relative precision for replications needed")
+    p.add_argument(
+        "--precision", type=_precision, default=0.05, help="relative precision for replications needed"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", help="also write the table to this CSV file")
     p.set_defaults(func=cmd_analyze)

@@ -147,3 +147,46 @@ def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 4 and manifest["resolved_config"]["demand"]["trend"]["growth"] == 0.1
     assert "demand.trend.growth=0.1" in manifest["overrides"]
+
+
+def test_accounts_rejects_values_that_hang_or_break_it() -> None:
+    config = "configs/accounts/vastmanland_threshold.yaml"
+    for override, fragment in (
+        ("start_year=-1", "start_year: -1: must be greater than or equal to 1900"),
+        (
+            "depreciation_years=1000000000",
+            "depreciation_years: 1000000000: must be less than or equal to 100",
+        ),
+        ("settlement.device_cost_shares.region=-1000", "device_cost_shares.region: -1000.0: must be >= 0"),
+        ("cost_base_sek=.nan", "cost_base_sek: nan: must be a finite number"),
+    ):
+        _assert_clean_error(hmsim("accounts", config, "--set", override), fragment)
+
+
+def test_analyze_precision_must_be_a_positive_share(tmp_path: Path) -> None:
+    for bad in ("-1", "0", "nan", "2"):
+        result = hmsim("analyze", str(tmp_path), "--precision", bad)
+        _assert_clean_error(result, "--precision", "must be > 0 and <= 1")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--years", "0.003"], ["--years", "0.1", "--set", "categories.bed.installation_share=0"]],
+    ids=["about-one-day", "no-installations"],
+)
+def test_runs_without_some_kinds_of_work_still_balance_the_ledger(tmp_path: Path, extra: list[str]) -> None:
+    out = tmp_path / "run"
+    result = hmsim("run", "tests/data/tiny_economics.yaml", *extra, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    ledger = pd.read_parquet(out / "ledger.parquet")
+    assert ledger["amount"].notna().all() and len(ledger) > 0
+    assert "-0 " not in result.stdout and not result.stdout.rstrip().endswith("-0")
+
+
+def test_printed_numbers_never_show_minus_zero() -> None:
+    from sim.cli import _fmt
+
+    assert _fmt(-0.0004) == "0.000"
+    assert _fmt(-0.4 * 1) == "-0.400"
+    assert _fmt(-1234.4) == "-1 234"
+    assert _fmt(float("nan")) == "n/a"

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from sim.config import apply_overrides, build_scenario, load_raw, load_scenario
+from sim.config.loader import read_population_table
 from sim.errors import ConfigError
 from sim.experiment.plan import load_plan
 
@@ -217,3 +218,127 @@ def test_the_comment_check_flags_an_undocumented_number(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a:\n  b: 3  # persons; source\n  c: 4\nd: >-\n  prose with 12 words\n", encoding="utf-8")
     assert _numbers_without_comment(path) == ["x.yaml:3: c: 4"]
+
+
+# --- bad input: one line naming the file or key, the value and the rule (issue 7, section 3) ---
+
+
+def _error_of(path: Path, overrides: list[str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, overrides or [])
+    assert len(info.value.problems) >= 1
+    return "\n".join(info.value.problems)
+
+
+def test_binary_and_non_utf8_files_are_reported_as_such(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x00\xff\xfe\x89PNG garbage")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("name: V\xe4ster\xe5s\n".encode("latin-1"))
+    assert "not UTF-8 text (byte 0xff at offset 1)" in _error_of(binary)
+    assert "not UTF-8 text (byte 0xe4 at offset 7)" in _error_of(latin1)
+    assert "is a folder, not a file" in _error_of(tmp_path)
+
+
+def test_duplicate_yaml_keys_are_rejected_with_both_lines(tmp_path: Path, tiny_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"extends: {tiny_path}\nseed: 3\nname: a\nseed: 4\n", encoding="utf-8")
+    assert f"{path}:4:1: YAML error: duplicate key 'seed' (first given on line 2)" in _error_of(path)
+
+
+def test_alias_expansion_and_nesting_are_limited_in_files_and_set_values(
+    tmp_path: Path, tiny_path: Path
+) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("x: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert "aliases expanded" in _error_of(laughs)
+    assert "nested deeper than 40 levels" in _error_of(deep)
+    assert "nested deeper than 40 levels" in _error_of(tiny_path, ["name=" + "{a: " * 100 + "1" + "}" * 100])
+    value = "[&a [1,1,1,1,1,1,1,1,1,1]" + "".join(
+        f", &{b} [{','.join([f'*{a}'] * 10)}]" for a, b in zip("abcde", "bcdef", strict=True)
+    )
+    assert "aliases expanded" in _error_of(tiny_path, [f"name={value}]"])
+    assert "refers to a node that contains it" in _error_of(tiny_path, ["name=&a [1, *a]"])
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("horizon.start_date=2023-02-30", "'2023-02-30' is not a valid date"),
+        ("horizon.start_date=9999-12-31", "start_date 9999-12-31: must lie in the years"),
+        ("horizon.years=0.001", "the horizon must be at least one day"),
+        ("horizon.warmup_days=400", "warmup_days 400 must be shorter than the horizon"),
+        ("economics.sale_markup=.inf", "economics.sale_markup: inf: must be a finite number"),
+        (
+            "categories.bed.purchase_price.mean=.nan",
+            "categories.bed.purchase_price.mean: nan: must be a finite",
+        ),
+        ("demand.use_rates.bed.old=-1", "demand.use_rates.bed.old: -1"),
+        ("demand.weekday_weights.mon=-2", "demand.weekday_weights.mon: -2"),
+        ("demand.population.Town.2023.old=-5", "demand.population.Town.2023.old: -5"),
+        ("demand.monthly_factors=[-1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]", "demand.monthly_factors.0: -1"),
+        ("demand.monthly_factors=[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]", "demand.monthly_factors: all 0"),
+        ("demand.population_growth.old=-3", "demand.population_growth.old: -3"),
+        ("depots.Depot.service_technicians.count=1000000000", "must be less than or equal to 10000"),
+        ("categories.bed.depreciation_years=1000000000", "must be less than or equal to 100"),
+        ("seed=1.0e+300", "seed: 1e+300: beyond +-1e+12"),
+        ("demand.use_rates.bed.old=100000000", "(run size): about"),
+        ("categories.bed.rental_duration=[{share: 1, mean: 1e11}]", "(run size): about"),
+    ],
+)
+def test_values_that_make_no_sense_or_explode_are_rejected(
+    tiny_path: Path, override: str, fragment: str
+) -> None:
+    econ = tiny_path.parent / "tiny_economics.yaml"
+    assert fragment in _error_of(econ, [override])
+
+
+def test_set_reports_an_unknown_entry_with_a_close_match(root: Path) -> None:
+    text = _error_of(
+        root / "configs/regions/vastmanland.yaml", ["depots.Vasteras.service_technicians.count=22"]
+    )
+    assert "unknown depot 'Vasteras'; did you mean 'Västerås'?" in text
+    assert "missing" not in text
+
+
+def test_set_wildcards_apply_to_every_matching_key(tiny_path: Path) -> None:
+    s = load_scenario(tiny_path, ["categories.*.spare_part_share=0.1", "municipalities.V*.distance_km=7"])
+    assert {c.spare_part_share for c in s.categories.values()} == {0.1}
+    assert s.municipalities["Village"].distance_km == 7 and s.municipalities["Town"].distance_km == 0
+    assert "matches no key; keys there: rollator, bed, small_aid" in _error_of(
+        tiny_path, ["categories.x*.spare_part_share=0.1"]
+    )
+    # each match is checked on its own: every category is named in the error
+    text = _error_of(tiny_path, ["categories.*.spare_part_share=2"])
+    assert all(f"categories.{c}.spare_part_share: 2" in text for c in ("rollator", "bed", "small_aid"))
+
+
+def test_set_reaches_integer_keys_by_their_text(tiny_path: Path) -> None:
+    s = load_scenario(tiny_path, ["demand.population.Town.2023.old=9000"])
+    assert s.demand.population["Town"][2023]["old"] == 9000
+
+
+def test_experiment_scenarios_accept_wildcards(tmp_path: Path, tiny_path: Path) -> None:
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(
+        f"name: wild\nbase: {tiny_path}\nreplications: 1\nyears: 0.1\n"
+        "scenarios:\n  spares: {'categories.*.spare_part_share': 0.3}\n",
+        encoding="utf-8",
+    )
+    plan = load_plan(exp, tmp_path / "out")
+    cats = plan.tasks[0].config["categories"]
+    assert {c["spare_part_share"] for c in cats.values()} == {0.3}
+
+
+def test_population_table_errors_name_the_table(tmp_path: Path) -> None:
+    table = tmp_path / "pop.csv"
+    table.write_text("municipality,year,band,persons,source\nTown,2023,old,nan,x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2: persons 'nan': must be a finite number >= 0"):
+        read_population_table(table)
+    table.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(ConfigError, match=r"demand.population_table: .*not UTF-8 text"):
+        read_population_table(table)
