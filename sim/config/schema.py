@@ -285,7 +285,7 @@ class Category(Model):
         0.7, "share", "per category", "returns scrapped when old", ge=0, le=1
     )
     max_cycles: int = param(
-        10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1, le=10_000
+        10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1
     )
     recondition_work_order_share: float = param(
         0.6, "share", "calibration", "kept returns needing a technician work order", ge=0, le=1
