@@ -81,6 +81,20 @@ def cross_check(s: Scenario) -> list[str]:
             problems.append(
                 f"demand.population_growth.{band}: {growth!r}: must be > -1 and < 1 (a share per year)"
             )
+    for band, change in s.demand.population_scenario.items():
+        if band not in bands:
+            problems.append(_unknown("demand.population_scenario", band, bands, "band of demand.age_bands"))
+        from_year = change.base_year if change.base_year is not None else s.horizon.start_date.year
+        if from_year >= change.target_year:
+            problems.append(
+                f"demand.population_scenario.{band}.target_year: {change.target_year}: must be after the "
+                f"base year {from_year} (base_year, default the start year)"
+            )
+        for m in change.municipalities:
+            if m not in munis:
+                problems.append(
+                    _unknown(f"demand.population_scenario.{band}.municipalities", m, munis, "municipality")
+                )
 
     for i, shock in enumerate(s.demand.shocks):
         for c in shock.categories:

@@ -358,12 +358,53 @@ class Shock(Model):
     municipalities: list[str] = param([], "-", "scenario", "municipalities affected (all if empty)")
 
 
+class PopulationChange(Model):
+    """A planner's what-if on one age band: "80+ grows 40 % by 2030" (see sim.demography)."""
+
+    growth: float | None = param(
+        None,
+        "share",
+        "scenario",
+        "growth of the band from base_year to target_year (0.4 = +40 %); None: only the municipalities below",
+        gt=-1,
+    )
+    target_year: int = param(..., "year", "scenario", "year the growth is reached", ge=1900, le=2200)
+    base_year: int | None = param(
+        None,
+        "year",
+        "scenario",
+        "year the growth is measured from (default: the start year)",
+        ge=1900,
+        le=2200,
+    )
+    municipalities: dict[str, float] = param(
+        {}, "share", "scenario", "growth per municipality, replacing growth there (municipality -> share)"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> PopulationChange:
+        if self.growth is None and not self.municipalities:
+            raise ValueError("give growth or municipalities (growth per municipality)")
+        if self.base_year is not None and self.base_year >= self.target_year:
+            raise ValueError(f"base_year {self.base_year} must be before target_year {self.target_year}")
+        for m, g in self.municipalities.items():
+            if g <= -1:
+                raise ValueError(f"municipalities.{m}: {g}: growth must be > -1")
+        return self
+
+
 class Demand(Model):
     population: dict[str, dict[int, dict[str, float]]] = param(
         ..., "persons", "population table (see population_table)", "municipality -> year -> band -> persons"
     )
     population_growth: dict[str, float] = param(
         {}, "share per year", "per band", "growth of each band after the last table year (0 if absent)"
+    )
+    population_scenario: dict[str, PopulationChange] = param(
+        {},
+        "-",
+        "scenario",
+        "band -> growth to a target year, replacing the table's path of that band from the base year on",
     )
     age_bands: dict[str, AgeBand] = param(..., "-", "per region", "age bands and patient attributes")
     use_rates: dict[str, dict[str, float]] = param(

@@ -1,7 +1,10 @@
 """Need arrivals: a non-homogeneous Poisson stream of orders per municipality x category.
 
 The expected orders of a municipality and category in year ``y`` are
-``sum over bands of population(m, band, y) x use_rate(c, band) / 1000 x trend(y)``. Within the year the
+``sum over bands of population(m, band, y) x use_rate(c, band) / 1000 x trend(y)`` (population from
+:mod:`sim.demography`, with any ``demand.population_scenario``; the trend is ``(1 + growth)^(y - base_year)``,
+so it also lowers past years). ``annual_rate(year)`` answers for any year of the population table (history
+from at least ``HISTORY_YEARS`` before the start, for the warm start) and of the horizon. Within the year the
 orders fall on prescribers' workdays in proportion to ``monthly_factor x weekday_weight`` (normalised per
 calendar year so the year's total is kept), times any demand shock. Demand is exogenous, so the whole
 stream is drawn up front (vectorised) from one named stream per municipality x category; the DES then
@@ -21,6 +24,8 @@ from sim.demography import population_array
 from sim.model.calendar import Calendar
 from sim.model.fates import Fates, draw_fates
 from sim.model.rng import Streams
+
+HISTORY_YEARS = 10  # years before the start year that annual_rate always covers (issue 8: the warm start)
 
 
 @dataclass
@@ -64,15 +69,29 @@ class DemandModel:
         first_year = calendar.start.year
         last_year = int(calendar.year[calendar.days - 1]) + 1
         self.years = list(range(first_year, last_year + 1))
-        self.population = population_array(d, self.municipalities, self.bands, self.years)
-        use = np.array([[d.use_rates[c].get(b, 0.0) for b in self.bands] for c in self.categories]) / 1000.0
-        base_year = d.trend.base_year if d.trend.base_year is not None else first_year
-        trend = np.array([(1.0 + d.trend.growth) ** (y - base_year) for y in self.years])
-        # contribution[y, m, c, b] = persons x use rate x trend  (orders per year)
-        self.contribution = (
-            self.population[:, :, None, :] * use[None, None, :, :] * trend[:, None, None, None]
+        # the whole table (history for the warm start, the projection beyond the horizon) and the horizon
+        table_first = min(min(d.population[m]) for m in self.municipalities)
+        table_last = max(max(d.population[m]) for m in self.municipalities)
+        self.all_years = list(
+            range(min(table_first, first_year - HISTORY_YEARS), max(table_last, last_year) + 1)
         )
-        self.annual = self.contribution.sum(axis=3)  # [y, m, c]
+        self._offset = first_year - self.all_years[0]
+        self.population_all = population_array(
+            d, self.municipalities, self.bands, self.all_years, start_year=first_year
+        )
+        use = np.array([[d.use_rates[c].get(b, 0.0) for b in self.bands] for c in self.categories]) / 1000.0
+        self.use = use
+        base_year = d.trend.base_year if d.trend.base_year is not None else first_year
+        trend = np.array([(1.0 + d.trend.growth) ** (y - base_year) for y in self.all_years])
+        # contribution[y, m, c, b] = persons x use rate x trend  (orders per year), over all_years
+        self.contribution_all = (
+            self.population_all[:, :, None, :] * use[None, None, :, :] * trend[:, None, None, None]
+        )
+        self.annual_all = self.contribution_all.sum(axis=3)  # [y, m, c]
+        span = slice(self._offset, self._offset + len(self.years))
+        self.population = self.population_all[span]
+        self.contribution = self.contribution_all[span]
+        self.annual = self.annual_all[span]
         monthly = np.asarray(d.monthly_factors, dtype=float)
         self.monthly = monthly / monthly.mean()
         self.weekday = np.ones(7)
@@ -95,8 +114,15 @@ class DemandModel:
         return {y: float(weights[year_cal.year == y].sum()) for y in self.years}
 
     def annual_rate(self, year: int) -> np.ndarray:
-        """Expected orders per year by ``[municipality, category]`` in calendar year ``year``."""
-        return self.annual[min(max(year - self.years[0], 0), len(self.years) - 1)]
+        """Expected orders per year by ``[municipality, category]`` in calendar year ``year``.
+
+        Any year: the population table's years (history before the start for the warm start, projection
+        after it) plus the horizon; before the first of them the first holds, after the last the last."""
+        return self.annual_all[min(max(year - self.all_years[0], 0), len(self.all_years) - 1)]
+
+    def band_weights(self, year: int) -> np.ndarray:
+        """Expected orders per year by ``[municipality, category, band]`` in ``year`` (clamped as above)."""
+        return self.contribution_all[min(max(year - self.all_years[0], 0), len(self.all_years) - 1)]
 
     def daily_rates(self, days: int) -> np.ndarray:
         """Expected orders per day, ``[day, municipality, category]``, for days ``0..days-1``."""
@@ -135,7 +161,9 @@ class DemandModel:
         u = gen.random((n, 6))
         band = np.zeros(n, dtype=np.int8)
         for yi in np.unique(year_index):
-            w = self.contribution[int(yi), m, c]
+            # year_index counts from the start year; negative for history years (warm start)
+            k = min(max(int(yi) + self._offset, 0), len(self.all_years) - 1)
+            w = self.contribution_all[k, m, c]
             total = w.sum()
             cum = np.cumsum(w / total) if total > 0 else np.linspace(1 / len(w), 1, len(w))
             mask = year_index == yi
