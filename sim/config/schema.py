@@ -284,9 +284,7 @@ class Category(Model):
     scrap_probability_old: float = param(
         0.7, "share", "per category", "returns scrapped when old", ge=0, le=1
     )
-    max_cycles: int = param(
-        10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1
-    )
+    max_cycles: int = param(10, "rentals", "assumption", "rentals after which a return is scrapped", ge=1)
     recondition_work_order_share: float = param(
         0.6, "share", "calibration", "kept returns needing a technician work order", ge=0, le=1
     )
