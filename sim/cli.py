@@ -164,10 +164,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from sim.run_checks import OPTIONAL_SUMMARY_TABLES, SUMMARY_TABLES, check_run
     from sim.store import read_run
     from sim.summary import summarise
 
     output = read_run(args.run_dir)
+    check_run(output, Path(args.run_dir), SUMMARY_TABLES, OPTIONAL_SUMMARY_TABLES)
     result = summarise(output, args.date_from, args.date_to, args.by)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=None, default=float, allow_nan=True))
@@ -203,10 +205,14 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     from sim.config import Scenario, apply_overrides, build_scenario
     from sim.economics import compute
     from sim.economics.views import aggregate, difference, products_view
+    from sim.run_checks import LEDGER_TABLES, SUMMARY_TABLES, check_run
     from sim.store import read_run
 
     output = read_run(args.run_dir)
     resolved = output.meta["manifest"].get("resolved_config", {})
+    if not isinstance(resolved, dict):
+        raise HmsimError(f"{Path(args.run_dir) / 'manifest.json'}: resolved_config must be a mapping")
+    check_run(output, Path(args.run_dir), SUMMARY_TABLES if args.set else {}, LEDGER_TABLES)
     name = str(resolved.get("name", "run"))
     for text in args.set:
         if not text.startswith(LEDGER_KEYS):

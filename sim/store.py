@@ -146,9 +146,11 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise HmsimError(f"{run_dir}: no {MANIFEST}; not a finished hmsim run folder")
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HmsimError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("meta", {}), dict):
+        raise HmsimError(f"{path}: unreadable manifest (must be a JSON object with a 'meta' object)")
     return data
 
 

@@ -14,8 +14,9 @@ line up row by row. Definitions (window = the days from ``start`` to ``end``, bo
   of the referral;
 - ``kpi_rental_rate_devices_at_customer``: mean over the window's days of tracked devices on rent over the
   tracked rentable fleet (on rent, awaiting pickup, in depot, workshop or transit);
-- ``kpi_mil_driven_per_rented_individual_volume``: route km in the window / 10 / rented volume at the
-  window's end, annualised (x 365.25 / window days);
+- ``kpi_mil_driven_per_rented_individual_volume``: route km in the window / 10 / tracked devices on rent at
+  the window's end, annualised (x 365.25 / window days); per municipality, the km of its stops over the
+  devices on rent at its patients (whoever pays), so numerator and denominator cover the same devices;
 - ``technician_utilisation``: busy over available hours of reconditioning and service technicians.
 
 With ``by="municipality"`` each municipality gets the volumes and KPIs of its own patients and
@@ -130,7 +131,9 @@ def _segment_metrics(out: RunOutput, d0: int, d1: int, muni: str | None) -> dict
     stops = pick(out["route_stops"])
     sday = _day_of(stops["date"], first)
     km = float(stops.loc[(sday >= d0) & (sday < d1), "km"].sum())
-    volume = res["rented_volume_individual"]
+    # the km reach the municipality's patients, so the devices are those on rent at its patients (whoever
+    # pays); the county's figure is the same ratio over all patients
+    volume = float(len(pick(on_rent)))
     res["kpi_mil_driven_per_rented_individual_volume"] = (
         km / 10.0 / volume * 365.25 / (d1 - d0) if volume > 0 else float("nan")
     )

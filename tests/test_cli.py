@@ -75,6 +75,24 @@ def test_summary_by_municipality_splits_rented_volume_by_payer(vastmanland_run: 
     assert sum(data[m]["orders"] for m in munis) == data["all"]["orders"]
 
 
+def test_km_per_device_counts_the_same_devices_in_numerator_and_denominator(vastmanland_run: Path) -> None:
+    """Per municipality: km of its stops over the devices on rent at its patients, so the county figure
+    is the device-weighted mean of the municipalities' (a payer-based denominator broke this: Fagersta
+    4.743 against 0.447 for the county)."""
+    result = hmsim("summary", str(vastmanland_run), "--to", "2023-04-30", "--by", "municipality", "--json")
+    data = json.loads(result.stdout)
+    rentals = pd.read_parquet(vastmanland_run / "rentals.parquet")
+    t_end = 120.0  # 2023-01-01 .. 2023-04-30
+    on_rent = rentals[(rentals["start_day"] < t_end) & (rentals["end_day"] > t_end) & rentals["tracked"]]
+    at = on_rent["municipality"].astype(str).value_counts()
+    key = "kpi_mil_driven_per_rented_individual_volume"
+    munis = [k for k in data if k not in ("all", "region_total", "municipalities_total")]
+    weighted = sum(data[m][key] * at[m] for m in munis) / at.sum()
+    assert weighted == pytest.approx(data["all"][key], rel=1e-9)
+    spread = [data[m][key] / data["all"][key] for m in munis]
+    assert min(spread) > 0.5 and max(spread) < 2  # same trucks, similar distances: same order of size
+
+
 def test_summary_text_output(norrbotten_run: Path) -> None:
     result = hmsim("summary", str(norrbotten_run), "--from", "2024-03-01", "--to", "2024-03-31")
     assert result.returncode == 0
@@ -190,3 +208,20 @@ def test_printed_numbers_never_show_minus_zero() -> None:
     assert _fmt(-0.4 * 1) == "-0.400"
     assert _fmt(-1234.4) == "-1 234"
     assert _fmt(float("nan")) == "n/a"
+
+
+def test_damaged_run_folders_give_one_line_errors(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = hmsim("run", "tests/data/tiny_economics.yaml", "--years", "0.1", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    stops = pd.read_parquet(run / "route_stops.parquet")
+    stops.loc[0, "km"] = float("nan")
+    stops.to_parquet(run / "route_stops.parquet", index=False)
+    for command in ("summary", "ledger"):
+        _assert_clean_error(hmsim(command, str(run)), "route_stops.parquet: column 'km'", "not finite")
+    manifest = run / "manifest.json"
+    manifest.write_bytes(b"\xff\xfe garbage")
+    for command in ("summary", "ledger"):
+        _assert_clean_error(hmsim(command, str(run)), "manifest.json: unreadable manifest")
+    manifest.write_text("[1, 2]", encoding="utf-8")
+    _assert_clean_error(hmsim("summary", str(run)), "must be a JSON object")

@@ -342,3 +342,13 @@ def test_population_table_errors_name_the_table(tmp_path: Path) -> None:
     table.write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(ConfigError, match=r"demand.population_table: .*not UTF-8 text"):
         read_population_table(table)
+
+
+def test_a_grid_too_large_to_validate_is_refused_at_once(tmp_path: Path, tiny_path: Path) -> None:
+    exp = tmp_path / "exp.yaml"
+    seeds = ", ".join(str(i) for i in range(5000))
+    exp.write_text(
+        f"name: g\nbase: {tiny_path}\nreplications: 1\ngrid: {{seed: [{seeds}]}}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="5000 scenario points, more than the 1000"):
+        load_plan(exp, tmp_path / "out")

@@ -6,12 +6,14 @@ is built and validated up front, so a typo fails before any run starts.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import model_validator
 
 from sim.config.base import Model, param
+from sim.config.limits import MAX_BATCH_RUNS, MAX_SCENARIO_POINTS
 
 
 class Window(Model):
@@ -55,6 +57,17 @@ class Experiment(Model):
         for key, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid.{key}: give at least one value")
+        points = len(self.scenarios) * math.prod(len(v) for v in self.grid.values())
+        if points > MAX_SCENARIO_POINTS:
+            raise ValueError(
+                f"scenarios x grid give {points} scenario points, more than the {MAX_SCENARIO_POINTS} "
+                "hmsim validates in one experiment; split it"
+            )
+        if points * self.replications > MAX_BATCH_RUNS:
+            raise ValueError(
+                f"{points} scenario points x {self.replications} replications = {points * self.replications} "
+                f"runs, more than the {MAX_BATCH_RUNS} of one batch; split it"
+            )
         if isinstance(self.windows, list):
             names = [w.name for w in self.windows]
             if len(set(names)) != len(names):

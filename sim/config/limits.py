@@ -25,7 +25,8 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_RUN_WORK = 100_000_000
 
 # experiments: scenario points (scenarios x grid combinations), each validated before the batch starts
-MAX_SCENARIO_POINTS = 2_000
+MAX_SCENARIO_POINTS = 1_000  # about 55 ms each to validate (Västmanland): a minute at most
+MAX_BATCH_RUNS = 200_000  # scenario points x replications
 
 # staff in one pool (full-time equivalents): each is a SimPy resource slot
 MAX_STAFF = 10_000
