@@ -113,9 +113,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import uuid
+    from datetime import timedelta
+
     from sim.config import load_scenario
     from sim.model.engine import horizon_days
-    from sim.runner import execute
+    from sim.runner import execute, holds_run, plan_target
+    from sim.store import target_lock
     from sim.summary import summarise
 
     overrides = list(args.set)
@@ -123,43 +127,66 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"horizon.years={args.years}")
     scenario = load_scenario(args.config, overrides)
     seed = scenario.seed if args.seed is None else args.seed
-    out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+    # where it goes, and whether it may, is settled before anything is simulated
+    out_dir = plan_target(scenario, seed, args.out, args.set, args.force)
+    shown = Path(os.path.relpath(out_dir)) if out_dir.is_relative_to(Path.cwd()) else out_dir
     days = horizon_days(scenario.horizon.start_date, scenario.horizon.years)
-    update, close = _progress_bar(days, scenario.name)
+    run_id = uuid.uuid4().hex
     try:
-        output = execute(
-            scenario, seed, out_dir, progress=update, config_path=str(args.config), overrides=overrides
+        with target_lock(out_dir):
+            plan_target(scenario, seed, args.out, args.set, args.force)  # again, now that we hold it
+            update, close = _progress_bar(days, scenario.name)
+            try:
+                result = execute(
+                    scenario,
+                    seed,
+                    out_dir,
+                    progress=update,
+                    config_path=str(args.config),
+                    overrides=overrides,
+                    run_id=run_id,
+                )
+            finally:
+                close()
+        output = result.output
+        meta = output.meta
+        last_day = date.fromisoformat(meta["end_date"]) - timedelta(days=1)  # end_date is exclusive
+        print(
+            f"wrote {shown}/ ({len(result.tables)} tables + manifest.json): scenario {scenario.name!r}, "
+            f"seed {seed}, {meta['start_date']} to {last_day} (last simulated day), "
+            f"{meta['wall_seconds']:.1f} s"
         )
-    finally:
-        close()
-    meta = output.meta
-    print(
-        f"wrote {out_dir}/ ({len(scenario.outputs.tables)} tables + manifest.json): "
-        f"scenario {scenario.name!r}, "
-        f"seed {seed}, {meta['start_date']} to {meta['end_date']}, {meta['wall_seconds']:.1f} s"
-    )
-    print("summary over the whole horizon (hmsim summary for other windows):")
-    metrics = summarise(output)
-    keys = (
-        "orders",
-        "deliveries",
-        "returns",
-        "purchases",
-        "scrapped",
-        "rented_volume_individual",
-        "kpi_delivery_on_planned_day",
-        "kpi_repair_done_within_5_workdays",
-        "kpi_fitting_offered_within_15_workdays",
-        "kpi_rental_rate_devices_at_customer",
-        "technician_utilisation",
-    )
-    _print_metrics({k: metrics[k] for k in keys if k in metrics})
-    if output.has("ledger"):
-        from sim.economics.views import aggregate
+        print("summary over the whole horizon (hmsim summary for other windows):")
+        metrics = summarise(output)
+        keys = (
+            "orders",
+            "deliveries",
+            "returns",
+            "purchases",
+            "scrapped",
+            "rented_volume_individual",
+            "kpi_delivery_on_planned_day",
+            "kpi_repair_done_within_5_workdays",
+            "kpi_fitting_offered_within_15_workdays",
+            "kpi_rental_rate_devices_at_customer",
+            "technician_utilisation",
+        )
+        _print_metrics({k: metrics[k] for k in keys if k in metrics})
+        if output.has("ledger"):
+            from sim.economics.views import aggregate
 
-        centre = aggregate(output["ledger"], "principal")["centre"]
-        print("money over the whole horizon, kSEK (hmsim ledger for more):")
-        _print_nested({k: centre[k] for k in ("revenue", "costs", "result", "settled")}, indent="  ")
+            centre = aggregate(output["ledger"], "principal")["centre"]
+            print("money over the whole horizon, kSEK (hmsim ledger for more):")
+            _print_nested({k: centre[k] for k in ("revenue", "costs", "result", "settled")}, indent="  ")
+    except KeyboardInterrupt:
+        if holds_run(out_dir, run_id):
+            print(f"hmsim run: interrupted; the run was written completely to {shown}/", file=sys.stderr)
+        else:
+            print(
+                f"hmsim run: interrupted; nothing half-written was kept ({shown} is as it was)",
+                file=sys.stderr,
+            )
+        return 130
     return EXIT_OK
 
 
@@ -337,10 +364,16 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    import logging
+
     from sim.experiment import load_plan, run_batch
 
     plan = load_plan(args.experiment, args.out, args.set)
     exp = plan.experiment
+    if not sys.stderr.isatty():  # no progress bar: progress lines instead (a log file, CI, nohup)
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s hmsim batch: %(message)s", datefmt="%H:%M:%S"
+        )
     points = len(plan.tasks) // exp.replications
     where = f"Dask at {args.dask}" if args.dask else f"{args.workers or os.cpu_count()} local worker(s)"
     print(
@@ -440,7 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--years", type=_positive_years, help="simulated years (overrides horizon.years)")
     p.add_argument("--seed", type=_seed, help="random seed (overrides the config's seed)")
-    p.add_argument("--out", help="output folder (default results/<scenario name>)")
+    p.add_argument(
+        "--out",
+        help="output folder (default results/<scenario name>, plus __key=value for each --set override)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace a different run already in the output folder"
+    )
     overridable(p)
     p.set_defaults(func=cmd_run)
 

@@ -1,20 +1,42 @@
-"""Write and read run folders atomically: Parquet tables + ``manifest.json``.
+"""Write and read run folders atomically: Parquet tables + ``manifest.json``; never touch anything else.
 
 A run folder is complete if and only if its ``manifest.json`` says ``"status": "ok"``. Files are written
 into a hidden staging folder beside the target and the folder is renamed into place at the end, so an
 interrupted run never leaves files that look complete; an older run in the target is replaced only
 after the new one is fully written.
+
+What hmsim may replace or delete, and nothing else:
+
+- a *run folder*: a real folder (not a link) holding the marker file ``.hmsim`` that only hmsim writes,
+  ``{"format": "hmsim-run", "version": N}`` (a batch folder has ``"format": "hmsim-batch"``), and
+  nothing but that marker, ``manifest.json`` and the tables the manifest lists. A folder without the
+  marker (a user's folder that merely holds a ``manifest.json``, a run of an older hmsim) or with other
+  files in it is never replaced: the command refuses with exit 2. An empty folder may be a target.
+- its own staging and backup folders beside a target ``T``: ``.T.hmsim-stage-XXXXXXXX`` and
+  ``.T.hmsim-old-XXXXXXXX`` (exactly that pattern, with the marker inside). Leftovers of a killed write
+  are cleaned before the next write of ``T``: a stage is removed, a backup is put back if ``T`` is
+  missing (the kill came between the two renames) and removed otherwise.
+- the lock file ``.T.hmsim-lock`` beside ``T``: whoever writes ``T`` holds an exclusive ``flock`` on it
+  (re-entrant within a process) for the whole write, so a leftover is cleaned only when its writer is
+  gone, and two processes never write ``T`` at once. The file is removed when the lock is released.
+
+Names that become folder names (scenario and experiment names, batch labels) are checked by
+:func:`check_name`: one path component of letters, digits and ``_ . = + -``, not starting with ``.``
+or ``-``. Table paths read back from a manifest must be plain file names inside the run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -23,9 +45,12 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import HmsimError
+from sim.names import NAME_RULE, is_folder_name
 from sim.output import RunOutput
 
 MANIFEST = "manifest.json"
+MARKER = ".hmsim"
+RUN_FORMAT, BATCH_FORMAT, FORMAT_VERSION = "hmsim-run", "hmsim-batch", 1
 PACKAGES = ("hmsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "holidays")
 
 
@@ -95,42 +120,259 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
         raise
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists() and (
-        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists())
-    ):
-        raise HmsimError(f"--out {out_dir}: exists and is not a hmsim run folder; choose another folder")
+def check_name(name: object, what: str) -> str:
+    """``name`` if it is safe as one folder name, else a HmsimError naming ``what``, value and rule."""
+    if not isinstance(name, str) or not is_folder_name(name):
+        raise HmsimError(f"{what}: {name!r}: must be {NAME_RULE}")
+    return name
+
+
+def inside(base: Path, path: Path, what: str) -> Path:
+    """``path`` resolved, if it lies inside ``base`` (also resolved); else a HmsimError."""
+    resolved, root = Path(path).resolve(), Path(base).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise HmsimError(f"{what}: {path} lies outside {base}; refusing to use it")
+    return resolved
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """The hmsim marker of ``folder`` ({"format", "version"}) or None if it has none (or is a link)."""
+    path = Path(folder) / MARKER
+    if Path(folder).is_symlink() or path.is_symlink() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") not in (RUN_FORMAT, BATCH_FORMAT):
+        return None
+    if not isinstance(data.get("version"), int):
+        return None
+    return data
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    write_json_atomic(Path(folder) / MARKER, {"format": kind, "version": FORMAT_VERSION})
+
+
+def check_target(out_dir: Path, kind: str = RUN_FORMAT) -> None:
+    """Refuse (HmsimError) unless ``out_dir`` is absent, an empty folder, or a ``kind`` folder hmsim wrote."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise HmsimError(f"--out {out_dir}: is a symbolic link; give the folder it points to")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise HmsimError(f"--out {out_dir}: exists and is not a folder; choose another folder")
+    if not any(out_dir.iterdir()):
+        return
+    marker = read_marker(out_dir)
+    what = "run" if kind == RUN_FORMAT else "batch results"
+    if marker is None or marker["format"] != kind:
+        raise HmsimError(
+            f"--out {out_dir}: exists and is not a hmsim {what} folder (no {MARKER} marker of "
+            f"format {kind!r}); hmsim replaces only folders it wrote: choose another folder"
+        )
+    if marker["version"] > FORMAT_VERSION:
+        raise HmsimError(
+            f"--out {out_dir}: written by a newer hmsim (format version {marker['version']} > "
+            f"{FORMAT_VERSION}); choose another folder"
+        )
+    if kind == RUN_FORMAT:
+        foreign = sorted(set(os.listdir(out_dir)) - _own_files(out_dir))
+        if foreign:
+            raise HmsimError(
+                f"--out {out_dir}: holds files hmsim did not write ({', '.join(foreign[:5])}); "
+                "hmsim would replace the whole folder: move them or choose another folder"
+            )
+
+
+def _own_files(run_dir: Path) -> set[str]:
+    """The entries of a run folder that hmsim wrote: marker, manifest and the tables it lists."""
+    own = {MARKER, MANIFEST}
+    try:
+        listed = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8")).get("tables", {})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return own
+    if isinstance(listed, dict):
+        own |= {f for f in listed.values() if isinstance(f, str) and Path(f).name == f}
+    return own
+
+
+# --- locks: one per target, held by whoever writes it --------------------------------------------------
+
+_HELD: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within this process
+
+
+def lock_path(target: Path) -> Path:
+    target = Path(target).absolute()
+    return target.parent / f".{target.name}.hmsim-lock"
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): writes stay atomic, concurrent writers are not kept out
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def target_lock(target: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the exclusive lock of ``target`` (waiting up to ``wait`` seconds for another holder).
+
+    Raises HmsimError if another process holds it after ``wait``. The lock file is removed on release;
+    a holder checks after locking that the file it locked is still the one at the path (else retries),
+    so removing it is safe.
+    """
+    path = lock_path(target)
+    if path in _HELD:
+        fd, depth = _HELD[path]
+        _HELD[path] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _HELD[path]
+            _HELD[path] = (fd, depth - 1)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if _try_flock(fd):
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+        os.close(fd)
+        if time.monotonic() >= deadline:
+            raise HmsimError(
+                f"{Path(target)}: another hmsim process is writing it; wait until it has finished"
+            )
+        time.sleep(0.05)
+    _HELD[path] = (fd, 1)
+    try:
+        yield
+    finally:
+        fd, depth = _HELD[path]
+        if depth == 1:
+            del _HELD[path]
+            with contextlib.suppress(OSError):
+                path.unlink()
+            os.close(fd)
+        else:  # an inner holder raised past its own release: keep the outer one's lock
+            _HELD[path] = (fd, depth - 1)
+
+
+def is_locked(target: Path) -> bool:
+    """Whether another process holds ``target``'s lock right now."""
+    path = lock_path(target)
+    if path in _HELD or not path.exists():
+        return False
+    try:
+        with target_lock(target):
+            return False
+    except HmsimError:
+        return True
+
+
+# --- staging and backups ------------------------------------------------------------------------------
+
+
+def _leftover_pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(target.name)}\.hmsim-(stage|old)-[a-z0-9_]{{8}}")
+
+
+def _ours(folder: Path) -> bool:
+    """A real folder with hmsim's run marker: something hmsim staged or backed up."""
+    return folder.is_dir() and not folder.is_symlink() and read_marker(folder) is not None
+
+
+def clean_leftovers(target: Path) -> int:
+    """Remove the staging and backup folders a killed write of ``target`` left (caller holds its lock).
+
+    A backup is put back when ``target`` itself is missing (the kill came between the two renames).
+    Returns the number of entries handled.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return 0
+    pattern = _leftover_pattern(target)
+    handled = 0
+    for entry in sorted(target.parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if match is None or not _ours(entry):
+            continue
+        if match.group(1) == "old" and not target.exists() and not target.is_symlink():
+            os.replace(entry, target)
+        else:
+            shutil.rmtree(entry)
+        handled += 1
+    return handled
+
+
+def clean_partial_files(folder: Path, names: tuple[str, ...]) -> int:
+    """Remove ``write_json_atomic``-style temporaries ``.<name>.XXXXXXXX.partial`` of the given file
+    names in ``folder`` (a folder of hmsim's whose lock the caller holds): a killed write left them."""
+    pattern = re.compile(rf"\.({'|'.join(re.escape(n) for n in names)})\.[a-z0-9_]{{8}}\.partial")
+    removed = 0
+    for entry in Path(folder).iterdir():
+        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink()
+            removed += 1
+    return removed
+
+
+def _new_stage(target: Path) -> Path:
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.hmsim-stage-", dir=target.parent))
+    _make_public(stage, directory=True)
+    write_marker(stage, RUN_FORMAT)
+    return stage
 
 
 def write_run(
     out_dir: Path, output: RunOutput, manifest: dict[str, Any], tables: list[str] | None = None
-) -> Path:
-    """Write ``output``'s tables (all, or those named) and ``manifest`` into ``out_dir`` atomically."""
-    out_dir = Path(out_dir)
-    _check_target(out_dir)
+) -> dict[str, str]:
+    """Write ``output``'s tables (all, or those named) and ``manifest`` into ``out_dir`` atomically.
+
+    Returns the tables written (name -> file). Refuses a target that is not empty and not a run folder
+    hmsim wrote, and a target another process is writing.
+    """
+    out_dir = Path(out_dir).absolute()
+    check_name(out_dir.name, f"--out {out_dir}: folder name")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    _make_public(stage, directory=True)
-    try:
-        written: dict[str, str] = {}
-        for name, table in output.tables.items():
-            if tables is not None and name not in tables:
-                continue
-            table.to_parquet(stage / f"{name}.parquet", index=False)
-            written[name] = f"{name}.parquet"
-        manifest = {**manifest, "tables": written, "meta": output.meta}
-        write_json_atomic(stage / MANIFEST, manifest)
-        replace_dir(stage, out_dir)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    return out_dir
+    with target_lock(out_dir):
+        check_target(out_dir)
+        clean_leftovers(out_dir)
+        stage = _new_stage(out_dir)
+        try:
+            written: dict[str, str] = {}
+            for name, table in output.tables.items():
+                if tables is not None and name not in tables:
+                    continue
+                table.to_parquet(stage / f"{name}.parquet", index=False)
+                written[name] = f"{name}.parquet"
+            manifest = {**manifest, "tables": written, "meta": output.meta}
+            write_json_atomic(stage / MANIFEST, manifest)
+            replace_dir(stage, out_dir)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+    return written
 
 
 def replace_dir(stage: Path, target: Path) -> None:
-    """Move the finished ``stage`` folder to ``target``, replacing an older run folder there."""
+    """Move the finished ``stage`` folder to ``target``, replacing an empty folder or an older run there."""
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
     if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.hmsim-old-", dir=target.parent))
         old.rmdir()
         os.replace(target, old)
         os.replace(stage, target)
@@ -154,6 +396,15 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def table_path(run_dir: Path, name: str, file: object) -> Path:
+    """The file of table ``name`` as listed in the manifest: a plain file name inside ``run_dir``."""
+    if not isinstance(file, str) or Path(file).name != file or file in ("", ".", "..") or "\\" in file:
+        raise HmsimError(
+            f"{Path(run_dir) / MANIFEST}: table {name!r}: {file!r} is not a file name inside the run folder"
+        )
+    return inside(run_dir, Path(run_dir) / file, f"{Path(run_dir) / MANIFEST}: table {name!r}")
+
+
 def read_run(run_dir: Path | str, tables: list[str] | None = None) -> RunOutput:
     """Read a finished run folder (all tables, or the named ones) back into a RunOutput."""
     run_dir = Path(run_dir)
@@ -163,11 +414,15 @@ def read_run(run_dir: Path | str, tables: list[str] | None = None) -> RunOutput:
             f"{run_dir}: run status is {manifest.get('status')!r}, not 'ok': {manifest.get('error', '')}"
         )
     out = RunOutput(meta=dict(manifest.get("meta", {})))
-    for name, file in manifest.get("tables", {}).items():
+    listed = manifest.get("tables", {})
+    if not isinstance(listed, dict):
+        raise HmsimError(f"{run_dir / MANIFEST}: 'tables' must map table names to file names")
+    for name, file in listed.items():
         if tables is not None and name not in tables:
             continue
+        path = table_path(run_dir, name, file)
         try:
-            out.tables[name] = pd.read_parquet(run_dir / file)
+            out.tables[name] = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise HmsimError(f"{run_dir / file}: unreadable table ({exc})") from None
     out.meta["manifest"] = manifest

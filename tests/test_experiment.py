@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from scipy import stats
 from sim.analysis import analyse, interval, replications_needed
 from sim.errors import ConfigError
 from sim.experiment import load_plan, run_batch
+from sim.store import BATCH_FORMAT, write_marker
 
 DATA = Path(__file__).resolve().parent / "data"
 EXPERIMENT = DATA / "tiny_experiment.yaml"
@@ -109,7 +112,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFr
 
 
 def test_two_workers_and_dask_store_identical_results(
-    reference: tuple[Path, pd.DataFrame], tmp_path: Path
+    reference: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref_dir, ref_index = reference
     two = run_batch(load_plan(EXPERIMENT, tmp_path / "two"), workers=2, progress=False)
@@ -119,11 +122,20 @@ def test_two_workers_and_dask_store_identical_results(
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        on_dask = run_batch(
-            load_plan(EXPERIMENT, tmp_path / "dask"), dask=cluster.scheduler_address, progress=False
-        )
+        # a relative --out given in another working directory than the workers': every run folder and
+        # the index must land in the client's folder (they went to the workers' before)
+        client_dir = tmp_path / "client"
+        client_dir.mkdir()
+        monkeypatch.chdir(client_dir)
+        plan = load_plan(EXPERIMENT, "dask")
+        assert all(Path(t.out_dir).is_absolute() for t in plan.tasks)
+        on_dask = run_batch(plan, dask=cluster.scheduler_address, progress=False)
+        again = run_batch(load_plan(EXPERIMENT, "dask"), dask=cluster.scheduler_address, progress=False)
+    assert again.ran == 0 and again.skipped == 12  # so a resume finds them
     pd.testing.assert_frame_equal(comparable(on_dask.index), comparable(ref_index))
-    assert run_files(tmp_path / "dask") == run_files(ref_dir)
+    assert run_files(client_dir / "dask") == run_files(ref_dir)
+    assert (client_dir / "dask" / "index.parquet").is_file()
+    assert not (ROOT / "dask").exists()
 
 
 def test_rerunning_a_finished_batch_changes_nothing(reference: tuple[Path, pd.DataFrame]) -> None:
@@ -135,36 +147,109 @@ def test_rerunning_a_finished_batch_changes_nothing(reference: tuple[Path, pd.Da
     assert {p: p.read_bytes() for p in ref_dir.glob("*/*/manifest.json")} == manifests
 
 
-def test_resume_after_the_batch_is_killed(reference: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
-    ref_dir, ref_index = reference
-    out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "batch", str(EXPERIMENT), "--workers", "1", "--out", str(out)],
+def _group_alive(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def _wait_until_gone(pgid: int, seconds: float) -> list[int]:
+    deadline = time.time() + seconds
+    while (left := _group_alive(pgid)) and time.time() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _start_batch(out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", "batch", str(EXPERIMENT), "--workers", "2", "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True,  # its own process group: what is left of it can be found
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        done = [p for p in out.glob("*/*/manifest.json") if json.loads(p.read_text())["status"] == "ok"]
-        if len(done) >= 3 or proc.poll() is not None:
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds left-over processes via /proc")
+def test_killing_the_batch_at_random_points_and_resuming_at_once(
+    reference: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """SIGKILL of the batch process only (not its workers), at seeded random moments, each time resumed
+    at once while the killed batch's workers may still be writing; then resumed to the end. The result
+    equals an uninterrupted batch, and no process of a killed batch is left behind."""
+    ref_dir, ref_index = reference
+    out = tmp_path / "killed"
+    rng = random.Random(11)
+    killed_groups = []
+    finished = False
+    for _ in range(4):
+        proc = _start_batch(out)
+        try:
+            proc.wait(timeout=rng.uniform(1.0, 6.0))
+            finished = True  # it ended before the kill
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)  # the main process only
+            proc.wait()
+            killed_groups.append(proc.pid)
+        for manifest in out.glob("*/*/manifest.json"):  # whatever is in place is complete
+            assert json.loads(manifest.read_text())["status"] == "ok"
+        if finished:
             break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its worker processes, mid-way
-    proc.wait()
-    finished_before = len(list(out.glob("*/*/manifest.json")))
-    assert 0 < finished_before < 12, "the batch should have been killed mid-way"
-    for manifest in out.glob("*/*/manifest.json"):  # whatever exists is complete, never half-written
-        assert json.loads(manifest.read_text())["status"] == "ok"
-    resumed = run_batch(load_plan(EXPERIMENT, out), workers=1, progress=False)
-    assert resumed.skipped == finished_before and resumed.ran == 12 - finished_before
-    pd.testing.assert_frame_equal(comparable(resumed.index), comparable(ref_index))
+    assert killed_groups, "no kill landed: the batch finished before the first kill"
+    resumed = _start_batch(out)
+    assert resumed.wait(timeout=300) == 0
+    for pgid in [*killed_groups, resumed.pid]:
+        assert _wait_until_gone(pgid, 10.0) == [], f"processes of batch {pgid} outlived it"
+    index = pd.read_parquet(out / "index.parquet")
+    assert not index.duplicated(["scenario", "replication"]).any() and len(index) == 12
+    pd.testing.assert_frame_equal(comparable(index), comparable(ref_index))
     assert run_files(out) == run_files(ref_dir)
     assert sorted(p.parent.relative_to(out) for p in out.glob("*/*/manifest.json")) == sorted(
         Path(t.out_dir).relative_to(out) for t in load_plan(EXPERIMENT, out).tasks
     )
-    assert not list(out.rglob("*.partial-*")) and not list(out.rglob(".*.old-*"))
+    leftovers = [p for p in out.rglob(".*") if p.name != ".hmsim"]
+    assert leftovers == [], leftovers  # no staging, backup, lock or temporary file
+
+
+def test_a_run_that_another_process_still_writes_is_waited_for_not_redone(
+    reference: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """A worker of a killed batch holds a run's lock while writing it: the resumed batch neither counts
+    it as finished nor writes it beside it; it waits, then takes the finished run as it is."""
+    ref_dir, _ = reference
+    out = tmp_path / "orphan"
+    out.mkdir()
+    write_marker(out, BATCH_FORMAT)  # the killed batch's folder
+    plan = load_plan(EXPERIMENT, out, ["replications=1"])  # the reference's replication 0
+    task = plan.tasks[2]
+    ref_run = ref_dir / Path(task.out_dir).relative_to(out)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import shutil, sys, time; from sim.store import target_lock\n"
+            "with target_lock(sys.argv[1]):\n"
+            "    print('held', flush=True); time.sleep(3); shutil.copytree(sys.argv[2], sys.argv[1])\n",
+            task.out_dir,
+            str(ref_run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    result = run_batch(plan, workers=1, progress=False)
+    holder.wait()
+    assert result.skipped == 0 and result.ran == 4 and result.failed == 0
+    # the orphan's run was kept, not simulated and written again (its manifest is the reference's)
+    assert (Path(task.out_dir) / "manifest.json").read_bytes() == (ref_run / "manifest.json").read_bytes()
 
 
 def test_a_failing_run_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:
@@ -175,6 +260,9 @@ def test_a_failing_run_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None
     )
     result = hmsim("batch", str(path), "--workers", "2", "--out", str(tmp_path / "out"))
     assert result.returncode == 1 and "2 run(s) failed" in result.stderr and "Traceback" not in result.stderr
+    # not a terminal: progress as log lines, the last one when all runs are done
+    assert "hmsim batch: failing: 4 runs, 0 already finished, 4 to run" in result.stderr
+    assert "hmsim batch: failing: 4/4 runs finished (2 failed)" in result.stderr
     index = pd.read_parquet(tmp_path / "out" / "index.parquet")
     assert index.set_index(["scenario", "replication"])["status"].to_dict() == {
         ("fine", 0): "ok",
@@ -246,3 +334,50 @@ def test_analyze_command(reference: tuple[Path, pd.DataFrame], tmp_path: Path) -
     assert {"kind", "scenario", "metric", "mean", "ci_low", "ci_high", "n"} <= set(table.columns)
     bad = hmsim("analyze", str(ref_dir), "--metric", "nonsense")
     assert bad.returncode == 2 and "--metric 'nonsense': not in the index" in bad.stderr
+
+
+def test_a_batch_never_touches_files_it_did_not_write(tmp_path: Path) -> None:
+    """hmsim batch --out d deleted every .*.old-* and .*.partial-* entry at any depth below d."""
+    d = tmp_path / "d"
+    (d / "deep" / "er").mkdir(parents=True)
+    (d / ".bashrc.old-2023").write_text("mine", encoding="utf-8")
+    (d / "deep" / "er" / ".settings.partial-save").write_text("mine", encoding="utf-8")
+    mine = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = hmsim("batch", str(EXPERIMENT), "--out", "d", cwd=tmp_path)
+    assert result.returncode == 2 and "not a hmsim batch results folder" in result.stderr, result.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == mine
+    # inside a batch folder hmsim wrote, such files survive a resume too
+    path = write_experiment(tmp_path, "name: small\nreplications: 1\nyears: 0.05\nkeep_tables: [kpis]\n")
+    out = tmp_path / "small"
+    assert run_batch(load_plan(path, out), workers=1, progress=False).ran == 1
+    for name in (".bashrc.old-2023", "deep/er/.settings.partial-save", "base/.0.old-x", "base/.x.partial-1"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("mine", encoding="utf-8")
+    again = run_batch(load_plan(path, out, ["years=0.06"]), workers=1, progress=False)  # re-runs the run
+    assert again.ran == 1 and again.failed == 0
+    for name in (".bashrc.old-2023", "deep/er/.settings.partial-save", "base/.0.old-x", "base/.x.partial-1"):
+        assert (out / name).read_text(encoding="utf-8") == "mine", name
+
+
+@pytest.mark.parametrize("key", ["name", "scenarios"])
+@pytest.mark.parametrize("value", ["../x", "", "/tmp/hmsim-x", ".."])
+def test_experiment_and_scenario_names_are_safe_folder_names(tmp_path: Path, key: str, value: str) -> None:
+    override = f"name={value}" if key == "name" else f"scenarios={{{value!r}: {{}}}}"
+    if key == "scenarios" and value == "":
+        override = "scenarios={'': {}}"
+    result = hmsim("batch", str(EXPERIMENT), "--set", override, cwd=tmp_path)
+    assert result.returncode == 2 and "must be one folder name" in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_documented_csv_outputs_go_into_a_results_folder() -> None:
+    """`hmsim analyze --csv transport.csv` in the docs wrote into the repository root."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    targets = [
+        (page.name, match)
+        for page in pages
+        for match in re.findall(r"hmsim analyze results/[^`\n]*--csv (\S+)", page.read_text(encoding="utf-8"))
+    ]
+    assert targets, "no documented analyze --csv command found"
+    for page, target in targets:
+        assert target.startswith("results/") and ".." not in target, (page, target)

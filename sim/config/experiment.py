@@ -14,6 +14,7 @@ from pydantic import model_validator
 
 from sim.config.base import Model, param
 from sim.config.limits import MAX_BATCH_RUNS, MAX_SCENARIO_POINTS
+from sim.names import NAME_RULE, is_folder_name
 
 
 class Window(Model):
@@ -52,6 +53,11 @@ class Experiment(Model):
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
+        if not is_folder_name(self.name):
+            raise ValueError(f"name: {self.name!r}: must be {NAME_RULE} (it names the results folder)")
+        for scenario in self.scenarios:
+            if not is_folder_name(scenario):
+                raise ValueError(f"scenarios: {scenario!r}: must be {NAME_RULE} (it names run folders)")
         if not self.scenarios:
             raise ValueError("scenarios: give at least one (an empty mapping {} runs the base as is)")
         for key, values in self.grid.items():

@@ -5,17 +5,27 @@ imported the model already, or spawned where there is none); with a Dask schedul
 address the same tasks go to the cluster. At most two tasks per worker are in flight, so the batch process
 holds only small summary rows, however many runs. A run folder whose manifest says ``ok`` for the same
 config hash and seed is finished and skipped, so running the command again resumes a killed batch and
-changes nothing in a finished one; staging folders left by a killed batch are removed first. The index
-(``index.parquet``, one row per run in task order) is rewritten atomically at the end, and on interrupt.
+changes nothing in a finished one. The index (``index.parquet``, one row per run in task order) is
+rewritten atomically at the end, and on interrupt.
+
+What a batch may touch (sim.store): its results folder must be new, empty, or a batch folder hmsim wrote
+(marker ``.hmsim`` of format ``hmsim-batch``); the batch holds that folder's lock, so two batches never
+write into one folder. Leftovers of killed writes are cleaned only for the batch's own run folders, and
+only those whose lock nobody holds (a worker of a killed batch that is still writing keeps its own).
+Local workers end when the batch process dies (sim.experiment.worker.watch_parent).
+
+Progress: a tqdm bar on a terminal; otherwise (a log file, a pipe, CI) a log line (stdlib logging,
+logger ``sim.experiment``) at every tenth of the runs and at least once a minute.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import multiprocessing
 import os
-import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -26,10 +36,22 @@ import pandas as pd
 
 from sim.errors import HmsimError
 from sim.experiment.plan import Plan, Task
-from sim.experiment.worker import run_task
-from sim.store import MANIFEST, now_iso, write_json_atomic
+from sim.experiment.worker import finished_row, run_task, watch_parent
+from sim.store import (
+    BATCH_FORMAT,
+    MARKER,
+    check_target,
+    clean_leftovers,
+    clean_partial_files,
+    now_iso,
+    target_lock,
+    write_json_atomic,
+    write_marker,
+)
 
 INDEX = "index.parquet"
+log = logging.getLogger("sim.experiment")
+LOG_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -40,37 +62,16 @@ class BatchResult:
     failed: int
 
 
-def finished_row(task: Task) -> dict[str, Any] | None:
-    """The stored row of ``task`` if its run folder holds a finished run of exactly this task."""
-    path = Path(task.out_dir) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if (
-        manifest.get("status") != "ok"
-        or manifest.get("config_hash") != task.config_hash
-        or manifest.get("seed") != task.seed
-    ):
-        return None
-    return {
-        "index": task.index,
-        "status": "ok",
-        "wall_seconds": manifest.get("wall_seconds", 0.0),
-        "error": "",
-        **manifest.get("summary", {}),
-    }
-
-
-def clean_staging(folder: Path) -> int:
-    """Remove staging folders of interrupted writes below ``folder`` (they never look finished)."""
-    removed = 0
-    for stage in list(folder.rglob(".*.partial-*")) + list(folder.rglob(".*.old-*")):
-        if stage.is_dir():
-            shutil.rmtree(stage, ignore_errors=True)
-            removed += 1
-        elif stage.is_file():
-            stage.unlink(missing_ok=True)
+def clean_staging(plan: Plan) -> int:
+    """Remove what killed writes of this batch left: temporaries of its own files, and the staging and
+    backup folders of its run folders that no live process is writing (caller holds the batch lock)."""
+    removed = clean_partial_files(plan.out_dir, (INDEX, "experiment.json", MARKER))
+    for task in plan.tasks:
+        try:
+            with target_lock(Path(task.out_dir)):
+                removed += clean_leftovers(Path(task.out_dir))
+        except HmsimError:  # a worker of a killed batch still writes it; its run_task will wait for it
+            continue
     return removed
 
 
@@ -90,7 +91,9 @@ def _context() -> multiprocessing.context.BaseContext:
 def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     context = _context()
     queue = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: dict[Future[dict[str, Any]], Task] = {}
 
         def submit() -> None:
@@ -176,14 +179,58 @@ def write_index(plan: Plan, rows: dict[int, dict[str, Any]]) -> pd.DataFrame:
     return index
 
 
+class _ProgressLog:
+    """Log lines for a batch without a terminal: at each tenth of the runs and at least once a minute."""
+
+    def __init__(self, name: str, total: int, skipped: int, enabled: bool) -> None:
+        self.name, self.total, self.done, self.enabled = name, total, skipped, enabled
+        self.started = self.last = time.monotonic()
+        self.ran = 0
+        self.next_tenth = (10 * skipped // max(total, 1) + 1) if total else 11
+        if enabled:
+            log.info("%s: %d runs, %d already finished, %d to run", name, total, skipped, total - skipped)
+
+    def update(self, failed: int) -> None:
+        self.done += 1
+        self.ran += 1
+        now = time.monotonic()
+        tenth = 10 * self.done // self.total
+        if not self.enabled or (tenth < self.next_tenth and now - self.last < LOG_EVERY_SECONDS):
+            return
+        self.next_tenth, self.last = tenth + 1, now
+        elapsed = now - self.started
+        left = elapsed / self.ran * (self.total - self.done)
+        log.info(
+            "%s: %d/%d runs finished (%d failed), %.1f min elapsed, about %.1f min left",
+            self.name,
+            self.done,
+            self.total,
+            failed,
+            elapsed / 60,
+            left / 60,
+        )
+
+
 def run_batch(
     plan: Plan, workers: int | None = None, dask: str | None = None, progress: bool = True
 ) -> BatchResult:
-    """Run every unfinished task of ``plan``; return the index and counts."""
+    """Run every unfinished task of ``plan``; return the index and counts.
+
+    ``progress``: a bar on a terminal, log lines (logger ``sim.experiment``) otherwise; False for neither.
+    """
+    check_target(plan.out_dir, BATCH_FORMAT)
+    plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with target_lock(plan.out_dir):
+        check_target(plan.out_dir, BATCH_FORMAT)
+        plan.out_dir.mkdir(exist_ok=True)
+        write_marker(plan.out_dir, BATCH_FORMAT)
+        return _run_locked(plan, workers, dask, progress)
+
+
+def _run_locked(plan: Plan, workers: int | None, dask: str | None, progress: bool) -> BatchResult:
     from tqdm import tqdm
 
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    clean_staging(plan.out_dir)
+    clean_staging(plan)
     write_json_atomic(
         plan.out_dir / "experiment.json",
         {
@@ -213,14 +260,16 @@ def run_batch(
     skipped = len(rows)
     n_workers = workers or os.cpu_count() or 1
     results = _dask(todo, dask) if dask else _local(todo, n_workers)
+    terminal = sys.stderr.isatty()
     bar = tqdm(
         total=len(plan.tasks),
         initial=skipped,
         unit="run",
-        disable=None if progress else True,  # no bar when stderr is not a terminal
+        disable=not (progress and terminal),
         leave=False,
         desc=plan.experiment.name,
     )
+    lines = _ProgressLog(plan.experiment.name, len(plan.tasks), skipped, progress and not terminal)
     failed = 0
     try:
         for result in results:
@@ -228,6 +277,7 @@ def run_batch(
             failed += result["status"] != "ok"
             bar.update(1)
             bar.set_postfix(failed=failed)
+            lines.update(failed)
     finally:
         bar.close()
         index = write_index(plan, rows)

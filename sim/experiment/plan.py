@@ -4,6 +4,10 @@ Every scenario x grid point is resolved and validated before any run starts (one
 scenario named). Replication ``r`` gets the seed ``SeedSequence([master seed, r])`` in every scenario:
 common random numbers, so scenario differences are paired. A task carries its fully resolved config and
 that config's hash, so a re-run can tell a finished run of the same task from a stale one.
+
+The results folder is made absolute here, before any task exists, so every executor (local processes or
+Dask workers with another working directory) writes to the same place; each run folder
+``<out>/<label>/<replication>`` is checked to stay inside it, and every label is a safe folder name.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from sim.config import build_scenario, load_raw, scenario_dict, scenario_hash
 from sim.config.experiment import Experiment
 from sim.config.loader import apply_overrides, read_yaml, set_value, validate_model
 from sim.config.schema import Scenario
-from sim.errors import ConfigError
+from sim.errors import ConfigError, HmsimError
 from sim.model.engine import horizon_days
+from sim.names import NAME_RULE, is_folder_name
 from sim.output import TABLES
+from sim.store import inside
 from sim.summary import METRICS
 
 LEDGER_METRICS = (
@@ -125,7 +131,7 @@ def load_plan(
         raise ConfigError([f"base: {p}" for p in exc.problems]) from None
     if exp.years is not None:
         base.setdefault("horizon", {})["years"] = exp.years
-    out_dir = Path(out) if out else Path("results") / exp.name
+    out_dir = (Path(out) if out else Path("results") / exp.name).resolve()
     short = _short_keys(list(exp.grid))
     combos = list(itertools.product(*exp.grid.values())) if exp.grid else [()]
     metrics = tuple(exp.metrics) or (*METRICS, *LEDGER_METRICS)
@@ -135,6 +141,9 @@ def load_plan(
         for combo in combos:
             grid = tuple(zip(exp.grid, combo, strict=True))
             label = _safe("__".join([name, *[f"{short[k]}={v}" for k, v in grid]]))
+            if not is_folder_name(label):
+                errors.append(f"scenario {label}: the run folder name must be {NAME_RULE}")
+                continue
             data = base
             try:
                 data = _overridden(base, [*settings.items(), *grid], f"scenarios.{name}")
@@ -156,7 +165,7 @@ def load_plan(
                         seed=replication_seed(exp.seed, r),
                         config=config,
                         config_hash=digest,
-                        out_dir=str(out_dir / label / str(r)),
+                        out_dir=_run_dir(out_dir, label, r),
                         windows=windows,
                         metrics=metrics,
                         keep_tables=tuple(exp.keep_tables),
@@ -166,6 +175,13 @@ def load_plan(
     if errors:
         raise ConfigError(errors)
     return Plan(experiment=exp, path=path, out_dir=out_dir, tasks=tasks)
+
+
+def _run_dir(out_dir: Path, label: str, replication: int) -> str:
+    try:
+        return str(inside(out_dir, out_dir / label / str(replication), f"scenario {label}"))
+    except HmsimError as exc:
+        raise ConfigError(exc.problems) from None
 
 
 def _overridden(base: dict[str, Any], pairs: list[tuple[str, Any]], label: str) -> dict[str, Any]:

@@ -3,10 +3,18 @@
 The run folder is written atomically, with the summary metrics in its manifest; a failing run writes a
 manifest with ``"status": "failed"`` and the error instead, and never raises, so one failure does not stop
 the batch. Only the row travels back to the batch process, so memory stays bounded however many runs.
+
+A task holds its run folder's lock (sim.store.target_lock) from the check "already finished?" to the
+end of its write, so a resumed batch never re-runs or overwrites a run that a worker of a killed batch
+is still writing: it waits for that worker and then finds the run finished. Local workers end themselves
+when the batch process is gone (:func:`watch_parent`), so such a wait is short.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -14,7 +22,77 @@ from typing import Any
 
 from sim.experiment.plan import LEDGER_METRICS, Task
 from sim.output import RunOutput
-from sim.store import git_revision, now_iso, package_versions, write_run
+from sim.store import (
+    MANIFEST,
+    RUN_FORMAT,
+    git_revision,
+    now_iso,
+    package_versions,
+    read_marker,
+    target_lock,
+    write_run,
+)
+
+LOCK_WAIT_SECONDS = 3600.0  # for a worker of a killed batch to finish the same run
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, counts as gone)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.parent.parent.is_dir() and Path("/proc/self").exists():
+        try:
+            state = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def watch_parent(main_pid: int, interval: float = 0.2) -> None:
+    """Pool initializer: end this worker process at once when the batch process ``main_pid`` is gone
+    (or the process that started this one, e.g. the forkserver, has ended). A run it was writing is
+    left as a staging folder that the next write of that run removes."""
+    parent = os.getppid()
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent or not _alive(main_pid):
+                os._exit(70)
+
+    threading.Thread(target=loop, name="hmsim-watch-parent", daemon=True).start()
+
+
+def finished_row(task: Task) -> dict[str, Any] | None:
+    """The stored row of ``task`` if its run folder holds a finished run of exactly this task."""
+    folder = Path(task.out_dir)
+    marker = read_marker(folder)
+    if marker is None or marker["format"] != RUN_FORMAT:
+        return None
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("status") != "ok"
+        or manifest.get("config_hash") != task.config_hash
+        or manifest.get("seed") != task.seed
+    ):
+        return None
+    return {
+        "index": task.index,
+        "status": "ok",
+        "wall_seconds": manifest.get("wall_seconds", 0.0),
+        "error": "",
+        **manifest.get("summary", {}),
+    }
 
 
 def summary_row(task: Task, output: RunOutput) -> dict[str, float]:
@@ -45,7 +123,20 @@ def summary_row(task: Task, output: RunOutput) -> dict[str, float]:
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    """Simulate ``task``, write its run folder, return ``{"index", "status", "wall_seconds", ...metrics}``."""
+    """Simulate ``task``, write its run folder, return ``{"index", "status", "wall_seconds", ...metrics}``.
+
+    Holds the run folder's lock throughout; a run found finished once the lock is held is not run again.
+    """
+    try:
+        with target_lock(Path(task.out_dir), wait=LOCK_WAIT_SECONDS):
+            done = finished_row(task)
+            return done if done is not None else _run_locked(task)
+    except Exception as exc:  # the lock itself (e.g. held by a stuck process): a failed row, no raise
+        error = f"{type(exc).__name__}: {exc}"
+        return {"index": task.index, "status": "failed", "wall_seconds": 0.0, "error": error}
+
+
+def _run_locked(task: Task) -> dict[str, Any]:
     from sim.config.schema import Scenario
     from sim.economics import compute
     from sim.model import run
