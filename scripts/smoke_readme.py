@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHORTEN = {"batch": ["--set", "years=1", "--set", "replications=2"]}
 SKIP = {"results"}  # each smoke run starts with no results
+TIMEOUT_SECONDS = 1200  # per command; a hang fails the smoke test instead of using CI's whole budget
 
 
 def readme_blocks(text: str) -> list[list[str]]:
@@ -55,10 +56,7 @@ def main() -> int:
     setup = [line for line in blocks[0] if not line.startswith(".venv/bin/hmsim")]
     problems = check_ci_runs_the_setup(setup)
     commands = [
-        line
-        for block in blocks
-        for line in block
-        if line.startswith(".venv/bin/") and line not in setup
+        line for block in blocks for line in block if line.startswith(".venv/bin/") and line not in setup
     ]
     print(f"smoke: {len(commands)} README commands; .ci/run runs the set-up and tests: {setup}")
     passed = 0
@@ -73,7 +71,12 @@ def main() -> int:
             note = f"   [smoke: added {' '.join(extra)}]" if extra else ""
             print(f"$ {line}{note}", flush=True)
             started = time.perf_counter()
-            result = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+            try:
+                result = subprocess.run(
+                    argv, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+                )
+            except subprocess.TimeoutExpired:
+                result = subprocess.CompletedProcess(argv, -1, "", f"timed out after {TIMEOUT_SECONDS} s")
             seconds = time.perf_counter() - started
             status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
             print(f"  {status} in {seconds:.1f} s", flush=True)
