@@ -32,6 +32,7 @@ from sim.store import (
     check_target,
     git_revision,
     now_iso,
+    out_path,
     package_versions,
     write_run,
 )
@@ -80,8 +81,7 @@ def plan_target(
             ) from None
         out_dir = (RESULTS / folder).absolute()
     else:
-        out_dir = Path(out).absolute()
-        check_name(out_dir.name, f"--out {out}: folder name")
+        out_dir = out_path(out)
     check_target(out_dir)
     if force or not (out_dir / MANIFEST).is_file():
         return out_dir

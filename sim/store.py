@@ -127,6 +127,14 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
+def out_path(out: str | Path, what: str = "--out") -> Path:
+    """A user's output folder as an absolute path (``..`` folded, links kept); not a root or ``.``."""
+    path = Path(os.path.abspath(out))
+    if path.name in ("", ".", ".."):
+        raise HmsimError(f"{what} {out}: must name a folder to write (not a root or '.')")
+    return path
+
+
 def inside(base: Path, path: Path, what: str) -> Path:
     """``path`` resolved, if it lies inside ``base`` (also resolved); else a HmsimError."""
     resolved, root = Path(path).resolve(), Path(base).resolve()
@@ -171,7 +179,8 @@ def check_target(out_dir: Path, kind: str = RUN_FORMAT) -> None:
     if marker is None or marker["format"] != kind:
         raise HmsimError(
             f"--out {out_dir}: exists and is not a hmsim {what} folder (no {MARKER} marker of "
-            f"format {kind!r}); hmsim replaces only folders it wrote: choose another folder"
+            f"format {kind!r}); hmsim replaces only folders it wrote: choose another folder (one written by "
+            "an older hmsim has no marker either: remove it yourself)"
         )
     if marker["version"] > FORMAT_VERSION:
         raise HmsimError(
@@ -205,7 +214,7 @@ _HELD: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant 
 
 
 def lock_path(target: Path) -> Path:
-    target = Path(target).absolute()
+    target = Path(os.path.abspath(target))
     return target.parent / f".{target.name}.hmsim-lock"
 
 
@@ -344,8 +353,7 @@ def write_run(
     Returns the tables written (name -> file). Refuses a target that is not empty and not a run folder
     hmsim wrote, and a target another process is writing.
     """
-    out_dir = Path(out_dir).absolute()
-    check_name(out_dir.name, f"--out {out_dir}: folder name")
+    out_dir = out_path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with target_lock(out_dir):
         check_target(out_dir)

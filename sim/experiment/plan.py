@@ -31,7 +31,7 @@ from sim.errors import ConfigError, HmsimError
 from sim.model.engine import horizon_days
 from sim.names import NAME_RULE, is_folder_name
 from sim.output import TABLES
-from sim.store import inside
+from sim.store import inside, out_path
 from sim.summary import METRICS
 
 LEDGER_METRICS = (
@@ -131,7 +131,10 @@ def load_plan(
         raise ConfigError([f"base: {p}" for p in exc.problems]) from None
     if exp.years is not None:
         base.setdefault("horizon", {})["years"] = exp.years
-    out_dir = (Path(out) if out else Path("results") / exp.name).resolve()
+    try:
+        out_dir = out_path(out).resolve() if out else (Path("results") / exp.name).resolve()
+    except HmsimError as exc:
+        raise ConfigError(exc.problems) from None
     short = _short_keys(list(exp.grid))
     combos = list(itertools.product(*exp.grid.values())) if exp.grid else [()]
     metrics = tuple(exp.metrics) or (*METRICS, *LEDGER_METRICS)
