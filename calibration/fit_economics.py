@@ -156,7 +156,7 @@ def update_norrbotten(
     fit: dict[str, Any], sim: dict[str, float], obs: dict[str, float], damping: float
 ) -> None:
     e = fit["economics"]
-    # the issue's targets are the municipalities' revenue by type (the region's follows from the payer split)
+    # the fitted targets are the municipalities' revenue by type (the region's follows from the payer split)
     fit["price_level"] = scale(
         fit["price_level"], obs["muni_revenue_rent"] / sim["muni_revenue_rent"], damping, 0.1, 5
     )

@@ -37,7 +37,7 @@ Västmanland (observed 2024: 20-64 and "0-19 and 65+" by municipality; 2018: 65+
   Facts fitted: 65+ share 0.22 in 2025 (vastmanland_review_2026.csv population_share_65plus); county 65+ 2018
   (population_vastmanland.csv); 80+ share 0.052 in 2019 and +50 % 2019-2030 (national figures, assumed for
   Västmanland), total growth 0.5 %/yr and a 65+ share of 0.235 in 2040 (assumptions: "grows slowly with a
-  growing 65+ share", domain.md §5) and 75+ +36 % 2010-2024 as Norrbotten (assumption); all in
+  growing 65+ share", docs/sources.md D5) and 75+ +36 % 2010-2024 as Norrbotten (assumption); all in
   demography_assumptions.csv. 2010-2023: back-cast from 2024, each municipality's 65-79 and 80+ scaled to its
   observed 2018 65+ (the factor log-interpolated to 1 in 2024, held before 2018). 2025-2040: projected.
 """

@@ -352,3 +352,30 @@ def test_a_grid_too_large_to_validate_is_refused_at_once(tmp_path: Path, tiny_pa
     )
     with pytest.raises(ConfigError, match="5000 scenario points, more than the 1000"):
         load_plan(exp, tmp_path / "out")
+
+
+def test_configs_and_docs_cite_only_documents_in_the_repository(root: Path) -> None:
+    """Sources are files of the repository: no citation of the shared brief, design card or an issue, and
+    every ``docs/sources.md Dn``/``Hn`` names a section that exists."""
+    files = [
+        *root.glob("configs/**/*.yaml"),
+        *root.glob("docs/*.md"),
+        *root.glob("calibration/**/*.csv"),
+        *root.glob("sim/config/*.py"),
+    ]
+    sources = (root / "docs/sources.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## ([DH]\d+)\.", sources, flags=re.MULTILINE))
+    assert {"D1", "D2", "D3", "D5", "H1"} <= sections
+    for path in files:
+        if path.name == "sources.md":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"domain\.md", r"design\.md", r"\bthe issue\b(?!d)", r"\bissue \d+:"):
+            found = re.search(pattern, text)
+            assert found is None, (
+                f"{path.relative_to(root)} cites {found.group(0)!r}, which is not in the repo"
+            )
+        for cited in re.findall(r"docs/sources\.md ([A-Z]\d+)", text):
+            assert cited in sections, (
+                f"{path.relative_to(root)} cites docs/sources.md {cited}: no such section"
+            )

@@ -94,7 +94,7 @@ class PriceGroup(Model):
 
 class RentScheme(Model):
     kind: Literal["depreciation_markup", "rent_factor", "function_rent"] = param(
-        ..., "-", "domain.md §3", "how rent is set"
+        ..., "-", "docs/sources.md D3", "how rent is set"
     )
     # depreciation_markup (Norrbotten)
     front_years: float = param(2.0, "years", "assumption", "the 'first years' with the front share", gt=0)
@@ -194,7 +194,7 @@ class Settlement(ResultSplit):
     """How the result is settled with the principals; ``region_share`` applies to ``result_split`` only."""
 
     kind: Literal["none", "markup_follow_up", "result_split"] = param(
-        "none", "-", "domain.md §3", "how the result is settled with the principals"
+        "none", "-", "docs/sources.md D3", "how the result is settled with the principals"
     )
     period: Literal["quarter", "year"] = param(
         "year", "-", "per region", "settlement period (posted at its end)"

@@ -21,7 +21,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 # work of one run, estimated from the config before anything is allocated (see sim.config.workload).
 # Västmanland over 10 years (orders + devices on rent at the start + their expected work orders, counted
 # from above) is about 2.8 million; a region ten times larger over 20 years
-# about 60 million (issue 12's target size).
+# about 60 million (a size planners ask for).
 MAX_RUN_WORK = 100_000_000
 
 # experiments: scenario points (scenarios x grid combinations), each validated before the batch starts

@@ -245,9 +245,11 @@ class Transport(Model):
 
 class Category(Model):
     label: str = param("", "-", "-", "readable name")
-    responsibility_class: ResponsibilityClass = param(..., "-", "domain.md §3", "cost-responsibility class")
+    responsibility_class: ResponsibilityClass = param(
+        ..., "-", "docs/sources.md D3", "cost-responsibility class"
+    )
     rented: bool = param(
-        True, "-", "domain.md §3", "rented (returns, reconditioning) or sold (leaves at delivery)"
+        True, "-", "docs/sources.md D3", "rented (returns, reconditioning) or sold (leaves at delivery)"
     )
     tracked_share: float = param(1.0, "share", "per category", "units individually tracked", ge=0, le=1)
     purchase_price: Dist = param(..., "SEK", "per category", "purchase price of a new unit")
@@ -435,18 +437,20 @@ class Responsibility(Model):
     """Who pays (cost responsibility); applied to the DES's patient attributes, see sim.responsibility."""
 
     region_classes: list[ResponsibilityClass] = param(
-        ["1", "clinic"], "-", "domain.md §3 (Västmanland)", "classes always paid by the region"
+        ["1", "clinic"], "-", "docs/sources.md D3 (Västmanland)", "classes always paid by the region"
     )
     municipality_pays_special_housing: bool = param(
-        True, "-", "domain.md §3", "special housing -> municipality"
+        True, "-", "docs/sources.md D3", "special housing -> municipality"
     )
     municipality_pays_home_care: bool = param(
         False,
         "-",
-        "domain.md §3: home care with region today (reform studied)",
+        "docs/sources.md D3: home care with region today (reform studied)",
         "home health care -> municipality",
     )
-    children_with_region: bool = param(True, "-", "domain.md §1", "children's devices stay with the region")
+    children_with_region: bool = param(
+        True, "-", "docs/sources.md D1", "children's devices stay with the region"
+    )
 
 
 class InitialState(Model):
