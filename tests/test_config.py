@@ -379,3 +379,20 @@ def test_configs_and_docs_cite_only_documents_in_the_repository(root: Path) -> N
             assert cited in sections, (
                 f"{path.relative_to(root)} cites docs/sources.md {cited}: no such section"
             )
+
+
+@pytest.mark.parametrize(
+    "override",
+    [[], ["categories.bed.rental_duration.0.mean=4000"], ["demand.use_rates.rollator.old=400"]],
+    ids=["tiny", "long-rentals", "high-rates"],
+)
+def test_the_run_size_estimate_is_within_a_few_times_of_what_a_run_builds(
+    tiny_path: Path, override: list[str]
+) -> None:
+    from sim.config.workload import estimate_work
+    from sim.model import run
+
+    scenario = load_scenario(tiny_path, override)
+    output = run(scenario, 1)
+    built = len(output["rentals"]) + len(output["jobs"]) + len(output["deliveries"])
+    assert built / 5 <= estimate_work(scenario) <= built * 5

@@ -18,11 +18,10 @@ MAX_ABS_NUMBER = 1e12
 # dates: the calendar (Swedish holidays) and the ledger's periods are defined for these years
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
-# work of one run, estimated from the config before anything is allocated (see sim.config.workload).
-# Västmanland over 10 years (orders + devices on rent at the start + their expected work orders, counted
-# from above) is about 2.8 million; a region ten times larger over 20 years
-# about 60 million (a size planners ask for).
-MAX_RUN_WORK = 100_000_000
+# work of one run, estimated from the config before anything is allocated (see sim.config.workload):
+# orders, devices on rent at the start and the work orders drawn for every rental. Västmanland over 10 years
+# is about 1.4 million (about 20 s and 1 GB today); a region ten times larger over 20 years about 30 million.
+MAX_RUN_WORK = 40_000_000
 
 # experiments: scenario points (scenarios x grid combinations), each validated before the batch starts
 MAX_SCENARIO_POINTS = 1_000  # about 55 ms each to validate (Västmanland): a minute at most

@@ -1,11 +1,12 @@
 """Estimate the work of a run from its config alone, so a run that would take hours or exhaust memory is
 refused in a second with the figures that make it large (instead of a MemoryError after minutes).
 
-The estimate is an upper-leaning sum of the records a run builds: orders over the horizon (population x use
+The estimate is a rough sum (within a few times, measured in tests/test_config.py) of the records a run
+builds: orders over the horizon (population x use
 rates, with population growth, the trend and the largest shock applied as if they held throughout),
-devices on rent at the start (the warm start: yearly orders x mean rental duration) and their work orders
-(repairs, inspections) over the horizon. It is compared with
-:data:`sim.config.limits.MAX_RUN_WORK`.
+devices on rent at the start (the warm start: yearly orders x mean rental duration) and the work orders
+(repairs, inspections) of every rental over its whole duration (the model draws them when a rental
+starts). It is compared with :data:`sim.config.limits.MAX_RUN_WORK`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sim.config.limits import MAX_RUN_WORK
 from sim.config.schema import Scenario
 
 DAYS_PER_YEAR = 365.25
+AGE_CAP_YEARS = 15.0  # as sim.model.fates.AGE_CAP_YEARS (sim.config must not import the model)
 
 
 def _growth(rate: float, years: float) -> float:
@@ -57,13 +59,15 @@ def estimate_work(s: Scenario) -> float:
         work += annual * years
         if cat is None or not cat.rented:
             continue
-        duration = sum(comp.share * comp.mean for comp in cat.rental_duration)
-        fleet = annual * duration / DAYS_PER_YEAR
+        duration = sum(comp.share * comp.mean for comp in cat.rental_duration) / DAYS_PER_YEAR
+        fleet = annual * duration
+        # the model draws each rental's work orders over its whole duration when the rental starts
+        # (candidates at the age-capped rate, thinned later: sim.model.fates)
         per_device_year = (
-            cat.corrective_per_device_year * (1 + cat.corrective_age_factor * cat.scrap_age_years)
+            cat.corrective_per_device_year * (1 + cat.corrective_age_factor * AGE_CAP_YEARS)
             + cat.preventive_per_device_year
         )
-        work += fleet + (fleet + annual * years) * per_device_year * years
+        work += fleet + (fleet + annual * years) * duration * per_device_year
         if not math.isfinite(work):
             return math.inf
     return work
