@@ -550,7 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module: each has ``register(sub, overridable)`` adding its subparser(s)
 # with ``set_defaults(func=...)``; the handler returns an exit status and raises HmsimError for bad input.
-COMMAND_MODULES: tuple[str, ...] = ("sim.cli_population",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "sim.cli_population",
+    "sim.commands.calibrate",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

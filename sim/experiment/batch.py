@@ -26,7 +26,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,18 +88,21 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
+TaskFn = Callable[[Any], dict[str, Any]]
+
+
+def _local(tasks: list[Any], workers: int, fn: TaskFn = run_task) -> Iterator[dict[str, Any]]:
     context = _context()
     queue = iter(tasks)
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
     ) as pool:
-        pending: dict[Future[dict[str, Any]], Task] = {}
+        pending: dict[Future[dict[str, Any]], Any] = {}
 
         def submit() -> None:
             task = next(queue, None)
             if task is not None:
-                pending[pool.submit(run_task, task)] = task
+                pending[pool.submit(fn, task)] = task
 
         for _ in range(2 * workers):
             submit()
@@ -119,7 +122,7 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
                 submit()
 
 
-def _dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
+def _dask(tasks: list[Any], address: str, fn: TaskFn = run_task) -> Iterator[dict[str, Any]]:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -132,7 +135,7 @@ def _dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         queue = iter(tasks)
         first = [
-            client.submit(run_task, t, pure=False)
+            client.submit(fn, t, pure=False)
             for t in [next(queue, None) for _ in range(2 * workers)]
             if t is not None
         ]
@@ -141,9 +144,21 @@ def _dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
             yield future.result()
             task = next(queue, None)
             if task is not None:
-                pending.add(client.submit(run_task, task, pure=False))
+                pending.add(client.submit(fn, task, pure=False))
     finally:
         client.close()
+
+
+def map_tasks(
+    fn: TaskFn, tasks: list[Any], workers: int | None = None, dask: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Run ``fn(task)`` for every task on the batch executors (local worker processes, or Dask when an
+    address is given), yielding each result as it finishes. ``fn`` must be a module-level function (it is
+    pickled) returning a small dict with at least ``index`` and ``status``; a worker that dies yields
+    ``status: failed``. Used by ``hmsim batch`` and by the calibrate, sensitivity and optimise commands."""
+    if dask:
+        return _dask(tasks, dask, fn)
+    return _local(tasks, workers or os.cpu_count() or 1, fn)
 
 
 def write_index(plan: Plan, rows: dict[int, dict[str, Any]]) -> pd.DataFrame:

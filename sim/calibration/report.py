@@ -1,0 +1,292 @@
+"""The fit report (Markdown + JSON + trace CSV) and the fitted YAML, both written atomically.
+
+The fitted YAML holds only the keys the fit set, each with a comment naming the targets that fitted it, the
+spec, the date and the seeds; a region config ``extends`` it last, so the fitted values override the
+starting values (which keep their own sources in the files they come from). Keys inside a list (a rental
+duration's components) write the whole list, as YAML merging replaces lists whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.analysis import interval
+from sim.calibration.fit import FitResult, at_bound, fmt
+from sim.calibration.params import settings
+from sim.config.loader import set_value
+from sim.store import write_json_atomic
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ci(stats: dict[str, float]) -> str:
+    if not math.isfinite(stats["half_width"]):
+        return fmt(stats["mean"])
+    return f"{fmt(stats['mean'])} ± {fmt(stats['half_width'])}"
+
+
+def _pct(sim: float, obs: float) -> str:
+    return f"{(sim / obs - 1) * 100:+.1f} %" if obs else "n/a"
+
+
+def report_data(result: FitResult) -> dict[str, Any]:
+    p = result.problem
+    n_fit, n_par = len(p.targets), len(p.params)
+    targets = []
+    for i, t in enumerate(p.targets):
+        b = interval(result.before[:, i])
+        a = interval(result.after[:, i])
+        targets.append(
+            {
+                "target": t.id,
+                "observed": t.observed,
+                "before": b,
+                "after": a,
+                "error_before": b["mean"] / t.observed - 1 if t.observed else math.nan,
+                "error_after": a["mean"] / t.observed - 1 if t.observed else math.nan,
+                "residual_after": t.residual(a["mean"]),
+                "tolerance": t.scale,
+            }
+        )
+    holdouts = []
+    if result.holdout_after is not None and result.holdout_before is not None:
+        for i, t in enumerate(p.holdouts):
+            a = interval(result.holdout_after[:, i])
+            b = interval(result.holdout_before[:, i])
+            holdouts.append(
+                {
+                    "target": t.id,
+                    "observed": t.observed,
+                    "before": b,
+                    "after": a,
+                    "error_after": a["mean"] / t.observed - 1 if t.observed else math.nan,
+                    "naive": t.naive,
+                    "naive_error": (t.naive / t.observed - 1) if t.naive is not None and t.observed else None,
+                }
+            )
+    params = [
+        {
+            "parameter": q.name,
+            "mode": q.spec.mode,
+            "keys": len(q.keys),
+            "bounds": list(q.spec.bounds),
+            "start": s,
+            "fitted": f,
+            "at_bound": at_bound(q, f),
+            "fitted_by": result.attribution.get(q.name, []),
+        }
+        for q, s, f in zip(p.params, result.start, result.fitted, strict=True)
+    ]
+    return {
+        "name": p.spec.name,
+        "spec": str(p.path),
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "replications": p.spec.replications,
+        "seeds": p.evaluator.seeds,
+        "optimiser": p.spec.optimiser.model_dump(),
+        "message": result.message,
+        "targets_fitted": n_fit,
+        "parameters_fitted": n_par,
+        "degrees_of_freedom": n_fit - n_par,
+        "cost_before": result.cost_before,
+        "cost_after": result.cost_after,
+        "evaluations": result.evaluations,
+        "runs": result.runs,
+        "runs_from_cache": result.cached,
+        "run_seconds": round(result.wall_seconds, 1),
+        "targets": targets,
+        "holdouts": holdouts,
+        "parameters": params,
+        "trace": result.trace.rows,
+    }
+
+
+def report_markdown(data: dict[str, Any]) -> str:
+    lines = [
+        f"# Fit report: {data['name']}",
+        "",
+        f"Spec `{data['spec']}`, written {data['written_at']}; {data['replications']} replications per point "
+        f"(seeds {data['seeds']}, the same at every point); optimiser {data['optimiser']['method']}: "
+        f"{data['message']}.",
+        "",
+        f"{data['targets_fitted']} targets, {data['parameters_fitted']} parameters: "
+        f"**{data['degrees_of_freedom']} degrees of freedom**. Cost (sum of squared residuals in tolerances) "
+        f"{fmt(data['cost_before'])} before, {fmt(data['cost_after'])} after; {data['evaluations']} points, "
+        f"{data['runs']} runs ({data['runs_from_cache']} more from the cache), "
+        f"{data['run_seconds']} s of runs.",
+        "",
+        "## Targets: simulated mean ± 95 % CI half-width vs observed",
+        "",
+        "| target | observed | before | error | after | error | residual (tolerances) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in data["targets"]:
+        lines.append(
+            f"| {t['target']} | {fmt(t['observed'])} | {_ci(t['before'])} "
+            f"| {_pct(t['before']['mean'], t['observed'])} "
+            f"| {_ci(t['after'])} | {_pct(t['after']['mean'], t['observed'])} | {t['residual_after']:+.2f} |"
+        )
+    lines += [
+        "",
+        "## Parameters",
+        "",
+        "| parameter | mode | keys | bounds | start | fitted | at a bound | fitted by |",
+    ]
+    lines.append("|---|---|---:|---|---:|---:|---|---|")
+    for q in data["parameters"]:
+        lines.append(
+            f"| {q['parameter']} | {q['mode']} | {q['keys']} "
+            f"| [{fmt(q['bounds'][0])}, {fmt(q['bounds'][1])}] | {fmt(q['start'])} | {fmt(q['fitted'])} "
+            f"| {q['at_bound'] or '-'} | {', '.join(q['fitted_by']) or '-'} |"
+        )
+    if data["holdouts"]:
+        lines += [
+            "",
+            "## Hold-out targets (not fitted) against the naive forecast",
+            "",
+            "| target | observed | simulated after | error | naive forecast | naive error |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for h in data["holdouts"]:
+            naive = "-" if h["naive"] is None else fmt(h["naive"])
+            nerr = "-" if h["naive_error"] is None else f"{h['naive_error'] * 100:+.1f} %"
+            lines.append(
+                f"| {h['target']} | {fmt(h['observed'])} | {_ci(h['after'])} | "
+                f"{_pct(h['after']['mean'], h['observed'])} | {naive} | {nerr} |"
+            )
+    lines += ["", "## Convergence trace", "", "| evaluation | cost | best so far |", "|---:|---:|---:|"]
+    best = math.inf
+    for row in data["trace"]:
+        best = min(best, row["cost"])
+        lines.append(f"| {row['evaluation']} | {fmt(row['cost'])} | {fmt(best)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: FitResult) -> dict[str, Any]:
+    out = result.problem.out_dir
+    data = report_data(result)
+    write_json_atomic(out / "report.json", data)
+    write_text_atomic(out / "report.md", report_markdown(data))
+    frame = pd.DataFrame(result.trace.rows)
+    write_text_atomic(out / "trace.csv", frame.to_csv(index=False))
+    return data
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        value = float(f"{value:.6g}")
+    return (
+        str(yaml.safe_dump(value, default_flow_style=True, allow_unicode=True)).replace("\n...\n", "").strip()
+    )
+
+
+def fitted_overlay(result: FitResult) -> tuple[dict[str, Any], dict[str, str]]:
+    """The nested mapping of fitted keys (lists written whole) and a comment per written path."""
+    p = result.problem
+    base = copy.deepcopy(p.evaluator.base)
+    overlay: dict[str, Any] = {}
+    comments: dict[str, str] = {}
+    when = datetime.now(UTC).date().isoformat()
+    for q, value in zip(p.params, result.fitted, strict=True):
+        targets = result.attribution.get(q.name) or [t.id for t in p.targets]
+        files = sorted({t.file for t in p.targets})
+        factor = f" x {fmt(value)}" if q.spec.mode == "scale" else ""
+        note = (
+            f"{q.spec.unit + '; ' if q.spec.unit else ''}{q.name}{factor} fitted {when} to "
+            f"{'; '.join(targets)} ({', '.join(files)})"
+        )
+        for key, v in settings([q], [value]):
+            parts = key.split(".")
+            set_value(base, parts, v, key)
+            # a key below a list: write the whole list (YAML merging replaces lists)
+            node: Any = base
+            cut = len(parts)
+            for depth, part in enumerate(parts):
+                if isinstance(node, list):
+                    cut = depth
+                    break
+                node = node[part] if isinstance(node, dict) else None
+            path = parts[:cut]
+            value_here: Any = base
+            for part in path:
+                value_here = value_here[part]
+            set_value(overlay, path, copy.deepcopy(value_here), key)
+            joined = ".".join(path)
+            comments[joined] = note if joined not in comments or cut == len(parts) else comments[joined]
+    return overlay, comments
+
+
+def _emit(node: dict[str, Any], comments: dict[str, str], prefix: list[str], indent: int) -> list[str]:
+    lines = []
+    pad = "  " * indent
+    for key, value in node.items():
+        path = [*prefix, str(key)]
+        note = comments.get(".".join(path))
+        tail = f"  # {note}" if note else ""
+        if isinstance(value, dict):
+            lines.append(f"{pad}{_scalar(key)}:{tail}")
+            lines += _emit(value, comments, path, indent + 1)
+        elif isinstance(value, list):
+            lines.append(f"{pad}{_scalar(key)}:{tail}")
+            lines += [f"{pad}  - {_flow(v)}" for v in value]
+        else:
+            lines.append(f"{pad}{_scalar(key)}: {_scalar(value)}{tail}")
+    return lines
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def write_fitted(result: FitResult, path: Path, data: dict[str, Any]) -> None:
+    overlay, comments = fitted_overlay(result)
+    head = [
+        f"# Generated by `hmsim calibrate {data['spec']}` on {data['written_at']};",
+        "# do not edit by hand, rerun it.",
+        f"# {data['targets_fitted']} targets, {data['parameters_fitted']} parameters "
+        f"({data['degrees_of_freedom']} degrees of freedom), {data['replications']} replications per point, "
+        f"seeds {data['seeds']} (the same at every point); cost {fmt(data['cost_before'])} -> "
+        f"{fmt(data['cost_after'])}.",
+        "# Each value names its parameter, the fit date and the targets that fitted it.",
+        "# Fit report: the report.md beside the fit's cache (results/calibrate/<name>/), copied into docs.",
+    ]
+    text = "\n".join([*head, *_emit(overlay, comments, [], 0)]) + "\n"
+    check = yaml.safe_load(text)
+    if not _same(check, overlay):
+        raise RuntimeError("the fitted YAML does not read back as written")
+    write_text_atomic(path, text)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return bool(np.isclose(a, b, rtol=1e-5, atol=0))
+    return bool(a == b) or str(a) == str(b)

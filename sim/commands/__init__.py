@@ -1,0 +1,1 @@
+"""Command modules of ``hmsim`` that live outside sim/cli.py (see ``COMMAND_MODULES`` there)."""

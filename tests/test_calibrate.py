@@ -1,0 +1,185 @@
+"""hmsim calibrate: parameters recovered from a config's own simulated output, resume, bad specs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.calibration import prepare, run_fit
+from sim.calibration.evaluate import Evaluator
+from sim.calibration.fit import base_raw
+from sim.calibration.measures import Measure
+from sim.calibration.params import ParameterSpec, expand_key, resolve
+from sim.calibration.report import write_fitted, write_report
+from sim.calibration.spec import load_spec
+from sim.cli import main
+from sim.config import load_raw
+
+DATA = Path(__file__).resolve().parent / "data"
+TINY = DATA / "tiny.yaml"
+TRUE_LEVEL, TRUE_FAILED = 1.3, 0.12  # the "unknown" parameters the fit must find
+YEAR = {"start": "2023-01-01", "end": "2023-12-31"}
+
+
+def _spec(tmp_path: Path, **extra: object) -> Path:
+    spec = {
+        "name": "tiny_recovery",
+        "base": str(TINY),
+        "observed": "observed.csv",
+        "replications": 2,
+        "seed": 5,
+        "targets": [
+            {"metric": "orders", "segment": "*", "period": "2023", "simulated": YEAR, "tolerance": 0.03},
+            {
+                "metric": "kpi_delivery_on_planned_day",
+                "period": "2023",
+                "simulated": YEAR,
+                "tolerance_abs": 0.01,
+            },
+            {
+                "metric": "deliveries",
+                "period": "2023",
+                "simulated": YEAR,
+                "holdout": True,
+                "naive_period": "2022",
+            },
+        ],
+        "parameters": {
+            "demand_level": {"keys": ["demand.use_rates.*.*"], "mode": "scale", "bounds": [0.5, 2.0]},
+            "failed_delivery": {"keys": ["transport.failed_delivery_probability"], "bounds": [0.0, 0.3]},
+        },
+        "optimiser": {"max_evaluations": 16},
+        "output": "fitted.yaml",
+        **extra,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    """The tiny config's own output at the true parameters, with seeds the fit never uses."""
+    folder = tmp_path_factory.mktemp("truth")
+    names = ["orders", "orders_Town", "orders_Village", "kpi", "deliveries"]
+    measures = {
+        "orders": Measure(metric="orders", **YEAR),
+        "orders_Town": Measure(metric="orders", segment="Town", **YEAR),
+        "orders_Village": Measure(metric="orders", segment="Village", **YEAR),
+        "kpi": Measure(metric="kpi_delivery_on_planned_day", **YEAR),
+        "deliveries": Measure(metric="deliveries", **YEAR),
+    }
+    raw = load_raw(TINY)
+    ev = Evaluator(raw, measures, replications=4, seed=777, cache_dir=folder / "cache", workers=1)
+    keys = expand_key(raw["demand"], "use_rates.*.*")
+    settings = [
+        (f"demand.{k}", float(v) * TRUE_LEVEL)
+        for k in keys
+        for v in [raw["demand"]["use_rates"][k.split(".")[1]][k.split(".")[2]]]
+    ]
+    settings.append(("transport.failed_delivery_probability", TRUE_FAILED))
+    sample = ev.evaluate([settings])[0]
+    return {n: sample[:, i] for i, n in enumerate(names)}
+
+
+def _observed(tmp_path: Path, truth: dict[str, np.ndarray]) -> None:
+    rows = ["metric,segment,period,value,unit,source"]
+    for name, seg in (("orders", "all"), ("orders_Town", "Town"), ("orders_Village", "Village")):
+        rows.append(f"orders,{seg},2023,{truth[name].mean()},count,simulated truth")
+    rows.append(f"kpi_delivery_on_planned_day,all,2023,{truth['kpi'].mean()},share,simulated truth")
+    rows.append(f"deliveries,all,2023,{truth['deliveries'].mean()},count,simulated truth")
+    rows.append(f"deliveries,all,2022,{truth['deliveries'].mean() * 0.9},count,naive row")
+    (tmp_path / "observed.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_calibration_recovers_known_parameters_and_resumes(
+    tmp_path: Path, truth: dict[str, np.ndarray]
+) -> None:
+    _observed(tmp_path, truth)
+    spec = _spec(tmp_path)
+    problem = prepare(spec, out=tmp_path / "out", workers=1)
+    result = run_fit(problem, log=lambda s: None)
+    level, failed = result.fitted
+    # Tolerance from replications: the fit compares a mean of 2 replications with a mean of 4 others, so
+    # the standard error of the difference is sd x sqrt(1/4 + 1/2); orders scale with the level, and the
+    # delivery KPI falls by about (1 - other misses) per unit of failed deliveries.
+    rel_se = truth["orders"].std(ddof=1) / truth["orders"].mean() * math.sqrt(1 / 4 + 1 / 2)
+    kpi_se = truth["kpi"].std(ddof=1) * math.sqrt(1 / 4 + 1 / 2)
+    assert abs(level / TRUE_LEVEL - 1) <= 4 * rel_se + 0.01, (level, rel_se)
+    assert abs(failed - TRUE_FAILED) <= 4 * kpi_se / 0.8 + 0.01, (failed, kpi_se)
+    assert result.cost_after < result.cost_before
+
+    data = write_report(result)
+    assert data["degrees_of_freedom"] == 4 - 2
+    assert [h["target"] for h in data["holdouts"]] == ["deliveries[all] 2023"]
+    write_fitted(result, tmp_path / "fitted.yaml", data)
+    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text(encoding="utf-8"))
+    assert fitted["transport"]["failed_delivery_probability"] == pytest.approx(failed, rel=1e-5)
+    assert fitted["demand"]["use_rates"]["bed"]["old"] == pytest.approx(10 * level, rel=1e-5)
+    text = (tmp_path / "fitted.yaml").read_text(encoding="utf-8")
+    assert "kpi_delivery_on_planned_day[all] 2023" in text.split("failed_delivery_probability")[1]
+
+    # a second run of the same spec (as after a kill) takes every evaluation from the cache
+    again = run_fit(prepare(spec, out=tmp_path / "out", workers=1), log=lambda s: None)
+    assert again.problem.evaluator.runs == 0
+    assert again.fitted == result.fitted
+
+
+def test_wildcards_expand_over_mappings_and_lists() -> None:
+    data = {"a": {"x": {"v": 1}, "y": {"v": 2}, "z": {}}, "l": [{"m": 1}, {"m": 2}]}
+    assert expand_key(data, "a.*.v") == ["a.x.v", "a.y.v"]
+    assert expand_key(data, "l.*.m") == ["l.0.m", "l.1.m"]
+    assert expand_key(data, "a.q.v") == []
+
+
+def test_scale_parameter_keeps_the_shape_of_its_group() -> None:
+    resolved = {"u": {"a": 2.0, "b": 6.0}}
+    (p,) = resolve({"g": ParameterSpec(keys=["u.*"], mode="scale", bounds=(0.5, 2))}, resolved, "parameters")
+    assert p.settings(1.5) == [("u.a", 3.0), ("u.b", 9.0)]
+    assert p.from_unit(p.to_unit(1.7)) == pytest.approx(1.7)
+
+
+def test_spec_resolves_without_runs(tmp_path: Path) -> None:
+    (tmp_path / "observed.csv").write_text(
+        "metric,segment,period,value\norders,all,2023,1\norders,Town,2023,1\norders,Village,2023,1\n"
+        "kpi_delivery_on_planned_day,all,2023,0.9\ndeliveries,all,2023,5\ndeliveries,all,2022,5\n",
+        encoding="utf-8",
+    )
+    problem = prepare(_spec(tmp_path), out=tmp_path / "out")
+    assert [p.name for p in problem.params] == ["demand_level", "failed_delivery"]
+    assert len(problem.params[0].keys) == 6
+    assert len(problem.targets) == 4 and len(problem.holdouts) == 1
+    assert base_raw(load_spec(_spec(tmp_path)), tmp_path)["name"] == "tiny"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"parameters": {"p": {"keys": ["demand.nothing.*"], "bounds": [0, 1]}}}, "matches no key"),
+        ({"parameters": {"p": {"keys": ["horizon.years"], "bounds": [2, 1]}}}, "lower must be below"),
+        ({"optimiser": {"method": "magic"}}, "optimiser.method"),
+        ({"replications": 0}, "replications"),
+        ({"targets": [{"metric": "nope", "period": "2023", "simulated": {}}]}, "no row of observed.csv"),
+    ],
+)
+def test_bad_spec_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], message: str
+) -> None:
+    (tmp_path / "observed.csv").write_text(
+        "metric,segment,period,value\norders,all,2023,1\n", encoding="utf-8"
+    )
+    spec = _spec(tmp_path, **change)
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    if "targets" not in change:
+        data["targets"] = [data["targets"][0] | {"segment": "all"}]
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["calibrate", str(spec), "--check", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("hmsim calibrate: ") for line in err)
+    assert message in err[0]
+    assert not (tmp_path / "fitted.yaml").exists()
