@@ -553,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli_population",
     "sim.commands.calibrate",
+    "sim.commands.optimise",
+    "sim.commands.sensitivity",
 )
 
 

@@ -154,7 +154,8 @@ def test_spec_resolves_without_runs(tmp_path: Path) -> None:
     assert [p.name for p in problem.params] == ["demand_level", "failed_delivery"]
     assert len(problem.params[0].keys) == 6
     assert len(problem.targets) == 4 and len(problem.holdouts) == 1
-    assert base_raw(load_spec(_spec(tmp_path)), tmp_path)["name"] == "tiny"
+    spec = load_spec(_spec(tmp_path))
+    assert base_raw(spec.base, spec.set, tmp_path)["name"] == "tiny"
 
 
 @pytest.mark.parametrize(
@@ -183,3 +184,19 @@ def test_bad_spec_exits_2_with_one_line(
     assert err and all(line.startswith("hmsim calibrate: ") for line in err)
     assert message in err[0]
     assert not (tmp_path / "fitted.yaml").exists()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = [
+    *sorted((ROOT / "calibration").glob("*.yaml")),
+    *sorted((ROOT / "configs" / "sensitivity").glob("*.yaml")),
+    *sorted((ROOT / "configs" / "optimise").glob("*.yaml")),
+]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_specs_resolve(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    command = {"calibration": "calibrate", "sensitivity": "sensitivity", "optimise": "optimise"}[
+        path.parent.name
+    ]
+    assert main([command, str(path), "--check", "--out", str(tmp_path)]) == 0, capsys.readouterr().err

@@ -59,12 +59,13 @@ def horizon_years(start: date, last: date) -> float:
     return days / 365.25
 
 
-def base_raw(spec: CalibrationSpec, folder: Path) -> dict[str, Any]:
+def base_raw(base: str, fixed: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The base config (spec-relative path) with the spec's fixed ``set`` overrides."""
     try:
-        raw = load_raw(folder / spec.base)
+        raw = load_raw(folder / base)
     except ConfigError as exc:
         raise ConfigError([f"base: {p}" for p in exc.problems]) from None
-    for key, value in spec.set.items():
+    for key, value in fixed.items():
         set_value(raw, key.split("."), value, f"set.{key}")
     return raw
 
@@ -101,7 +102,7 @@ def prepare(
     path = path.resolve()
     spec = load_spec(path, overrides)
     folder = path.parent
-    raw = base_raw(spec, folder)
+    raw = base_raw(spec.base, spec.set, folder)
     all_targets = expand_targets(spec, folder)
     fit_targets = [t for t in all_targets if not t.holdout]
     holdouts = [t for t in all_targets if t.holdout]

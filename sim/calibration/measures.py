@@ -8,6 +8,8 @@ A measure is a small mapping with a ``kind`` from the registry :data:`KINDS`:
 - ``ledger``: the sum of ledger amounts (SEK) of some ``accounts`` (account names, or ``group:<name>`` for a
   reporting group of the economics config) and ``principals`` (``all``, ``region``, ``municipalities``,
   ``centre`` or one name) over the months of ``[start, end]``;
+- ``net_cost``: what ``principals`` (``region``, ``municipalities``, ``all`` or one municipality) pay net
+  over the window (SEK; :func:`sim.economics.views.aggregate`);
 - ``ratio``: ``numerator / denominator`` of two measures, per replication (shares);
 - ``route_km``: km driven on routes over the window (optionally one ``segment`` = municipality);
 - ``jobs``: a statistic of technician or consultant jobs of one ``job_kind`` created in the window:
@@ -32,7 +34,7 @@ from sim.output import RunOutput
 
 
 class Measure(Model):
-    kind: str = param("summary", "-", "-", "kind of measure: " + ", ".join(("summary", "ledger", "ratio")))
+    kind: str = param("summary", "-", "-", "summary, ledger, net_cost, ratio, route_km or jobs")
     metric: str | None = param(None, "-", "-", "summary metric (kind summary)")
     segment: str = param("all", "-", "-", "all, a municipality, region_total or municipalities_total")
     start: date | None = param(None, "date", "-", "first day of the window (default: the run's first)")
@@ -67,7 +69,7 @@ class Measure(Model):
         if self.kind == "ratio":
             assert self.numerator is not None and self.denominator is not None
             return self.numerator.needs_ledger() or self.denominator.needs_ledger()
-        return self.kind == "ledger"
+        return self.kind in ("ledger", "net_cost")
 
     def last_day(self) -> date | None:
         """The latest day this measure reads (to check that a run's horizon covers it)."""
@@ -138,6 +140,22 @@ def _ledger(m: Measure, ctx: Context) -> float:
     return float(led.loc[sel, "amount"].sum())
 
 
+def _net_cost(m: Measure, ctx: Context) -> float:
+    from sim.economics.views import aggregate
+
+    if ctx.ledger is None:
+        raise KeyError("a net_cost measure needs a config with an economics section")
+    view = aggregate(ctx.ledger, "principal", m.start, m.end)
+    view.pop("centre", None)
+    if m.principals == "municipalities":
+        return float(sum(v["net_cost"] for k, v in view.items() if k != "region"))
+    if m.principals == "all":
+        return float(sum(v["net_cost"] for v in view.values()))
+    if m.principals not in view:
+        raise KeyError(f"principals {m.principals!r}: valid: all, municipalities, {', '.join(view)}")
+    return float(view[m.principals]["net_cost"])
+
+
 def _ratio(m: Measure, ctx: Context) -> float:
     assert m.numerator is not None and m.denominator is not None
     den = compute_measure(m.denominator, ctx)
@@ -174,6 +192,7 @@ def _jobs(m: Measure, ctx: Context) -> float:
 KINDS: dict[str, Callable[[Measure, Context], float]] = {
     "summary": _summary,
     "ledger": _ledger,
+    "net_cost": _net_cost,
     "ratio": _ratio,
     "route_km": _route_km,
     "jobs": _jobs,
