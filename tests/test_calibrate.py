@@ -135,6 +135,7 @@ def test_wildcards_expand_over_mappings_and_lists() -> None:
     assert expand_key(data, "a.*.v") == ["a.x.v", "a.y.v"]
     assert expand_key(data, "l.*.m") == ["l.0.m", "l.1.m"]
     assert expand_key(data, "a.q.v") == []
+    assert expand_key(data, "a.x*.v") == ["a.x.v"]
 
 
 def test_scale_parameter_keeps_the_shape_of_its_group() -> None:
@@ -200,3 +201,26 @@ def test_shipped_specs_resolve(path: Path, tmp_path: Path, capsys: pytest.Captur
         path.parent.name
     ]
     assert main([command, str(path), "--check", "--out", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_in_process_local_pool_and_dask_evaluate_identically(tmp_path: Path) -> None:
+    raw = load_raw(TINY)
+    raw["horizon"]["years"] = 0.3
+    measures = {"orders": Measure(metric="orders"), "kpi": Measure(metric="kpi_delivery_on_planned_day")}
+    points = [[("transport.failed_delivery_probability", p)] for p in (0.0, 0.1)]
+
+    def evaluate(folder: str, **executor: object) -> list[np.ndarray]:
+        ev = Evaluator(raw, measures, 2, 3, tmp_path / folder, **executor)  # type: ignore[arg-type]
+        return ev.evaluate(points)
+
+    reference = evaluate("one", workers=1)
+    assert reference[0][:, 1].mean() > reference[1][:, 1].mean()  # failed deliveries lower the KPI
+    for got in (evaluate("two", workers=2),):
+        assert all(np.array_equal(a, b) for a, b in zip(got, reference, strict=True))
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_dask = evaluate("dask", dask=cluster.scheduler_address)
+    assert all(np.array_equal(a, b) for a, b in zip(on_dask, reference, strict=True))

@@ -1,9 +1,11 @@
 """Parameters of a search: dotted config keys (with ``*`` wildcards), bounds, groups.
 
-A parameter names one or more keys. ``*`` in a key matches every key of a mapping (or every index of a
-list) at that level, so ``categories.*.fitting_share`` is one key per category and
-``municipalities.*.special_housing_factor`` one per municipality; branches where the rest of the path does
-not exist are skipped, but a key that matches nothing is an error. Keys are matched against the fully
+A parameter names one or more keys. ``*`` in a key component is a shell-style wildcard over the keys of a
+mapping (or the indexes of a list) at that level, as in ``--set`` (:mod:`sim.config.overrides`): so
+``categories.*.fitting_share`` is one key per category and ``municipalities.*.special_housing_factor``
+one per municipality. Branches where the rest of the path does not exist are skipped
+(``categories.*.rental_duration.1.mean`` reaches only two-component durations, which the ``--set``
+expansion would reject), but a key that matches nothing is an error. Keys are matched against the fully
 resolved scenario (defaults included) and set on the raw config, so a default can be fitted too.
 
 Modes: ``set`` gives every key the parameter's value (units of the key); ``scale`` multiplies every key's
@@ -14,6 +16,7 @@ their relative shape. The optimisers work on the unit cube: ``u = (t(p) - t(lo))
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,10 +71,16 @@ def expand_key(data: Any, dotted: str) -> list[str]:
             return [".".join(prefix)]
         part = parts[i]
         if isinstance(node, Mapping):
-            names = [str(k) for k in node] if part == "*" else [part] if part in node else []
+            if "*" in part:
+                names = [str(k) for k in node if fnmatch.fnmatchcase(str(k), part)]
+            else:
+                names = [part] if part in node else []
             return [m for k in names for m in walk(node[k], i + 1, [*prefix, k])]
         if isinstance(node, Sequence) and not isinstance(node, str):
-            idx = list(range(len(node))) if part == "*" else [int(part)] if part.isdigit() else []
+            if "*" in part:
+                idx = [j for j in range(len(node)) if fnmatch.fnmatchcase(str(j), part)]
+            else:
+                idx = [int(part)] if part.isdigit() else []
             return [m for j in idx if j < len(node) for m in walk(node[j], i + 1, [*prefix, str(j)])]
         return []
 

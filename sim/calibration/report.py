@@ -100,7 +100,7 @@ def report_data(result: FitResult) -> dict[str, Any]:
     ]
     return {
         "name": p.spec.name,
-        "spec": str(p.path),
+        "spec": _shown(p.path),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "replications": p.spec.replications,
         "seeds": p.evaluator.seeds,
@@ -122,13 +122,21 @@ def report_data(result: FitResult) -> dict[str, Any]:
     }
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder where it lies below it (reports name the spec as typed)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def report_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# Fit report: {data['name']}",
         "",
         f"Spec `{data['spec']}`, written {data['written_at']}; {data['replications']} replications per point "
         f"(seeds {data['seeds']}, the same at every point); optimiser {data['optimiser']['method']}: "
-        f"{data['message']}.",
+        f"{data['message'].rstrip('.')}.",
         "",
         f"{data['targets_fitted']} targets, {data['parameters_fitted']} parameters: "
         f"**{data['degrees_of_freedom']} degrees of freedom**. Cost (sum of squared residuals in tolerances) "
