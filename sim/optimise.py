@@ -409,10 +409,8 @@ def report_markdown(search: Search, results: list[dict[str, Any]]) -> str:
             )
             lines.append(f"| {res['year']} | {cap} | {kpis} | {res['size']:,.0f} |")
         else:
-            lines.append(
-                f"| {res['year']} | nothing in the search space meets every target | "
-                + " | " * len(spec.targets)
-            )
+            dashes = " | ".join("-" for _ in spec.targets)
+            lines.append(f"| {res['year']} | nothing in the search space meets every target | {dashes} | - |")
     for res in results:
         if not res["feasible"]:
             lines += ["", f"**{res['year']}: out of reach.**"]

@@ -224,3 +224,29 @@ def test_in_process_local_pool_and_dask_evaluate_identically(tmp_path: Path) -> 
     ) as cluster:
         on_dask = evaluate("dask", dask=cluster.scheduler_address)
     assert all(np.array_equal(a, b) for a, b in zip(on_dask, reference, strict=True))
+
+
+def test_money_measures_agree_with_the_ledger_and_product_tables() -> None:
+    from sim.calibration.measures import Context, compute_measure
+    from sim.config import load_scenario
+    from sim.economics import compute
+    from sim.model import run
+
+    scenario = load_scenario(DATA / "tiny_economics.yaml")
+    output = run(scenario, 1)
+    economy = compute(output, scenario)
+    ctx = Context(output, economy.ledger, {"rent": ["revenue_rent"]}, economy.products)
+    led = economy.ledger
+    rent = led[led["account"].astype(str) == "revenue_rent"]
+    town = float(rent.loc[rent["principal"].astype(str) == "Town", "amount"].sum())
+    munis = float(rent.loc[~rent["principal"].astype(str).isin(["region", "centre"]), "amount"].sum())
+    town_m = Measure(kind="ledger", accounts=["group:rent"], principals="Town")
+    assert compute_measure(town_m, ctx) == pytest.approx(town)
+    share = Measure(
+        kind="ratio",
+        numerator=town_m,
+        denominator=Measure(kind="ledger", accounts=["revenue_rent"], principals="municipalities"),
+    )
+    assert compute_measure(share, ctx) == pytest.approx(town / munis)
+    cost = Measure(kind="products", metric="product_cost", scale=-0.001)
+    assert compute_measure(cost, ctx) == pytest.approx(-economy.products["product_cost"].sum() / 1000)

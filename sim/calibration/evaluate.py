@@ -54,14 +54,15 @@ def evaluate_task(task: EvalTask) -> dict[str, Any]:
         scenario = Scenario.model_validate(task.config)
         output = run(scenario, task.seed)
         measures = {k: Measure.model_validate(v) for k, v in task.measures.items()}
-        ledger = None
+        ledger = products = None
         groups: dict[str, list[str]] = {}
         if any(m.needs_ledger() for m in measures.values()) and scenario.economics is not None:
             from sim.economics import compute
 
-            ledger = compute(output, scenario).ledger
+            economy = compute(output, scenario)
+            ledger, products = economy.ledger, economy.products
             groups = dict(scenario.economics.reporting_groups)
-        ctx = Context(output, ledger, groups)
+        ctx = Context(output, ledger, groups, products)
         values = {name: float(compute_measure(m, ctx)) for name, m in measures.items()}
     except Exception as exc:  # reported to the search, which stops with the message
         return {"index": task.index, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}

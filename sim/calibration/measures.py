@@ -10,6 +10,8 @@ A measure is a small mapping with a ``kind`` from the registry :data:`KINDS`:
   ``centre`` or one name) over the months of ``[start, end]``;
 - ``net_cost``: what ``principals`` (``region``, ``municipalities``, ``all`` or one municipality) pay net
   over the window (SEK; :func:`sim.economics.views.aggregate`);
+- ``products``: the sum of a column (``metric``, e.g. ``product_cost``) of the yearly product result over
+  the calendar years of the window (SEK);
 - ``ratio``: ``numerator / denominator`` of two measures, per replication (shares);
 - ``route_km``: km driven on routes over the window (optionally one ``segment`` = municipality);
 - ``jobs``: a statistic of technician or consultant jobs of one ``job_kind`` created in the window:
@@ -34,7 +36,7 @@ from sim.output import RunOutput
 
 
 class Measure(Model):
-    kind: str = param("summary", "-", "-", "summary, ledger, net_cost, ratio, route_km or jobs")
+    kind: str = param("summary", "-", "-", "summary, ledger, net_cost, products, ratio, route_km or jobs")
     metric: str | None = param(None, "-", "-", "summary metric (kind summary)")
     segment: str = param("all", "-", "-", "all, a municipality, region_total or municipalities_total")
     start: date | None = param(None, "date", "-", "first day of the window (default: the run's first)")
@@ -69,7 +71,7 @@ class Measure(Model):
         if self.kind == "ratio":
             assert self.numerator is not None and self.denominator is not None
             return self.numerator.needs_ledger() or self.denominator.needs_ledger()
-        return self.kind in ("ledger", "net_cost")
+        return self.kind in ("ledger", "net_cost", "products")
 
     def last_day(self) -> date | None:
         """The latest day this measure reads (to check that a run's horizon covers it)."""
@@ -83,9 +85,16 @@ class Measure(Model):
 class Context:
     """One run's output (and ledger), with summaries cached per window."""
 
-    def __init__(self, output: RunOutput, ledger: pd.DataFrame | None, groups: dict[str, list[str]]):
+    def __init__(
+        self,
+        output: RunOutput,
+        ledger: pd.DataFrame | None,
+        groups: dict[str, list[str]],
+        products: pd.DataFrame | None = None,
+    ):
         self.output = output
         self.ledger = ledger
+        self.products = products
         self.groups = groups
         self._summaries: dict[tuple[date | None, date | None], dict[str, Any]] = {}
 
@@ -156,6 +165,23 @@ def _net_cost(m: Measure, ctx: Context) -> float:
     return float(view[m.principals]["net_cost"])
 
 
+def _products(m: Measure, ctx: Context) -> float:
+    table = ctx.products
+    if table is None:
+        raise KeyError("a products measure needs a config with an economics section")
+    if m.metric not in table.columns:
+        raise KeyError(
+            f"metric {m.metric!r}: not a column of the products table; valid: {', '.join(table.columns)}"
+        )
+    years = table["year"].astype(int)
+    sel = pd.Series(True, index=table.index)
+    if m.start:
+        sel &= years >= m.start.year
+    if m.end:
+        sel &= years <= m.end.year
+    return float(table.loc[sel, m.metric].sum())
+
+
 def _ratio(m: Measure, ctx: Context) -> float:
     assert m.numerator is not None and m.denominator is not None
     den = compute_measure(m.denominator, ctx)
@@ -193,6 +219,7 @@ KINDS: dict[str, Callable[[Measure, Context], float]] = {
     "summary": _summary,
     "ledger": _ledger,
     "net_cost": _net_cost,
+    "products": _products,
     "ratio": _ratio,
     "route_km": _route_km,
     "jobs": _jobs,

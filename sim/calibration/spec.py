@@ -5,8 +5,10 @@ Targets are rows of an observed CSV (columns ``metric, segment, period, value``)
 a simulated measure (:mod:`sim.calibration.measures`), in which ``{segment}`` and ``{metric}`` are replaced
 by the row's. A target's residual is ``weight x (simulated mean - observed) / tolerance``, the tolerance
 relative to the observed value (``tolerance``) or absolute (``tolerance_abs``, e.g. 0.01 = 1 pp for a
-share). Hold-out targets are left out of the fit and reported against a naive forecast: the observed value
-of the row of the same metric and segment in ``naive_period`` (persistence, "same as then").
+share). With ``share_of`` the observed value is the row's share of the sum of the named segments' rows
+of the same metric and period (e.g. the municipalities' share of revenue). Hold-out targets are left out
+of the fit and reported against a naive forecast: the observed value of the row of the same metric and
+segment in ``naive_period`` (persistence, "same as then").
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class TargetSpec(Model):
     tolerance: float | None = param(None, "share", "-", "residual scale relative to the observed", gt=0)
     tolerance_abs: float | None = param(None, "units of the metric", "-", "absolute residual scale", gt=0)
     weight: float = param(1.0, "-", "-", "weight of the residual", gt=0)
+    share_of: list[str] = param(
+        [],
+        "-",
+        "-",
+        "observed as a share: the row's value over the sum of these segments' rows (same period)",
+    )
     holdout: bool = param(False, "-", "-", "leave out of the fit; report against the naive forecast")
     naive_period: str | None = param(None, "-", "-", "hold-out: period of the naive (persistence) forecast")
 

@@ -88,6 +88,21 @@ def _target(t: TargetSpec, row: dict[str, str], rows: list[dict[str, str]], path
         raise ConfigError(
             f"{label}: {path.name} row {row['metric']}/{row['segment']}: value not a number"
         ) from None
+    if t.share_of:
+        parts = [
+            r
+            for r in rows
+            if r["metric"] == row["metric"] and r["period"] == row["period"] and r["segment"] in t.share_of
+        ]
+        missing = sorted(set(t.share_of) - {r["segment"] for r in parts})
+        if missing:
+            raise ConfigError(
+                f"{label}.share_of: no {row['metric']} {row['period']} row for {', '.join(missing)}"
+            )
+        total = sum(float(r["value"]) for r in parts)
+        if not total:
+            raise ConfigError(f"{label}.share_of: the rows sum to 0")
+        observed /= total
     kind = t.simulated.get("kind", "summary")
     defaults = {"metric": row["metric"], "segment": row["segment"]} if kind == "summary" else {}
     template = {**defaults, **_fill(t.simulated, row)}
