@@ -396,3 +396,10 @@ def test_the_run_size_estimate_is_within_a_few_times_of_what_a_run_builds(
     output = run(scenario, 1)
     built = len(output["rentals"]) + len(output["jobs"]) + len(output["deliveries"])
     assert built / 5 <= estimate_work(scenario) <= built * 5
+
+
+def test_yaml_merge_keys_may_override_what_they_merge() -> None:
+    from sim.config.safe_yaml import load_yaml
+
+    data = load_yaml("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n")
+    assert data["c"] == {"x": 3, "y": 2}
