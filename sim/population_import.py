@@ -11,7 +11,8 @@ present, years as columns or as an ``år`` column with one value column.
 
 The result is the long table ``municipality,year,band,persons,source`` in the config's bands (named
 ``age_LO_HI`` or ``age_LO_plus``): the single ages of each band summed over sexes. Municipalities are
-matched by code (``sim/data/municipalities.csv``, the two shipped counties) or by name. Several files can be
+matched by code (``sim/data/municipalities.csv``, the two shipped counties) or by name; rows of a listed
+municipality that the config does not have, and county or country rows, are skipped. Several files can be
 given (history and projection); where they share a municipality and year the earlier file wins. Every
 problem is one line naming the file, the value and the rule (:class:`sim.errors.HmsimError`).
 """
@@ -159,9 +160,9 @@ def parse(path: Path, resolve: Mapping[str, str]) -> Parsed:
         muni = resolve.get(region)
         if muni is None:
             m = REGION.match(region)
-            if (
-                m and len(m.group(1)) == 2
-            ):  # a county or the whole country ("19 Västmanlands län", "00 Riket")
+            if m and len(m.group(1)) == 2:  # a county or the country ("19 Västmanlands län", "00 Riket")
+                continue
+            if m and resolve.get(f"#{m.group(1)}") == m.group(2):  # a listed municipality not in the config
                 continue
             raise HmsimError(
                 f"{path} line {lineno}: region {row[col_region].strip()!r}: unknown municipality (not in the "
@@ -218,6 +219,8 @@ def resolver(municipalities: Sequence[str], codes: Mapping[str, Municipality]) -
         if muni.name in municipalities:
             out[_norm(f"{code} {muni.name}")] = muni.name
             out[code] = muni.name
+        else:
+            out[f"#{code}"] = _norm(muni.name)  # known, not in the config: its rows are skipped
     return out
 
 

@@ -153,3 +153,16 @@ def test_code_list_covers_the_shipped_regions() -> None:
             Path(__file__).resolve().parents[1] / "configs" / "regions" / f"{region}.yaml"
         )
         assert set(scenario.municipalities) <= names
+
+
+def test_other_listed_municipalities_are_skipped(tmp_path: Path) -> None:
+    """A county-wide export for a config with fewer municipalities: the others' rows are skipped."""
+    text = HISTORY.read_text(encoding="latin-1")
+    extra = "\n".join(
+        line.replace("1962 Norberg", "1980 Västerås")
+        for line in text.splitlines()
+        if line.startswith('"1962 Norberg"')
+    )
+    path = _write(tmp_path / "county.csv", text + extra + "\n", "latin-1")
+    rows = to_table([path], MUNIS, BANDS)
+    assert {m for m, *_ in rows} == set(MUNIS)
