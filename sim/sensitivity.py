@@ -29,9 +29,9 @@ import pandas as pd
 from pydantic import model_validator
 
 from sim.calibration.evaluate import Evaluator
-from sim.calibration.fit import base_raw
+from sim.calibration.fit import base_raw, with_settings
 from sim.calibration.measures import Measure
-from sim.calibration.params import Parameter, ParameterSpec, resolve, settings
+from sim.calibration.params import Parameter, ParameterSpec, check_bounds, resolve, settings
 from sim.config import build_scenario, scenario_dict
 from sim.config.base import Model, param
 from sim.config.loader import apply_overrides, read_yaml, validate_model
@@ -192,6 +192,7 @@ def prepare(
         raw.setdefault("horizon", {})["years"] = spec.years
     scenario = build_scenario(raw, spec.name)
     params = resolve(spec.parameters, scenario_dict(scenario), "parameters")
+    check_bounds(params, lambda s: build_scenario(with_settings(raw, s), spec.name))
     measures = _expand_outputs(spec, scenario.horizon.start_date, scenario.horizon.years)
     last = scenario.horizon.start_date + timedelta(
         days=horizon_days(scenario.horizon.start_date, scenario.horizon.years) - 1

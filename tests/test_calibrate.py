@@ -165,6 +165,14 @@ def test_spec_resolves_without_runs(tmp_path: Path) -> None:
         ({"parameters": {"p": {"keys": ["demand.nothing.*"], "bounds": [0, 1]}}}, "matches no key"),
         ({"parameters": {"p": {"keys": ["horizon.years"], "bounds": [2, 1]}}}, "lower must be below"),
         ({"optimiser": {"method": "magic"}}, "optimiser.method"),
+        (
+            {
+                "parameters": {
+                    "p": {"keys": ["categories.*.return_share"], "mode": "scale", "bounds": [0.5, 1.5]}
+                }
+            },
+            "parameters.p: at its upper bound 1.5",
+        ),
         ({"replications": 0}, "replications"),
         ({"targets": [{"metric": "nope", "period": "2023", "simulated": {}}]}, "no row of observed.csv"),
     ],

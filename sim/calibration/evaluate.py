@@ -116,8 +116,7 @@ class Evaluator:
         try:
             scenario = build_scenario(data, str(data.get("name", "search")))
         except ConfigError as exc:
-            where = ", ".join(f"{k}={v}" for k, v in settings)
-            raise ConfigError([f"{self.label} ({where}): {p}" for p in exc.problems]) from None
+            raise ConfigError([f"{self.label}: {p}" for p in exc.problems]) from None
         # only what was set: a full dump does not always validate again (an exponential Dist dumps its
         # default cv 0.5, which then reads as set and is rejected), and the worker validates it again
         return scenario.model_dump(mode="json", exclude_unset=True), scenario_hash(scenario)

@@ -22,6 +22,7 @@ The budget is a number of evaluated points; when it runs out the best point so f
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ import numpy as np
 
 from sim.analysis import interval
 from sim.calibration.evaluate import Evaluator
-from sim.calibration.params import Parameter, resolve, settings
+from sim.calibration.params import Parameter, check_bounds, resolve, settings
 from sim.calibration.spec import CalibrationSpec, load_spec
 from sim.calibration.targets import Target, expand_targets
 from sim.config import build_scenario, load_raw, scenario_dict
@@ -51,6 +52,14 @@ class Problem:
     evaluator: Evaluator
     holdout_evaluator: Evaluator | None
     out_dir: Path
+
+
+def with_settings(raw: dict[str, Any], pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of ``raw`` with each (dotted key, value) set."""
+    data = copy.deepcopy(raw)
+    for key, value in pairs:
+        set_value(data, key.split("."), value, key)
+    return data
 
 
 def horizon_years(start: date, last: date) -> float:
@@ -109,6 +118,7 @@ def prepare(
     fit_raw = _with_horizon(raw, fit_targets, spec.years)
     scenario = build_scenario(fit_raw, spec.name)
     params = resolve(spec.parameters, scenario_dict(scenario), "parameters")
+    check_bounds(params, lambda s: build_scenario(with_settings(fit_raw, s), spec.name))
     out_dir = out or Path("results") / "calibrate" / spec.name
     cache = out_dir / "cache"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from sim.errors import ConfigError
 
 class ParameterSpec(Model):
     keys: list[str] = param(..., "-", "-", "dotted config keys, * matches every key at that level")
+    exclude: list[str] = param([], "-", "-", "dotted key patterns (shell-style) left out of the matches")
     mode: Literal["set", "scale"] = param("set", "-", "-", "set the keys to the value, or scale them by it")
     bounds: tuple[float, float] = param(..., "-", "-", "lower and upper bound of the parameter")
     start: float | None = param(None, "-", "-", "starting value (default: the base value, or 1 to scale)")
@@ -155,7 +156,9 @@ def resolve(specs: Mapping[str, ParameterSpec], resolved: Mapping[str, Any], lab
                 continue
             if not found:
                 problems.append(f"{label}.{name}.keys: {pattern!r}: matches no key of the base config")
-            keys += [k for k in found if k not in keys]
+            keys += [
+                k for k in found if k not in keys and not any(fnmatch.fnmatchcase(k, x) for x in spec.exclude)
+            ]
         bases: list[float] = []
         for key in keys:
             value = lookup(resolved, key)
@@ -169,6 +172,27 @@ def resolve(specs: Mapping[str, ParameterSpec], resolved: Mapping[str, Any], lab
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def check_bounds(params: Sequence[Parameter], build: Callable[[list[tuple[str, Any]]], object]) -> None:
+    """Build the config with every parameter at its lower, then at its upper bound; a key pushed outside its
+    own limits (a share above 1, say) names the parameter and the bound (one line each)."""
+    owner = {key: p for p in params for key in p.keys}
+    problems: list[str] = []
+    for side, pick in (("lower", lambda p: p.lo), ("upper", lambda p: p.hi)):
+        try:
+            build(settings(params, [pick(p) for p in params]))
+        except ConfigError as exc:
+            for problem in exc.problems:
+                named = [p for key, p in owner.items() if key in problem]
+                if named:
+                    p = max(named, key=lambda q: max(len(k) for k in q.keys if k in problem))
+                    bound = p.lo if side == "lower" else p.hi
+                    problems.append(f"parameters.{p.name}: at its {side} bound {bound:g}: {problem}")
+                else:
+                    problems.append(f"parameters at their {side} bounds: {problem}")
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
 
 
 def settings(params: Sequence[Parameter], values: Sequence[float]) -> list[tuple[str, Any]]:
