@@ -128,10 +128,10 @@ def check_name(name: object, what: str) -> str:
 
 
 def out_path(out: str | Path, what: str = "--out") -> Path:
-    """A user's output folder as an absolute path (``..`` folded, links kept); not a root or ``.``."""
+    """A user's output folder as an absolute path (``.`` and ``..`` folded, links kept); not a root."""
     path = Path(os.path.abspath(out))
     if path.name in ("", ".", ".."):
-        raise HmsimError(f"{what} {out}: must name a folder to write (not a root or '.')")
+        raise HmsimError(f"{what} {out}: must name a folder to write (not a root)")
     return path
 
 
@@ -204,7 +204,9 @@ def _own_files(run_dir: Path) -> set[str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return own
     if isinstance(listed, dict):
-        own |= {f for f in listed.values() if isinstance(f, str) and Path(f).name == f}
+        own |= {
+            f for f in listed.values() if isinstance(f, str) and Path(f).name == f and f.endswith(".parquet")
+        }
     return own
 
 

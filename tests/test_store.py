@@ -273,3 +273,17 @@ def test_the_run_reports_the_tables_it_wrote_and_its_last_day(tmp_path: Path) ->
     after = (pd.Timestamp(last) + pd.Timedelta(days=1)).date().isoformat()
     beyond = hmsim("summary", "r", "--to", after, cwd=tmp_path)
     assert beyond.returncode == 2 and f"to {last})" in beyond.stderr
+
+
+def test_out_may_be_any_folder_but_not_a_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_run(tmp_path / "my results (2024)", small_output(1), {"status": "ok"})
+    assert read_run(tmp_path / "my results (2024)")["a"]["x"].tolist() == [1]
+    with pytest.raises(HmsimError, match="must name a folder to write"):
+        write_run(Path("/"), small_output(1), {"status": "ok"})
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "mine.txt").write_text("mine", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "x")
+    for folded in (".", "../x", str(tmp_path / "x" / ".." / "my results (2024)" / "..")):  # real folders
+        with pytest.raises(HmsimError, match="not a hmsim run folder"):
+            write_run(Path(folded), small_output(1), {"status": "ok"})
+    assert sorted(os.listdir(tmp_path / "x")) == ["mine.txt"]
