@@ -81,6 +81,13 @@ class Capitalisation(Model):
     convention: Literal["purchase_month", "next_year"] = param(
         "purchase_month", "-", "assumption", "depreciation starts in the purchase month or on 1 January after"
     )
+    method: Literal["prospective", "retroactive"] = param(
+        "prospective",
+        "-",
+        "vastmanland_review_2026.csv residual_book_value_below_half_pbb (both variants discussed)",
+        "when the threshold changes on a date: retroactive writes off the book value left of earlier "
+        "purchases below the new threshold in its first month; prospective lets them depreciate",
+    )
 
 
 class PriceGroup(Model):
@@ -93,10 +100,10 @@ class PriceGroup(Model):
 
 
 class RentScheme(Model):
-    kind: Literal["depreciation_markup", "rent_factor", "function_rent"] = param(
+    kind: Literal["depreciation_markup", "at_cost", "rent_factor", "function_rent"] = param(
         ..., "-", "docs/sources.md D3", "how rent is set"
     )
-    # depreciation_markup (Norrbotten)
+    # depreciation_markup (Norrbotten until 2024) and at_cost (Norrbotten from 2025): markup on top
     front_years: float = param(2.0, "years", "assumption", "the 'first years' with the front share", gt=0)
     front_share: float = param(
         0.75,

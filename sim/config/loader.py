@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.config.changes import check_changes
 from sim.config.checks import cross_check
 from sim.config.limits import MAX_ABS_NUMBER, MAX_TABLE_BYTES, MAX_YAML_BYTES
 from sim.config.messages import format_validation_error
@@ -181,6 +182,8 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
         demand["population"] = read_population_table(Path(str(table_path)))
     scenario = validate_model(Scenario, data)
     problems = cross_check(scenario)
+    if scenario.changes and not problems:
+        problems = check_changes(scenario, lambda raw: build_scenario(raw, default_name))
     if problems:
         raise ConfigError(problems)
     return scenario

@@ -10,6 +10,7 @@ Devices existing at the start keep the schedule of their (earlier) purchase.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,15 +45,25 @@ def assets(
     rented: dict[str, bool],
     cap: Capitalisation,
     months: Months,
+    changes: Sequence[tuple[int, Capitalisation]] = (),
 ) -> Assets:
-    """Depreciation, write-offs, expensed purchases and book value by month for the run's devices."""
+    """Depreciation, write-offs, expensed purchases and book value by month for the run's devices.
+
+    ``changes``: dated capitalisation rules ``(first day, rule)`` after ``cap``, in date order. A device is
+    capitalised by the threshold in force on its purchase day (prospective). A rule with ``method:
+    retroactive`` also writes off, in its first month, the book value left of devices capitalised earlier
+    whose price is below its threshold; with ``prospective`` they keep depreciating.
+    """
     n_months = len(months)
     price = devices["purchase_price"].to_numpy(dtype=float)
     bought = devices["purchased_day"].to_numpy(dtype=float)
     category = devices["category"].astype(str).to_numpy()
     years = np.array([depreciation_years[c] for c in category])
     is_rented = np.array([rented[c] for c in category])
-    capitalised = is_rented & (price >= cap.threshold_sek)
+    threshold = np.full(price.size, cap.threshold_sek)
+    for day, rule in changes:
+        threshold[bought >= day] = rule.threshold_sek
+    capitalised = is_rented & (price >= threshold)
     bought_month = months.index_of_day(bought)
     if cap.convention == "next_year":
         year_offset = months.first.astype("datetime64[Y]").astype(int) + 1970
@@ -71,6 +82,13 @@ def assets(
     end_month = np.where(
         written_off, months.index_of_day(np.nan_to_num(ended, nan=0.0)), np.iinfo(np.int64).max
     )
+    for day, rule in changes:
+        if rule.method != "retroactive":
+            continue
+        month = int(months.index_of_day(np.array([day]))[0])
+        hit = capitalised & (bought < day) & (price < rule.threshold_sek) & (end_month > month)
+        written_off = written_off | hit
+        end_month = np.where(hit, month, end_month)
 
     # depreciation in months [start, min(start + n, end)) inside the run, via a difference array
     dep_lo = np.clip(start, 0, n_months)

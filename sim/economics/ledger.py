@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.config.changes import State, states
 from sim.config.schema import Scenario
 from sim.economics.assets import Assets, assets
 from sim.economics.costs import operating_costs, staff_table
@@ -88,51 +89,128 @@ def principals_of(output: RunOutput) -> list[str]:
 
 
 def compute(output: RunOutput, scenario: Scenario) -> Economy:
-    """The ledger and its companion tables for ``output`` under ``scenario``'s economics and rules."""
-    econ = scenario.economics
-    if econ is None:
+    """The ledger and its companion tables for ``output`` under ``scenario``'s economics and rules.
+
+    With dated changes every month is priced by the state of the scenario in force in that month (costs,
+    revenue and payers per state, spliced by month); capitalisation follows the threshold in force on each
+    purchase day, and each settlement period the rule in force then (see :mod:`sim.config.changes`).
+    """
+    if scenario.economics is None:
         raise ValueError("the scenario has no economics section")
     months = Months.of(output.start_date, output.days)
     principals = principals_of(output)
     index = {p: i for i, p in enumerate(principals)}
     cats = scenario.categories
     years = {c: spec.depreciation_years for c, spec in cats.items()}
-    rentals = output["rentals"].copy()
-    rentals["payer"] = payer_column(scenario.responsibility, rentals)  # the scenario's rules, e.g. a reform
-    deliveries = output["deliveries"].copy()
-    deliveries["payer"] = payer_column(scenario.responsibility, deliveries)
     devices, jobs = output["devices"], output["jobs"]
-
-    revenue = rent(rentals, devices, econ, years, index, months)
-    for account, values in sales(deliveries, devices, econ.sale_markup, index, months).items():
-        revenue[account] = revenue.get(account, 0) + values
-    revenue["revenue_base_subscription"] = base_subscription(scenario, econ, index, months)
-    revenue.update(services(jobs, rentals, deliveries, econ, index, months))
-    other = np.zeros((len(principals), len(months)))
-    other[index[REGION]] = (
-        econ.other_revenue_sek_per_year / 12 * np.minimum(np.diff(months.bounds) / (DAYS_PER_YEAR / 12), 1.0)
+    found = [s for s in states(scenario) if s.scenario.economics is not None]
+    if len(found) != len(states(scenario)):
+        raise ValueError("a dated change cannot remove the economics section")
+    month_state = _month_states(found, months)
+    base = found[0].scenario.economics
+    assert base is not None
+    cap_changes = [
+        ((st.start - output.start_date).days, st.scenario.economics.capitalisation)
+        for st in found[1:]
+        if st.scenario.economics.capitalisation != found[0].scenario.economics.capitalisation
+    ]
+    a = assets(
+        devices, years, {c: s.rented for c, s in cats.items()}, base.capitalisation, months, cap_changes
     )
-    revenue["revenue_other"] = other
 
-    costs = operating_costs(scenario, econ, output["route_stops"], jobs, months)
-    a = assets(devices, years, {c: s.rented for c, s in cats.items()}, econ.capitalisation, months)
-    costs["cost_devices_expensed"] = a.expensed
-    costs["cost_depreciation"] = a.depreciation
-    costs["cost_write_offs"] = a.write_offs
-    costs["cost_financial"] = a.book_value * econ.costs.interest_rate / 12
-    settlement, settled = settle(econ.settlement, revenue, costs, principals, REGION, months)
+    costs_by: list[dict[str, np.ndarray]] = []
+    for st in found:
+        econ = st.scenario.economics
+        c = operating_costs(st.scenario, econ, output["route_stops"], jobs, months)
+        c["cost_devices_expensed"] = a.expensed
+        c["cost_depreciation"] = a.depreciation
+        c["cost_write_offs"] = a.write_offs
+        c["cost_financial"] = a.book_value * econ.costs.interest_rate / 12
+        costs_by.append(c)
+    costs = {k: _splice([c[k] for c in costs_by], month_state) for k in costs_by[0]}
+    product_cost = sum((costs[k] for k in PRODUCT_COST), np.zeros(len(months)))
+
+    revenue_by: list[dict[str, np.ndarray]] = []
+    payers: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+    for st in found:
+        econ = st.scenario.economics
+        rentals = output["rentals"].copy()
+        rentals["payer"] = payer_column(st.scenario.responsibility, rentals)  # the state's rules
+        deliveries = output["deliveries"].copy()
+        deliveries["payer"] = payer_column(st.scenario.responsibility, deliveries)
+        payers.append((rentals, deliveries))
+        sold = sales(deliveries, devices, econ.sale_markup, index, months)
+        revenue = rent(rentals, devices, econ, years, index, months, product_cost, sold["revenue_sales"])
+        for account, values in sold.items():
+            revenue[account] = revenue.get(account, 0) + values
+        revenue["revenue_base_subscription"] = base_subscription(st.scenario, econ, index, months)
+        revenue.update(services(jobs, rentals, deliveries, econ, index, months))
+        other = np.zeros((len(principals), len(months)))
+        other[index[REGION]] = (
+            econ.other_revenue_sek_per_year
+            / 12
+            * np.minimum(np.diff(months.bounds) / (DAYS_PER_YEAR / 12), 1.0)
+        )
+        revenue["revenue_other"] = other
+        revenue_by.append(revenue)
+    accounts = list(dict.fromkeys(k for r in revenue_by for k in r))
+    zero = np.zeros((len(principals), len(months)))
+    revenue = {k: _splice([r.get(k, zero) for r in revenue_by], month_state) for k in accounts}
+    rules = [found[i].scenario.economics.settlement for i in month_state]
+    settlement, settled = settle(rules, revenue, costs, principals, REGION, months)
 
     ledger = _rows(revenue, costs, settlement, settled, principals, months)
     check_money(ledger)
+    rentals = payers[-1][0]
     products = _products(
         rentals, devices, revenue, costs, a.book_value, a.capitalised_purchases, years, months
     )
     return Economy(
         ledger=ledger,
         products=products,
-        staff=staff_table(scenario, econ, output["staff"], costs, months),
+        staff=_splice_frames(
+            [staff_table(st.scenario, st.scenario.economics, output["staff"], costs, months) for st in found],
+            month_state,
+        ),
         assets=_asset_table(devices, a, months),
     )
+
+
+def _month_states(found: list[State], months: Months) -> list[int]:
+    """Index of the state in force in each month (changes of economics start on the first of a month)."""
+    out = []
+    for first in months.periods:
+        day = first.date()
+        out.append(max(i for i, st in enumerate(found) if i == 0 or st.start <= day))
+    return out
+
+
+def _splice(values: list[np.ndarray], month_state: list[int]) -> np.ndarray:
+    """Each month (last axis) from the array of the state in force then."""
+    if len(values) == 1:
+        return values[0]
+    out = values[0].copy()
+    for k, i in enumerate(month_state):
+        out[..., k] = values[i][..., k]
+    return out
+
+
+def _splice_frames(frames: list[pd.DataFrame], month_state: list[int]) -> pd.DataFrame:
+    """Rows of per-month tables (a ``period`` column) from the state in force in their month."""
+    if len(frames) == 1:
+        return frames[0]
+    out = frames[0].copy()
+    periods = list(months_of(out))
+    pick = dict(zip(periods, month_state, strict=False))
+    state = out["period"].map(pick).to_numpy()
+    for i, frame in enumerate(frames[1:], start=1):
+        mask = state == i
+        out.loc[mask] = frame.loc[mask]
+    return out
+
+
+def months_of(frame: pd.DataFrame) -> list[pd.Timestamp]:
+    return sorted(frame["period"].unique())
 
 
 def _asset_table(devices: pd.DataFrame, a: Assets, months: Months) -> pd.DataFrame:

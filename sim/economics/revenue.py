@@ -8,13 +8,22 @@ Rent accrues per day on rent and is summed by month (monthly billing, pro rata f
   depreciated the rent is ``residual_rent_sek_per_month`` (0 in Norrbotten: the 0-price devices).
 - ``rent_factor`` (Västmanland): annual rent = purchase price x the rent factor of its price group; devices
   at or below the rent threshold are sold instead (billed as a sale at each issue).
+- ``at_cost`` (Norrbotten from 2025): products passed through at cost. Each month the centre's product
+  costs (depreciation, expensed purchases, spare parts, write-offs, interest) less the sold devices are
+  invoiced by each principal's share of the straight-line depreciation of the devices it has on rent,
+  plus ``markup`` (the revised markup, which finances warehouse, staff, technicians and consultants).
 - ``function_rent``: a monthly fee per category; services are not billed apart.
+
+The schemes are a registry (:data:`RENT_SCHEMES`); an unknown kind is rejected.
 
 Sales are billed at delivery: purchase price (``revenue_sales``) plus ``sale_markup`` of it
 (``revenue_sales_markup``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,6 +48,117 @@ def _rental_frame(rentals: pd.DataFrame, devices: pd.DataFrame, days: int) -> pd
     return r[r["b"] > r["a"]]
 
 
+@dataclass(frozen=True)
+class RentInput:
+    """What a rent scheme reads: the run's rentals clipped to it, with price, purchase day and payer."""
+
+    rentals: pd.DataFrame  # from _rental_frame
+    payer: np.ndarray  # principal index per rental
+    groups: int
+    econ: Economics
+    depreciation_years: dict[str, float]
+    months: Months
+    product_cost: np.ndarray  # [month] the centre's product costs (for schemes passing them through)
+    sales: np.ndarray  # [principal, month] devices sold at purchase price (billed at delivery)
+
+
+RentScheme = Callable[[RentInput], dict[str, np.ndarray]]
+
+
+def _depreciation_markup(x: RentInput) -> dict[str, np.ndarray]:
+    r, scheme, months = x.rentals, x.econ.rent, x.months
+    a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
+    years = r["category"].astype(str).map(x.depreciation_years).to_numpy(dtype=float)
+    front = np.minimum(scheme.front_years, years)
+    bought = r["bought"].to_numpy()
+    t_front, t_done = bought + front * DAYS_PER_YEAR, bought + years * DAYS_PER_YEAR
+    back_years = years - front
+    rate_front = np.where(back_years > 0, scheme.front_share, 1.0) * price / (front * DAYS_PER_YEAR)
+    rate_back = np.where(
+        back_years > 0,
+        (1 - scheme.front_share) * price / (np.maximum(back_years, 1e-9) * DAYS_PER_YEAR),
+        0.0,
+    )
+    # two pieces per rental: the front years and the rest of the depreciation period
+    pieces_a = np.concatenate([np.maximum(a, bought), np.maximum(a, t_front)])
+    pieces_b = np.concatenate([np.minimum(b, t_front), np.minimum(b, t_done)])
+    base_rate = np.concatenate([rate_front, rate_back])
+    payer = np.concatenate([x.payer, x.payer])
+    base = integrate_by_group(pieces_a, pieces_b, base_rate, payer, x.groups, months.bounds)
+    out = {"revenue_rent": base, "revenue_rent_markup": base * scheme.markup}
+    if scheme.residual_rent_sek_per_month > 0:
+        residual = integrate_by_group(
+            np.maximum(a, t_done),
+            b,
+            np.full(a.size, scheme.residual_rent_sek_per_month / DAYS_PER_MONTH),
+            x.payer,
+            x.groups,
+            months.bounds,
+        )
+        out["revenue_rent"] = out["revenue_rent"] + residual
+    return out
+
+
+def _at_cost(x: RentInput) -> dict[str, np.ndarray]:
+    """Products passed through at cost (Norrbotten from 2025): each month the centre's product costs less
+    the sold devices (billed at purchase price) are invoiced to the principals in proportion to the
+    straight-line depreciation of the devices they have on rent; ``markup`` is added on rent and sales."""
+    r, scheme, months = x.rentals, x.econ.rent, x.months
+    a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
+    years = r["category"].astype(str).map(x.depreciation_years).to_numpy(dtype=float)
+    bought = r["bought"].to_numpy()
+    rate = price / (years * DAYS_PER_YEAR)
+    weight = integrate_by_group(
+        np.maximum(a, bought),
+        np.minimum(b, bought + years * DAYS_PER_YEAR),
+        rate,
+        x.payer,
+        x.groups,
+        months.bounds,
+    )
+    total = weight.sum(axis=0)
+    to_rent = x.product_cost - x.sales.sum(axis=0)
+    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
+    rent_ = share * to_rent
+    return {
+        "revenue_rent": rent_,
+        "revenue_rent_markup": rent_ * scheme.markup,
+    }
+
+
+def _rent_factor(x: RentInput) -> dict[str, np.ndarray]:
+    r, scheme, months = x.rentals, x.econ.rent, x.months
+    a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
+    bounds = [g.upper_sek for g in scheme.price_groups[:-1]]
+    factors = np.array([g.annual_rent_factor for g in scheme.price_groups]) * scheme.rent_factor_scale
+    group = np.searchsorted(np.asarray(bounds, dtype=float), price, side="left")
+    rented = price > scheme.rent_threshold_sek
+    rate = np.where(rented, price * factors[group] / DAYS_PER_YEAR, 0.0)
+    out = {"revenue_rent": integrate_by_group(a, b, rate, x.payer, x.groups, months.bounds)}
+    sold = ~rented & (r["start_day"].to_numpy() >= 0)
+    out["revenue_sales"] = sum_by_month(a[sold], price[sold], x.payer[sold], x.groups, months)
+    out["revenue_sales_markup"] = out["revenue_sales"] * x.econ.sale_markup
+    return out
+
+
+def _function_rent(x: RentInput) -> dict[str, np.ndarray]:
+    r, scheme = x.rentals, x.econ.rent
+    fee = r["category"].astype(str).map(lambda c: scheme.monthly_fee_sek.get(c, 0.0)).to_numpy(dtype=float)
+    return {
+        "revenue_function_rent": integrate_by_group(
+            r["a"].to_numpy(), r["b"].to_numpy(), fee / DAYS_PER_MONTH, x.payer, x.groups, x.months.bounds
+        )
+    }
+
+
+RENT_SCHEMES: dict[str, RentScheme] = {
+    "depreciation_markup": _depreciation_markup,
+    "at_cost": _at_cost,
+    "rent_factor": _rent_factor,
+    "function_rent": _function_rent,
+}
+
+
 def rent(
     rentals: pd.DataFrame,
     devices: pd.DataFrame,
@@ -46,63 +166,28 @@ def rent(
     depreciation_years: dict[str, float],
     payer_index: dict[str, int],
     months: Months,
+    product_cost: np.ndarray | None = None,
+    sales: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Rent revenue accounts as ``[principal, month]`` arrays."""
+    """Rent revenue accounts as ``[principal, month]`` arrays, by the scheme's registry entry."""
+    scheme = RENT_SCHEMES.get(econ.rent.kind)
+    if scheme is None:
+        raise ValueError(f"economics.rent.kind {econ.rent.kind!r}: must be one of {', '.join(RENT_SCHEMES)}")
     r = _rental_frame(rentals, devices, months.days)
     groups = len(payer_index)
-    payer = r["payer"].astype(str).map(payer_index).to_numpy()
-    a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
-    scheme = econ.rent
-    out: dict[str, np.ndarray] = {}
-    if scheme.kind == "depreciation_markup":
-        years = r["category"].astype(str).map(depreciation_years).to_numpy(dtype=float)
-        front = np.minimum(scheme.front_years, years)
-        bought = r["bought"].to_numpy()
-        t_front, t_done = bought + front * DAYS_PER_YEAR, bought + years * DAYS_PER_YEAR
-        back_years = years - front
-        rate_front = np.where(back_years > 0, scheme.front_share, 1.0) * price / (front * DAYS_PER_YEAR)
-        rate_back = np.where(
-            back_years > 0,
-            (1 - scheme.front_share) * price / (np.maximum(back_years, 1e-9) * DAYS_PER_YEAR),
-            0.0,
+    zero = np.zeros(len(months))
+    return scheme(
+        RentInput(
+            rentals=r,
+            payer=r["payer"].astype(str).map(payer_index).to_numpy(),
+            groups=groups,
+            econ=econ,
+            depreciation_years=depreciation_years,
+            months=months,
+            product_cost=zero if product_cost is None else product_cost,
+            sales=np.zeros((groups, len(months))) if sales is None else sales,
         )
-        # two pieces per rental: the front years and the rest of the depreciation period
-        pieces_a = np.concatenate([np.maximum(a, bought), np.maximum(a, t_front)])
-        pieces_b = np.concatenate([np.minimum(b, t_front), np.minimum(b, t_done)])
-        base_rate = np.concatenate([rate_front, rate_back])
-        base = integrate_by_group(
-            pieces_a, pieces_b, base_rate, np.concatenate([payer, payer]), groups, months.bounds
-        )
-        out["revenue_rent"] = base
-        out["revenue_rent_markup"] = base * scheme.markup
-        if scheme.residual_rent_sek_per_month > 0:
-            residual = integrate_by_group(
-                np.maximum(a, t_done),
-                b,
-                np.full(a.size, scheme.residual_rent_sek_per_month / DAYS_PER_MONTH),
-                payer,
-                groups,
-                months.bounds,
-            )
-            out["revenue_rent"] = out["revenue_rent"] + residual
-    elif scheme.kind == "rent_factor":
-        bounds = [g.upper_sek for g in scheme.price_groups[:-1]]
-        factors = np.array([g.annual_rent_factor for g in scheme.price_groups]) * scheme.rent_factor_scale
-        group = np.searchsorted(np.asarray(bounds, dtype=float), price, side="left")
-        rented = price > scheme.rent_threshold_sek
-        rate = np.where(rented, price * factors[group] / DAYS_PER_YEAR, 0.0)
-        out["revenue_rent"] = integrate_by_group(a, b, rate, payer, groups, months.bounds)
-        sold = ~rented & (r["start_day"].to_numpy() >= 0)
-        out["revenue_sales"] = sum_by_month(a[sold], price[sold], payer[sold], groups, months)
-        out["revenue_sales_markup"] = out["revenue_sales"] * econ.sale_markup
-    else:
-        fee = (
-            r["category"].astype(str).map(lambda c: scheme.monthly_fee_sek.get(c, 0.0)).to_numpy(dtype=float)
-        )
-        out["revenue_function_rent"] = integrate_by_group(
-            a, b, fee / DAYS_PER_MONTH, payer, groups, months.bounds
-        )
-    return out
+    )
 
 
 def sales(

@@ -6,11 +6,15 @@
   ``settle_deficits``). The region is not part of this settlement.
 - ``result_split`` (Västmanland): per period the whole result is settled: ``region_share`` of it to the
   region, the rest to all principals by their share of device costs (rent and sales invoiced).
+
+The rules are a registry (:data:`SETTLEMENTS`); an unknown kind is rejected. Under dated changes each
+period is settled by the rule in force then (:func:`settle`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,44 +72,107 @@ def period_ends(months: Months, period: str) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class Window:
+    """One settlement period's money: revenue ``[principal]`` by account, costs by account, principals."""
+
+    rule: Settlement
+    revenue: dict[str, np.ndarray]  # account -> [principal] summed over the period
+    costs: dict[str, float]
+    principals: list[str]
+    region: str
+
+    def device(self) -> np.ndarray:
+        zero = np.zeros(len(self.principals))
+        return sum((self.revenue.get(a, zero) for a in DEVICE_ACCOUNTS), zero)
+
+
+def _none(w: Window) -> dict[str, float]:
+    return {}
+
+
+def _markup_follow_up(w: Window) -> dict[str, float]:
+    zero = np.zeros(len(w.principals))
+    r = w.principals.index(w.region)
+    munis = [i for i in range(len(w.principals)) if i != r]
+    markup = sum(float(w.revenue.get(a, zero)[munis].sum()) for a in MARKUP_ACCOUNTS)
+    product = sum(float(w.revenue.get(a, zero).sum()) for a in ("revenue_rent", "revenue_sales"))
+    muni_product = sum(float(w.revenue.get(a, zero)[munis].sum()) for a in ("revenue_rent", "revenue_sales"))
+    share = muni_product / product if product > 0 else 0.0
+    pool = sum(w.costs.get(a, 0.0) for a in w.rule.markup_cost_accounts)
+    device = w.device()
+    invoiced = {w.principals[i]: float(device[i]) for i in munis}
+    return markup_follow_up_repayment(markup, pool * share, invoiced, w.rule.settle_deficits)
+
+
+def _result_split(w: Window) -> dict[str, float]:
+    result = sum(float(v.sum()) for v in w.revenue.values()) - sum(w.costs.values())
+    device = w.device()
+    return result_split(
+        result, w.rule.region_share, {p: float(device[i]) for i, p in enumerate(w.principals)}, w.region
+    )
+
+
+SETTLEMENTS: dict[str, Callable[[Window], dict[str, float]]] = {
+    "none": _none,
+    "markup_follow_up": _markup_follow_up,
+    "result_split": _result_split,
+}
+
+
 def settle(
-    rule: Settlement,
+    rules: Settlement | Sequence[Settlement],
     revenue: dict[str, np.ndarray],
     costs: dict[str, np.ndarray],
     principals: list[str],
     region: str,
     months: Months,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Settlement amounts ``[principal, month]`` and the amount settled ``[month]``, posted at period ends."""
+    """Settlement amounts ``[principal, month]`` and the amount settled ``[month]``, posted at period ends.
+
+    ``rules`` is one rule or one per month (dated changes); a period is settled by the rule in force in its
+    last month, with that rule's period length (a change of period starts a new period at the change).
+    """
+    by_month = [rules] * len(months) if isinstance(rules, Settlement) else list(rules)
     settlement = np.zeros((len(principals), len(months)))
     settled = np.zeros(len(months))
-    if rule.kind == "none":
-        return settlement, settled
-    zero = np.zeros((len(principals), len(months)))
-    device = sum((revenue.get(a, zero) for a in DEVICE_ACCOUNTS), zero)
-    r = principals.index(region)
-    munis = [i for i, p in enumerate(principals) if i != r]
-    total_revenue = sum(revenue.values(), zero).sum(axis=0)
-    total_cost = sum(costs.values(), np.zeros(len(months)))
-    for lo, hi in period_ends(months, rule.period):
+    for lo, hi in _periods(months, by_month):
+        rule = by_month[hi]
+        fn = SETTLEMENTS.get(rule.kind)
+        if fn is None:
+            raise ValueError(
+                f"economics.settlement.kind {rule.kind!r}: must be one of {', '.join(SETTLEMENTS)}"
+            )
         window = slice(lo, hi + 1)
-        if rule.kind == "markup_follow_up":
-            markup = sum(float(revenue.get(a, zero)[munis, window].sum()) for a in MARKUP_ACCOUNTS)
-            product = sum(
-                float(revenue.get(a, zero)[:, window].sum()) for a in ("revenue_rent", "revenue_sales")
+        repaid = fn(
+            Window(
+                rule=rule,
+                revenue={a: v[:, window].sum(axis=1) for a, v in revenue.items()},
+                costs={a: float(v[window].sum()) for a, v in costs.items()},
+                principals=principals,
+                region=region,
             )
-            muni_product = sum(
-                float(revenue.get(a, zero)[munis, window].sum()) for a in ("revenue_rent", "revenue_sales")
-            )
-            share = muni_product / product if product > 0 else 0.0
-            pool = sum(float(costs[a][window].sum()) for a in rule.markup_cost_accounts)
-            invoiced = {principals[i]: float(device[i, window].sum()) for i in munis}
-            repaid = markup_follow_up_repayment(markup, pool * share, invoiced, rule.settle_deficits)
-        else:
-            result = float(total_revenue[window].sum() - total_cost[window].sum())
-            costs_by = {p: float(device[i, window].sum()) for i, p in enumerate(principals)}
-            repaid = result_split(result, rule.region_share, costs_by, region)
+        )
         for p, amount in repaid.items():
             settlement[principals.index(p), hi] += amount
         settled[hi] += sum(repaid.values())
     return settlement, settled
+
+
+def _periods(months: Months, rules: list[Settlement]) -> list[tuple[int, int]]:
+    """``(first, last)`` month pairs of the settlement periods: a period ends at its rule's period end or
+    where the rule changes."""
+    dates = months.first + np.arange(len(months))
+    year = dates.astype("datetime64[Y]").astype(int)
+    quarter = (dates.astype(int) % 12) // 3
+
+    def key(i: int) -> tuple[int, int]:
+        return int(year[i]), int(quarter[i]) if rules[i].period == "quarter" else 0
+
+    out = []
+    lo = 0
+    for i in range(1, len(months) + 1):
+        if i == len(months) or rules[i] != rules[lo] or key(i) != key(lo):
+            out.append((lo, i - 1))
+            lo = i
+    return out

@@ -127,9 +127,11 @@ class Simulation:
         self.wall_seconds = 0.0
         self.events_processed = 0
         self.progress: Callable[[int], None] | None = None
+        from sim.model.changes import apply_changes
         from sim.model.warmstart import warm_start
 
         warm_start(self)
+        apply_changes(self)
 
     # ---- small transitions shared by components --------------------------------------------------
     @staticmethod
