@@ -185,6 +185,22 @@ def check_changes(scenario: Any, build: Callable[[dict[str, Any]], Any]) -> list
     problems = check_dates(list(scenario.changes), scenario.horizon.start_date, horizon_end(scenario))
     if problems:
         return problems
+    raw = scenario.model_dump(mode="python", by_alias=True)
+    for i, ch in enumerate(scenario.changes):
+        for key in ch.set:
+            node: Any = raw
+            parts = key.split(".")
+            for depth, part in enumerate(parts):
+                if not isinstance(node, dict) or part not in node:
+                    where = ".".join(parts[:depth]) or "the scenario"
+                    valid = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+                    problems.append(
+                        f"changes.{i} (from {ch.start}): set.{key}: {where} has no {part!r} (valid: {valid})"
+                    )
+                    break
+                node = node[part]
+    if problems:
+        return problems
     return timeline(scenario, build)[1]
 
 
