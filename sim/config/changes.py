@@ -10,6 +10,8 @@ patterns with the layer that applies them and the rule for their date):
 
 - the DES (``sim/model/changes.py``) applies staff counts per pool, route vehicles, capacity and weekdays on
   the change's day (from 00:00, so anything before the date is identical under common random numbers);
+- stock levels per category (reorder point, order-up-to level, days of expected orders) are set per year in
+  the DES, so their changes must start on 1 January;
 - the economics (``sim/economics``) reads every ``economics.*`` and ``responsibility.*`` value per ledger
   month, so such changes must start on the first day of a month.
 
@@ -24,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
@@ -41,13 +43,36 @@ class Change(Model):
     reason: str = param("", "-", "scenario", "why (a source or a decision), shown in messages and docs")
 
 
+class GovernanceChoice(Model):
+    """A governance option by name (a preset of ``sim/governance.py`` expanded into dated changes)."""
+
+    option: str = param(
+        ...,
+        "-",
+        "docs/governance.md",
+        "today, joint_committee, municipal_federation, contract_cooperation, joint_company, "
+        "limited_cooperation or outsourcing",
+    )
+    decided: date = param(
+        ..., "date", "scenario", "decision date; the effective date follows from the notice"
+    )
+    parameters: dict[str, float] = param(
+        {}, "-", "docs/governance.md", "preset parameters (within their ranges)"
+    )
+    rentals: Literal["transfer", "run_off"] = param(
+        "transfer", "-", "assumption", "existing rentals move to the new operator (run_off: not implemented)"
+    )
+    expanded: bool = param(False, "-", "-", "set when the preset has been expanded into changes (internal)")
+    effective: date | None = param(None, "date", "-", "effective date, set on expansion (internal)")
+
+
 @dataclass(frozen=True)
 class DatedKey:
     """A key pattern that may change on a date: the layer applying it and the rule for its date."""
 
     pattern: str  # dotted, '*' matches one name
     layer: str  # "model" or "economics"
-    first_of_month: bool
+    first_of: str  # "" (any day), "month" or "year": the day the change must fall on
 
     def matches(self, key: str) -> bool:
         return re.fullmatch(self.regex, key) is not None
@@ -62,13 +87,19 @@ class DatedKey:
 
 POOLS = ("reconditioning_technicians", "service_technicians", "consultants")
 DATED_KEYS: tuple[DatedKey, ...] = (
-    *(DatedKey(f"depots.*.{pool}.count", "model", False) for pool in POOLS),
-    DatedKey("transport.routes.*.vehicles", "model", False),
-    DatedKey("transport.routes.*.capacity_units", "model", False),
-    DatedKey("transport.routes.*.weekdays", "model", False),
-    DatedKey("economics.**", "economics", True),
-    DatedKey("responsibility.**", "economics", True),
+    *(DatedKey(f"depots.*.{pool}.count", "model", "") for pool in POOLS),
+    DatedKey("transport.routes.*.vehicles", "model", ""),
+    DatedKey("transport.routes.*.capacity_units", "model", ""),
+    DatedKey("transport.routes.*.weekdays", "model", ""),
+    DatedKey("categories.*.reorder_point_days", "model", "year"),
+    DatedKey("categories.*.order_up_to_days", "model", "year"),
+    DatedKey("economics.**", "economics", "month"),
+    DatedKey("responsibility.**", "economics", "month"),
 )
+RULES = {
+    "month": ("apply per ledger month", "the first day of a month"),
+    "year": ("are set per year (stock levels follow each year's expected orders)", "1 January"),
+}
 
 
 def dated_key(key: str) -> DatedKey | None:
@@ -111,11 +142,11 @@ def check_dates(changes: list[Change], start: date, end: date) -> list[str]:
             if entry is None:
                 allowed = ", ".join(k.pattern for k in DATED_KEYS)
                 problems.append(f"{where}: set.{key}: cannot change on a date (dated keys: {allowed})")
-            elif entry.first_of_month and ch.start.day != 1:
-                problems.append(
-                    f"{where}: set.{key}: {entry.layer} changes apply per ledger month; "
-                    "use the first day of a month"
-                )
+            elif (entry.first_of == "month" and ch.start.day != 1) or (
+                entry.first_of == "year" and (ch.start.month, ch.start.day) != (1, 1)
+            ):
+                why, day = RULES[entry.first_of]
+                problems.append(f"{where}: set.{key}: {entry.layer} changes {why}; use {day}")
     return problems
 
 

@@ -215,8 +215,57 @@ class Settlement(ResultSplit):
     )
 
 
+class AdminCost(Model):
+    """An administration cost of a governance arrangement (docs/governance.md): yearly and one-off amounts and
+    who bears them. A dated change that puts an item in force posts its one-off amount in that month."""
+
+    name: str = param(..., "-", "per arrangement", "label (e.g. 'secretary', 'members_fees_region')")
+    sek_per_year: float = param(0.0, "SEK per year", "per arrangement", "yearly cost, monthly", ge=0)
+    one_off_sek: float = param(0.0, "SEK", "per arrangement", "paid once, when the item comes in force", ge=0)
+    borne_by: Literal["operator", "region", "municipalities", "shared"] = param(
+        "shared",
+        "-",
+        "norrbotten_supply_review_2020.txt (cost analyses per option)",
+        "operator: a cost of the operator (in its result, settled by its rule); "
+        "region / municipalities: paid "
+        "by them directly; shared: region_share by the region, the rest by the municipalities",
+    )
+    region_share: float = param(
+        0.3,
+        "share",
+        "governance_options_norrbotten_2020.csv joint_committee: split about 30/70 like device costs",
+        "the region's part of a shared cost",
+        ge=0,
+        le=1,
+    )
+    municipal_split: Literal["device_costs", "equal"] = param(
+        "device_costs",
+        "-",
+        "assumption: like device costs (the review's 30/70 key); 'equal' for per-member fees",
+        "how the municipalities' part is split between them",
+    )
+
+
 class Economics(Model):
     """Economic accounting of a run (see docs/economics.md)."""
+
+    operator: str = param(
+        "centre",
+        "-",
+        "docs/governance.md",
+        "ledger principal of the operator (a federation, company or contractor is its own entity)",
+        min_length=1,
+    )
+    admin_costs: list[AdminCost] = param([], "-", "docs/governance.md", "administration costs of governance")
+    corporate_tax_rate: float = param(
+        0.0,
+        "share of a positive yearly result",
+        "assumption: 0 for a public operator; a joint company pays corporate tax "
+        "(review, Gemensamt aktiebolag)",
+        "tax on the operator's positive yearly result before settlement",
+        ge=0,
+        le=1,
+    )
 
     costs: Costs = param(..., "-", "-", "cost drivers")
     capitalisation: Capitalisation = param(Capitalisation(), "-", "-", "capitalisation and depreciation")

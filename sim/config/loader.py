@@ -172,7 +172,9 @@ def validate_model(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
 
 def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
     """Expand table references, validate and cross-check a raw config mapping into a Scenario."""
-    data = copy.deepcopy(data)
+    from sim.governance import expand  # config-level presets (imports only sim.config)
+
+    data = expand(copy.deepcopy(data))
     data.setdefault("name", default_name)
     demand = data.get("demand")
     if isinstance(demand, dict) and "population_table" in demand:

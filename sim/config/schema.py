@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from sim.config.base import Model, param
-from sim.config.changes import Change
+from sim.config.changes import Change, GovernanceChoice
 from sim.config.economics import Economics
 from sim.config.limits import MAX_STAFF, MAX_YEAR, MIN_YEAR
 from sim.output import TABLES, TableName
@@ -489,4 +489,7 @@ class Scenario(Model):
     economics: Economics | None = param(None, "-", "-", "economic accounting (no ledger if absent)")
     changes: list[Change] = param(
         [], "-", "scenario", "dated changes: from a date, dotted keys take new values (docs/governance.md)"
+    )
+    governance: GovernanceChoice | None = param(
+        None, "-", "docs/governance.md", "a governance option, expanded into dated changes"
     )

@@ -26,7 +26,7 @@ from sim.economics.assets import Assets, assets
 from sim.economics.costs import operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
 from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, rent, sales, services
-from sim.economics.settlement import settle
+from sim.economics.settlement import DEVICE_ACCOUNTS, settle
 from sim.output import RunOutput
 from sim.responsibility import REGION, payer_column
 
@@ -61,7 +61,9 @@ COST_ACCOUNTS = (
     "cost_spare_parts",
     "cost_write_offs",
     "cost_financial",
+    "cost_tax",
 )
+ADMIN_ACCOUNTS = ("admin_yearly", "admin_one_off")
 PRODUCT_REVENUE = ("revenue_rent", "revenue_function_rent", "revenue_sales")
 PRODUCT_COST = (
     "cost_devices_expensed",
@@ -128,6 +130,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         c["cost_financial"] = a.book_value * econ.costs.interest_rate / 12
         costs_by.append(c)
     costs = {k: _splice([c[k] for c in costs_by], month_state) for k in costs_by[0]}
+    costs["cost_tax"] = np.zeros(len(months))
     product_cost = sum((costs[k] for k in PRODUCT_COST), np.zeros(len(months)))
 
     revenue_by: list[dict[str, np.ndarray]] = []
@@ -156,10 +159,13 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     accounts = list(dict.fromkeys(k for r in revenue_by for k in r))
     zero = np.zeros((len(principals), len(months)))
     revenue = {k: _splice([r.get(k, zero) for r in revenue_by], month_state) for k in accounts}
+    admin = admin_costs(found, month_state, revenue, principals, months, costs)
+    costs["cost_tax"] = corporate_tax(found, month_state, revenue, costs, months)
     rules = [found[i].scenario.economics.settlement for i in month_state]
     settlement, settled = settle(rules, revenue, costs, principals, REGION, months)
 
-    ledger = _rows(revenue, costs, settlement, settled, principals, months)
+    operators = [found[i].scenario.economics.operator for i in month_state]
+    ledger = _rows(revenue, costs, settlement, settled, principals, months, operators, admin)
     check_money(ledger)
     rentals = payers[-1][0]
     products = _products(
@@ -174,6 +180,75 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         ),
         assets=_asset_table(devices, a, months),
     )
+
+
+def admin_costs(
+    found: list[State],
+    month_state: list[int],
+    revenue: dict[str, np.ndarray],
+    principals: list[str],
+    months: Months,
+    costs: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Governance administration costs: the principals' direct payments ``{account: [principal, month]}``;
+    items borne by the operator are added to ``costs['cost_governance']`` (in place). One-off amounts are
+    posted in the first month of the state that brings the item in force."""
+    n = len(months)
+    share = np.minimum(np.diff(months.bounds) / (DAYS_PER_YEAR / 12), 1.0)
+    zero = np.zeros((len(principals), n))
+    device = sum((revenue.get(a, zero) for a in DEVICE_ACCOUNTS), zero).sum(axis=1)
+    r = principals.index(REGION)
+    munis = [i for i in range(len(principals)) if i != r]
+    muni_device = np.array([max(device[i], 0.0) for i in munis])
+    out = {a: np.zeros((len(principals), n)) for a in ADMIN_ACCOUNTS}
+    first_month = {i: month_state.index(i) for i in set(month_state)}
+    for i, st in enumerate(found):
+        if i not in first_month:
+            continue
+        before = {c.name: c for c in found[i - 1].scenario.economics.admin_costs} if i > 0 else {}
+        for item in st.scenario.economics.admin_costs:
+            months_in = np.array([k for k, j in enumerate(month_state) if j == i])
+            yearly = np.zeros(n)
+            yearly[months_in] = item.sek_per_year / 12 * share[months_in]
+            one_off = np.zeros(n)
+            if item.one_off_sek and before.get(item.name) != item:
+                one_off[first_month[i]] = item.one_off_sek
+            if item.borne_by == "operator":
+                costs["cost_governance"] = costs["cost_governance"] + yearly + one_off
+                continue
+            split = np.zeros(len(principals))
+            region_part = {"region": 1.0, "municipalities": 0.0, "shared": item.region_share}[item.borne_by]
+            split[r] = region_part
+            if item.municipal_split == "equal" or muni_device.sum() <= 0:
+                weights = np.full(len(munis), 1.0 / len(munis))
+            else:
+                weights = muni_device / muni_device.sum()
+            split[munis] = (1 - region_part) * weights
+            out["admin_yearly"] += np.outer(split, yearly)
+            out["admin_one_off"] += np.outer(split, one_off)
+    return out
+
+
+def corporate_tax(
+    found: list[State],
+    month_state: list[int],
+    revenue: dict[str, np.ndarray],
+    costs: dict[str, np.ndarray],
+    months: Months,
+) -> np.ndarray:
+    """Tax on the operator's positive result per calendar year, at the rate in force in the year's last
+    month of the run, posted in that month (before settlement)."""
+    n = len(months)
+    total = sum((v.sum(axis=0) for v in revenue.values()), np.zeros(n)) - sum(costs.values(), np.zeros(n))
+    years = months.year_of_month()
+    tax = np.zeros(n)
+    for year in np.unique(years):
+        idx = np.nonzero(years == year)[0]
+        last = int(idx[-1])
+        rate = found[month_state[last]].scenario.economics.corporate_tax_rate
+        if rate > 0:
+            tax[last] = rate * max(float(total[idx].sum()), 0.0)
+    return tax
 
 
 def _month_states(found: list[State], months: Months) -> list[int]:
@@ -239,23 +314,31 @@ def _rows(
     settled: np.ndarray,
     principals: list[str],
     months: Months,
+    operators: list[str] | None = None,
+    admin: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
+    """Ledger rows; ``operators[month]`` names the operator principal of each month (default the centre)."""
     periods = months.periods
     parts = []
+    op_names = list(dict.fromkeys(operators or [CENTRE]))
+    names = np.asarray([*principals, *op_names])
+    op_index = np.array([len(principals) + op_names.index(o) for o in (operators or [CENTRE] * len(months))])
 
     def add(account: str, principal_idx: np.ndarray, month_idx: np.ndarray, amount: np.ndarray) -> None:
         parts.append(
             pd.DataFrame(
                 {
                     "period": periods[month_idx],
-                    "principal": np.asarray([*principals, CENTRE])[principal_idx],
+                    "principal": names[principal_idx],
                     "account": account,
                     "amount": amount,
                 }
             )
         )
 
-    centre = len(principals)
+    for account, amounts in (admin or {}).items():
+        p, k = np.nonzero(amounts)
+        add(account, p, k, amounts[p, k])
     for account in REVENUE_ACCOUNTS:
         values = revenue.get(account)
         if values is None:
@@ -267,27 +350,29 @@ def _rows(
         values = costs[account]
         total_cost += values
         k = np.nonzero(values)[0]
-        add(account, np.full(k.size, centre), k, values[k])
+        add(account, op_index[k], k, values[k])
     result = sum(revenue.values(), np.zeros((len(principals), len(months)))).sum(axis=0) - total_cost
     k = np.arange(len(months))
-    add("result", np.full(k.size, centre), k, result)
+    add("result", op_index[k], k, result)
     p, k = np.nonzero(settlement)
     add("settlement", p, k, settlement[p, k])
     k = np.nonzero(settled)[0]
-    add("settled", np.full(k.size, centre), k, settled[k])
+    add("settled", op_index[k], k, settled[k])
     ledger = pd.concat(parts, ignore_index=True)
     ledger["year"] = ledger["period"].dt.year
     ledger["quarter"] = ledger["period"].dt.quarter
-    ledger["principal"] = pd.Categorical(ledger["principal"], categories=[*principals, CENTRE])
+    ledger["principal"] = pd.Categorical(ledger["principal"], categories=list(names))
     ledger["account"] = pd.Categorical(
-        ledger["account"], categories=[*REVENUE_ACCOUNTS, *COST_ACCOUNTS, "result", "settlement", "settled"]
+        ledger["account"],
+        categories=[*REVENUE_ACCOUNTS, *COST_ACCOUNTS, "result", "settlement", "settled", *ADMIN_ACCOUNTS],
     )
     return ledger[["period", "year", "quarter", "principal", "account", "amount"]]
 
 
 def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
     """Raise MoneyError unless every amount is finite and the ledger balances (per month, in SEK, to
-    ``tolerance`` relative). Comparisons are written so that NaN fails them."""
+    ``tolerance`` relative), for the whole ledger and for each operator over the months it operates.
+    Comparisons are written so that NaN fails them."""
     amounts = ledger["amount"].to_numpy(dtype=float)
     finite = np.isfinite(amounts)
     if not finite.all():
@@ -296,6 +381,22 @@ def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
             f"{int((~finite).sum())} amount(s) not finite, e.g. {row['amount']} in {row['account']} of "
             f"{row['principal']}"
         )
+    _check_balance(ledger, tolerance)
+    acc = ledger["account"].astype(str)
+    result_rows = ledger[acc == "result"]
+    operator_of = dict(zip(result_rows["period"], result_rows["principal"].astype(str), strict=False))
+    operators = set(operator_of.values())
+    if len(operators) > 1:
+        for op in operators:
+            months = [p for p, o in operator_of.items() if o == op]
+            rows = ledger[ledger["period"].isin(months)]
+            r_acc, r_who = rows["account"].astype(str), rows["principal"].astype(str)
+            if ((r_acc.str.startswith("cost_") | r_acc.isin(["result", "settled"])) & (r_who != op)).any():
+                raise MoneyError(f"operator {op}: costs or results of another principal in its months")
+            _check_balance(rows, tolerance)
+
+
+def _check_balance(ledger: pd.DataFrame, tolerance: float) -> None:
     acc = ledger["account"].astype(str)
     revenue = ledger[acc.str.startswith("revenue_")].groupby("period")["amount"].sum()
     cost = ledger[acc.str.startswith("cost_")].groupby("period")["amount"].sum()
@@ -311,8 +412,7 @@ def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
     gap = (settlement.reindex(settled.index, fill_value=0) - settled).abs()
     if len(gap) and not gap.max() <= tolerance * scale:
         raise MoneyError(f"settlement rows differ from the amount settled by {gap.max():.2f} SEK")
-    principal = ledger["principal"].astype(str)
-    paid = ledger[acc.str.startswith("revenue_") & (principal != CENTRE)]["amount"].sum()
+    paid = ledger[acc.str.startswith("revenue_")]["amount"].sum()
     back = ledger[acc == "settlement"]["amount"].sum()
     kept = result.sum() - settled.sum()
     if not abs((paid - back) - (cost.sum() + kept)) <= tolerance * scale:

@@ -62,8 +62,31 @@ def _principal(rows: pd.DataFrame) -> dict[str, float]:
     out = {a: float(v) for a, v in rows[acc.str.startswith("revenue_")].groupby(acc)["amount"].sum().items()}
     paid = float(rows.loc[acc.str.startswith("revenue_"), "amount"].sum())
     back = float(rows.loc[acc == "settlement", "amount"].sum())
-    out.update(paid=paid, settlement=back, net_cost=paid - back)
+    admin = float(rows.loc[acc.str.startswith("admin_"), "amount"].sum())
+    out.update(paid=paid, settlement=back, admin=admin, net_cost=paid - back + admin)
     return out
+
+
+def _operator(rows: pd.DataFrame) -> dict[str, float]:
+    """An operator's view over ``rows`` (its own cost and result rows, and the revenue of its months)."""
+    acc = rows["account"].astype(str)
+    revenue = float(rows.loc[acc.str.startswith("revenue_"), "amount"].sum())
+    costs = float(rows.loc[acc.str.startswith("cost_"), "amount"].sum())
+    settled = float(rows.loc[acc == "settled", "amount"].sum())
+    return {
+        "revenue": revenue,
+        "costs": costs,
+        "result": revenue - costs,
+        "settled": settled,
+        "kept": revenue - costs - settled,
+    }
+
+
+def operators(ledger: pd.DataFrame) -> list[str]:
+    """Principals that operate (have cost or result rows): the centre, a federation, a company..."""
+    acc = ledger["account"].astype(str)
+    rows = ledger[acc.str.startswith("cost_") | (acc == "result")]
+    return list(dict.fromkeys(rows["principal"].astype(str)))
 
 
 def aggregate(
@@ -83,28 +106,26 @@ def aggregate(
             out.setdefault(str(year), {})[account] = float(value)
         return out
     result: dict[str, Any] = {}
+    ops = set(operators(ledger)) | {CENTRE}
     names = (
-        [p for p in rows["principal"].cat.categories if p != CENTRE]
+        [p for p in rows["principal"].cat.categories if p not in ops]
         if hasattr(rows["principal"], "cat")
-        else sorted(set(principal) - {CENTRE})
+        else sorted(set(principal) - ops)
     )
     for name in names:
         if by == "municipality" and name == "region":
             continue
         result[name] = _principal(rows[principal == name])
     if by == "principal":
-        centre = rows[principal == CENTRE]
-        c_acc = centre["account"].astype(str)
-        revenue = float(rows.loc[acc.str.startswith("revenue_"), "amount"].sum())
-        costs = float(centre.loc[c_acc.str.startswith("cost_"), "amount"].sum())
-        settled = float(centre.loc[c_acc == "settled", "amount"].sum())
-        result[CENTRE] = {
-            "revenue": revenue,
-            "costs": costs,
-            "result": revenue - costs,
-            "settled": settled,
-            "kept": revenue - costs - settled,
-        }
+        # every operator in the window (e.g. the centre until a federation takes over), and under 'centre'
+        # the operating side as a whole, whoever operated
+        result[CENTRE] = _operator(rows)
+        result_rows = rows[acc == "result"]
+        months_of = result_rows.groupby(result_rows["principal"].astype(str))["period"].apply(set)
+        for op, months in months_of.items():
+            if op == CENTRE or len(months_of) == 1:
+                continue
+            result[str(op)] = _operator(rows[rows["period"].isin(months)])
     return result
 
 

@@ -8,7 +8,9 @@ takes effect at 00:00 of its day:
   change is written into it when the run is built; summer staffing still applies);
 - route vehicles and capacity: the route's capacity is reset by an event at 00:00 of the day;
 - route weekdays: the routes running on each day from that day on, and the promised delivery day of
-  orders planned from that day on (orders planned earlier keep the promise made under the old timetable).
+  orders planned from that day on (orders planned earlier keep the promise made under the old timetable);
+- stock levels of a category (reorder point and order-up-to level, days of expected orders) from the year
+  of the change on (changes on 1 January).
 
 Nothing before the date is touched and no random number is drawn, so with common random numbers a run with
 a change is identical to the run without it until the change's day (``tests/test_changes.py``).
@@ -73,11 +75,27 @@ def _route_weekdays(sim: Simulation, key: list[str], new: Scenario, day: int) ->
                 following = d
 
 
+def _stock_levels(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
+    """Reorder point and order-up-to level of a category from the change's year on (days of orders)."""
+    stock = sim.stock
+    c = sim.category_names.index(key[1])
+    old = sim.scenario.categories[key[1]]
+    spec = new.categories[key[1]]
+    first = sim.calendar.year_index(day)
+    for y in range(first, len(stock.levels)):
+        for k in range(sim.K):
+            _, up_to = stock.levels[y][k][c]
+            per_day = up_to / old.order_up_to_days if old.order_up_to_days > 0 else 0.0
+            stock.levels[y][k][c] = (per_day * spec.reorder_point_days, per_day * spec.order_up_to_days)
+
+
 APPLIERS: dict[str, Applier] = {
     **{f"depots.*.{pool}.count": _staff_count for pool in POOL_NAMES},
     "transport.routes.*.vehicles": _route_capacity,
     "transport.routes.*.capacity_units": _route_capacity,
     "transport.routes.*.weekdays": _route_weekdays,
+    "categories.*.reorder_point_days": _stock_levels,
+    "categories.*.order_up_to_days": _stock_levels,
 }
 
 
