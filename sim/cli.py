@@ -555,6 +555,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim.commands.calibrate",
     "sim.commands.optimise",
     "sim.commands.sensitivity",
+    "sim.compare",
 )
 
 

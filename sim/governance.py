@@ -599,6 +599,19 @@ OPTIONS: dict[str, Option] = {
 }
 
 
+def _horizon(data: dict[str, Any]) -> tuple[date, date]:
+    horizon = data.get("horizon") or {}
+    start = horizon.get("start_date", date(2023, 1, 1))
+    start = date.fromisoformat(start) if isinstance(start, str) else start
+    years = float(horizon.get("years", 10.0))
+    if years == int(years):
+        try:
+            return start, start.replace(year=start.year + int(years))
+        except ValueError:
+            return start, date(start.year + int(years), 3, 1)
+    return start, start + timedelta(days=round(years * 365.25))
+
+
 def expand(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with its ``governance`` choice expanded into dated changes (idempotent; ConfigError)."""
     choice = data.get("governance")
@@ -635,8 +648,15 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     ctx = Context(decided, effective_date(decided, 9, option.lead_months), values, data)
+    start, end = _horizon(data)
+    if option.build is not _today and not start < ctx.effective < end:
+        raise ConfigError(
+            f"governance.decided: {decided}: the option would take effect on {ctx.effective}, outside the "
+            f"horizon {start} to {end} (notice 9 months before a year end)"
+        )
     out = copy.deepcopy(data)
-    out["changes"] = [*list(data.get("changes") or []), *option.build(ctx)]
+    built = [c for c in option.build(ctx) if c["from"] < end]  # what falls after the horizon is dropped
+    out["changes"] = [*list(data.get("changes") or []), *built]
     if option.shocks is not None:
         demand = out.setdefault("demand", {})
         demand["shocks"] = [*list(demand.get("shocks") or []), *option.shocks(ctx)]

@@ -1,0 +1,185 @@
+"""``hmsim compare RESULTS --baseline today``: one decision-paper table of a governance batch.
+
+For every scenario of a batch (e.g. ``configs/experiments/governance_norrbotten.yaml``: today and the six
+options), from each run folder's ledger, KPI, depot and route tables:
+
+- the net cost per principal over the whole horizon (what it paid the operator, minus settlements, plus the
+  administration it paid directly), for the region, each municipality and any new entity (the result a
+  federation, company or contractor keeps);
+- one-off and yearly administration costs (paid directly by the principals and borne by the operator);
+- the service KPIs in the transition year (the year the option takes effect) and in the years after;
+- route km per year and the mean stock level (new and reconditioned units at the depots);
+
+each as the mean over replications with a 95 % confidence interval and, against the baseline, the paired
+difference by replication (common random numbers) with its interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import interval
+from sim.errors import HmsimError
+from sim.store import read_manifest, read_run
+
+KPIS = ("delivery_on_planned_day", "repair_done_within_5_workdays", "fitting_offered_within_15_workdays")
+
+
+def run_metrics(run_dir: Path, transition_year: int | None) -> dict[str, float]:
+    """The table's metrics of one run (amounts in SEK)."""
+    manifest = read_manifest(run_dir)
+    config = manifest.get("resolved_config", {})
+    gov = config.get("governance") or {}
+    effective = gov.get("effective")
+    year = int(str(effective)[:4]) if effective else transition_year
+    out = read_run(run_dir)
+    ledger = out["ledger"]
+    acc = ledger["account"].astype(str)
+    who = ledger["principal"].astype(str)
+    row: dict[str, float] = {}
+    operators = set(who[acc.str.startswith("cost_") | (acc == "result")])
+    for name in sorted(set(who) - operators):
+        mine = who == name
+        paid = ledger.loc[mine & acc.str.startswith("revenue_"), "amount"].sum()
+        back = ledger.loc[mine & (acc == "settlement"), "amount"].sum()
+        admin = ledger.loc[mine & acc.str.startswith("admin_"), "amount"].sum()
+        row[f"net_cost.{name}"] = float(paid - back + admin)
+    for op in sorted(operators):
+        mine = who == op
+        result = ledger.loc[mine & (acc == "result"), "amount"].sum()
+        settled = ledger.loc[mine & (acc == "settled"), "amount"].sum()
+        row[f"kept_result.{op}"] = float(result - settled)
+    row["net_cost.all_principals"] = sum(v for k, v in row.items() if k.startswith("net_cost."))
+    years = sorted(ledger["year"].unique())
+    n_years = len(years)
+    row["admin.one_off"] = float(ledger.loc[acc == "admin_one_off", "amount"].sum())
+    row["admin.yearly_paid_by_principals"] = float(ledger.loc[acc == "admin_yearly", "amount"].sum()) / n_years
+    row["admin.yearly_borne_by_operator"] = float(ledger.loc[acc == "cost_governance", "amount"].sum()) / n_years
+    row["operator.costs_per_year"] = float(ledger.loc[acc.str.startswith("cost_"), "amount"].sum()) / n_years
+    if out.has("kpis") and year is not None:
+        kpis = out["kpis"]
+        kyear = pd.to_datetime(kpis["month"]).dt.year
+        for label, sel in (("transition_year", kyear == year), ("after", kyear > year)):
+            for kpi in KPIS:
+                rows = kpis[sel & (kpis["kpi"].astype(str) == kpi)]
+                events = float(rows["events"].sum())
+                row[f"kpi_{label}.{kpi}"] = float(rows["met"].sum()) / events if events else math.nan
+    if out.has("route_stops"):
+        row["transport.km_per_year"] = float(out["route_stops"]["km"].sum()) / n_years
+    if out.has("depot_timeseries"):
+        dts = out["depot_timeseries"]
+        stock = dts[dts["metric"].astype(str).isin(["stock_new", "stock_reconditioned"])]
+        row["stock.mean_units"] = float(stock.groupby("date")["value"].sum().mean())
+    return row
+
+
+def collect(results: Path, transition_year: int | None = None) -> pd.DataFrame:
+    """One row per finished run: scenario, replication and the metrics."""
+    rows = []
+    for manifest in sorted(results.glob("*/*/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("status") != "ok":
+            continue
+        rows.append(
+            {
+                "scenario": str(data.get("scenario_name", data.get("scenario"))),
+                "replication": int(data.get("replication", 0)),
+                **run_metrics(manifest.parent, transition_year),
+            }
+        )
+    if not rows:
+        raise HmsimError(f"{results}: no finished runs (run hmsim batch first)")
+    return pd.DataFrame(rows)
+
+
+def table(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per scenario and metric: mean and CI, and the paired difference to ``baseline`` with its CI."""
+    if baseline not in set(runs["scenario"]):
+        raise HmsimError(f"--baseline {baseline!r}: not a scenario of the batch ({', '.join(sorted(set(runs['scenario'])))})")
+    metrics = [c for c in runs.columns if c not in ("scenario", "replication")]
+    base = runs[runs["scenario"] == baseline].set_index("replication")
+    out = []
+    for scenario, group in runs.groupby("scenario", sort=False):
+        g = group.set_index("replication")
+        for metric in metrics:
+            mean = interval(g[metric].to_numpy())
+            paired = g[metric] - base[metric].reindex(g.index)
+            diff = interval(paired.to_numpy())
+            out.append(
+                {
+                    "scenario": scenario,
+                    "metric": metric,
+                    "n": mean["n"],
+                    "mean": mean["mean"],
+                    "half_width": mean["half_width"],
+                    "diff": diff["mean"],
+                    "diff_half_width": diff["half_width"],
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def _fmt(metric: str, value: float) -> str:
+    if not np.isfinite(value):
+        return "-"
+    if metric.startswith("kpi"):
+        return f"{value:.3f}"
+    if metric.startswith(("net_cost", "kept_result", "admin", "operator")):
+        return f"{value / 1e6:,.2f}"
+    return f"{value:,.0f}"
+
+
+def markdown(result: pd.DataFrame, baseline: str) -> str:
+    """The decision-paper table: a row per metric, per scenario 'mean ± CI (diff ± CI)'."""
+    scenarios = list(dict.fromkeys(result["scenario"]))
+    metrics = list(dict.fromkeys(result["metric"]))
+    head = "| metric | " + " | ".join(scenarios) + " |"
+    lines = [head, "|---" * (len(scenarios) + 1) + "|"]
+    cell = result.set_index(["metric", "scenario"])
+    for metric in metrics:
+        parts = []
+        for s in scenarios:
+            if (metric, s) not in cell.index:
+                parts.append("")
+                continue
+            r = cell.loc[(metric, s)]
+            text = f"{_fmt(metric, r['mean'])} ± {_fmt(metric, r['half_width'])}"
+            if s != baseline and np.isfinite(r["diff"]):
+                text += f" ({'+' if r['diff'] >= 0 else ''}{_fmt(metric, r['diff'])} ± {_fmt(metric, r['diff_half_width'])})"
+            parts.append(text)
+        lines.append(f"| {metric} | " + " | ".join(parts) + " |")
+    note = (
+        f"\nAmounts in MSEK over the horizon (admin and operator costs per year), km per year, stock in units; "
+        f"mean ± 95 % CI half-width over replications, in brackets the paired difference to '{baseline}'."
+    )
+    return "\n".join(lines) + note
+
+
+def _command(args: argparse.Namespace) -> int:
+    results = Path(args.results)
+    if not results.is_dir():
+        raise HmsimError(f"{results}: not a folder (give a batch results folder)")
+    result = table(collect(results, args.transition_year), args.baseline)
+    if args.json:
+        print(result.to_json(orient="records", indent=1))
+    else:
+        print(markdown(result, args.baseline))
+    return 0
+
+
+def register(sub: Any, overridable: Any) -> None:
+    p = sub.add_parser("compare", help="one decision-paper table of a governance batch, paired to a baseline")
+    p.add_argument("results", help="a batch results folder (hmsim batch)")
+    p.add_argument("--baseline", default="today", help="scenario to pair against (default: today)")
+    p.add_argument(
+        "--transition-year", type=int, default=None, help="year of the change when a run has no governance option"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable records")
+    p.set_defaults(func=_command)
