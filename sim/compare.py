@@ -57,11 +57,17 @@ def run_metrics(run_dir: Path, transition_year: int | None) -> dict[str, float]:
         settled = ledger.loc[mine & (acc == "settled"), "amount"].sum()
         row[f"kept_result.{op}"] = float(result - settled)
     row["net_cost.all_principals"] = sum(v for k, v in row.items() if k.startswith("net_cost."))
+    # the centre (Länsservice) is the region's own organisation: a result it keeps is the region's
+    row["net_cost.region_incl_centre"] = row.get("net_cost.region", 0.0) - row.get("kept_result.centre", 0.0)
     years = sorted(ledger["year"].unique())
     n_years = len(years)
     row["admin.one_off"] = float(ledger.loc[acc == "admin_one_off", "amount"].sum())
-    row["admin.yearly_paid_by_principals"] = float(ledger.loc[acc == "admin_yearly", "amount"].sum()) / n_years
-    row["admin.yearly_borne_by_operator"] = float(ledger.loc[acc == "cost_governance", "amount"].sum()) / n_years
+    row["admin.yearly_paid_by_principals"] = (
+        float(ledger.loc[acc == "admin_yearly", "amount"].sum()) / n_years
+    )
+    row["admin.yearly_borne_by_operator"] = (
+        float(ledger.loc[acc == "cost_governance", "amount"].sum()) / n_years
+    )
     row["operator.costs_per_year"] = float(ledger.loc[acc.str.startswith("cost_"), "amount"].sum()) / n_years
     if out.has("kpis") and year is not None:
         kpis = out["kpis"]
@@ -81,12 +87,22 @@ def run_metrics(run_dir: Path, transition_year: int | None) -> dict[str, float]:
 
 
 def collect(results: Path, transition_year: int | None = None) -> pd.DataFrame:
-    """One row per finished run: scenario, replication and the metrics."""
+    """One row per finished run: scenario, replication and the metrics. Runs without a governance option
+    (the baseline) use ``transition_year``, by default the most common effective year of the batch."""
     rows = []
+    manifests = []
+    years = []
     for manifest in sorted(results.glob("*/*/manifest.json")):
         data = json.loads(manifest.read_text(encoding="utf-8"))
         if data.get("status") != "ok":
             continue
+        manifests.append((manifest, data))
+        effective = (data.get("resolved_config", {}).get("governance") or {}).get("effective")
+        if effective:
+            years.append(int(str(effective)[:4]))
+    if transition_year is None and years:
+        transition_year = max(set(years), key=years.count)
+    for manifest, data in manifests:
         rows.append(
             {
                 "scenario": str(data.get("scenario_name", data.get("scenario"))),
@@ -102,7 +118,10 @@ def collect(results: Path, transition_year: int | None = None) -> pd.DataFrame:
 def table(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Per scenario and metric: mean and CI, and the paired difference to ``baseline`` with its CI."""
     if baseline not in set(runs["scenario"]):
-        raise HmsimError(f"--baseline {baseline!r}: not a scenario of the batch ({', '.join(sorted(set(runs['scenario'])))})")
+        raise HmsimError(
+            f"--baseline {baseline!r}: not a scenario of the batch "
+            f"({', '.join(sorted(set(runs['scenario'])))})"
+        )
     metrics = [c for c in runs.columns if c not in ("scenario", "replication")]
     base = runs[runs["scenario"] == baseline].set_index("replication")
     out = []
@@ -152,11 +171,13 @@ def markdown(result: pd.DataFrame, baseline: str) -> str:
             r = cell.loc[(metric, s)]
             text = f"{_fmt(metric, r['mean'])} ± {_fmt(metric, r['half_width'])}"
             if s != baseline and np.isfinite(r["diff"]):
-                text += f" ({'+' if r['diff'] >= 0 else ''}{_fmt(metric, r['diff'])} ± {_fmt(metric, r['diff_half_width'])})"
+                sign = "+" if r["diff"] >= 0 else ""
+                text += f" ({sign}{_fmt(metric, r['diff'])} ± {_fmt(metric, r['diff_half_width'])})"
             parts.append(text)
         lines.append(f"| {metric} | " + " | ".join(parts) + " |")
     note = (
-        f"\nAmounts in MSEK over the horizon (admin and operator costs per year), km per year, stock in units; "
+        "\nAmounts in MSEK over the horizon (admin and operator costs per year), km per year, "
+        "stock in units; "
         f"mean ± 95 % CI half-width over replications, in brackets the paired difference to '{baseline}'."
     )
     return "\n".join(lines) + note
@@ -179,7 +200,10 @@ def register(sub: Any, overridable: Any) -> None:
     p.add_argument("results", help="a batch results folder (hmsim batch)")
     p.add_argument("--baseline", default="today", help="scenario to pair against (default: today)")
     p.add_argument(
-        "--transition-year", type=int, default=None, help="year of the change when a run has no governance option"
+        "--transition-year",
+        type=int,
+        default=None,
+        help="year of the change when a run has no governance option",
     )
     p.add_argument("--json", action="store_true", help="machine-readable records")
     p.set_defaults(func=_command)

@@ -22,7 +22,7 @@ DES_POOLS = {
 }
 
 
-def _month_share(months: Months) -> np.ndarray:
+def month_share(months: Months) -> np.ndarray:
     """Share of a full month each month of the run covers (the last may be partial)."""
     lengths = np.diff(months.bounds)
     starts = months.periods
@@ -51,7 +51,7 @@ def operating_costs(
 ) -> dict[str, np.ndarray]:
     """Cost accounts as ``[month]`` arrays (SEK)."""
     c = econ.costs
-    share = _month_share(months)
+    share = month_share(months)
     years = months.year_of_month()
     index = (1 + c.growth) ** (years - years[0]) * share / 12
     out: dict[str, np.ndarray] = {}

@@ -23,7 +23,7 @@ import pandas as pd
 from sim.config.changes import State, states
 from sim.config.schema import Scenario
 from sim.economics.assets import Assets, assets
-from sim.economics.costs import operating_costs, staff_table
+from sim.economics.costs import month_share, operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
 from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, rent, sales, services
 from sim.economics.settlement import DEVICE_ACCOUNTS, settle
@@ -194,7 +194,7 @@ def admin_costs(
     items borne by the operator are added to ``costs['cost_governance']`` (in place). One-off amounts are
     posted in the first month of the state that brings the item in force."""
     n = len(months)
-    share = np.minimum(np.diff(months.bounds) / (DAYS_PER_YEAR / 12), 1.0)
+    share = month_share(months)  # of each calendar month the run covers
     zero = np.zeros((len(principals), n))
     device = sum((revenue.get(a, zero) for a in DEVICE_ACCOUNTS), zero).sum(axis=1)
     r = principals.index(REGION)

@@ -112,7 +112,9 @@ def summary_row(task: Task, output: RunOutput) -> dict[str, float]:
                 ledger_result=centre["result"],
                 ledger_settled=centre["settled"],
                 ledger_region_net_cost=view.get("region", {}).get("net_cost", 0.0),
-                ledger_municipalities_net_cost=sum(v["net_cost"] for k, v in view.items() if k != "region"),
+                ledger_municipalities_net_cost=sum(
+                    v["net_cost"] for k, v in view.items() if k != "region" and "net_cost" in v
+                ),  # operators (a federation, company, contractor) have no net cost
             )
         for metric in task.metrics:
             if metric in metrics:

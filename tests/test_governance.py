@@ -1,0 +1,195 @@
+"""Governance presets: timing from the decision date, validation, money conserved per principal and per
+operator, nothing changes before the effective date (common random numbers), the compare table."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import hmsim
+
+from sim.config import load_scenario
+from sim.economics import check_money, compute
+from sim.economics.views import aggregate
+from sim.errors import ConfigError
+from sim.governance import OPTIONS, effective_date
+from sim.model import run
+
+DATA = Path(__file__).resolve().parent / "data"
+DECIDED = "2023-01-16"
+EFFECTIVE = pd.Timestamp("2024-01-01")
+
+
+def test_the_effective_date_follows_the_nine_month_notice() -> None:
+    assert effective_date(date(2026, 3, 31)) == date(2027, 1, 1)
+    assert effective_date(date(2026, 4, 1)) == date(2028, 1, 1)
+    assert effective_date(date(2026, 1, 10)) == date(2027, 1, 1)
+    # a lead time longer than the notice pushes to the next year end
+    assert effective_date(date(2026, 3, 31), lead_months=12) == date(2028, 1, 1)
+    assert effective_date(date(2026, 3, 31), lead_months=6) == date(2027, 1, 1)
+
+
+def test_every_option_and_parameter_cites_a_source_and_has_a_range() -> None:
+    assert set(OPTIONS) == {
+        "today",
+        "joint_committee",
+        "municipal_federation",
+        "contract_cooperation",
+        "joint_company",
+        "limited_cooperation",
+        "outsourcing",
+    }
+    for option in OPTIONS.values():
+        for name, p in option.parameters.items():
+            assert p.low <= p.value <= p.high, name
+            assert "norrbotten_supply_review_2020.txt" in p.source or p.source.startswith("assumption:"), name
+
+
+def _load(option: str, *extra: str) -> Any:
+    return load_scenario(
+        DATA / "tiny_economics.yaml",
+        ["horizon.years=2", f"governance={{option: {option}, decided: {DECIDED}}}", *extra],
+    )
+
+
+def test_bad_governance_choices_are_rejected_in_one_line_each() -> None:
+    with pytest.raises(ConfigError) as info:
+        _load("anarchy")
+    assert "governance.option" in info.value.problems[0] and "joint_committee" in info.value.problems[0]
+    with pytest.raises(ConfigError) as info:
+        _load(
+            "limited_cooperation", "governance.parameters.setup_months=30", "governance.parameters.colour=1"
+        )
+    text = "\n".join(info.value.problems)
+    assert "setup_months: 30:" in text and "[9, 18]" in text and "colour: not a parameter" in text
+    with pytest.raises(ConfigError) as info:
+        load_scenario(DATA / "tiny_economics.yaml", ["governance={option: outsourcing, decided: 2023-06-01}"])
+    assert "outside the horizon" in info.value.problems[0]
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, tuple[Any, Any, Any]]:
+    out = {}
+    for option in OPTIONS:
+        scenario = _load(option)
+        output = run(scenario, 7)
+        out[option] = (scenario, output, compute(output, scenario).ledger)
+    return out
+
+
+def _rows(ledger: pd.DataFrame, account: str, principal: str | None = None) -> pd.DataFrame:
+    sel = ledger["account"].astype(str) == account
+    if principal is not None:
+        sel &= ledger["principal"].astype(str) == principal
+    return ledger[sel]
+
+
+def test_money_is_conserved_per_principal_and_per_operator(runs: dict[str, tuple[Any, Any, Any]]) -> None:
+    for option, (_, _, ledger) in runs.items():
+        check_money(ledger)  # the whole ledger and each operator over its months
+        view = aggregate(ledger, "principal")
+        centre = view.pop("centre")
+        operators = [p for p in ("federation", "company", "contractor") if p in view]
+        for p in operators:
+            view.pop(p)
+        paid = sum(v["paid"] - v["settlement"] for v in view.values())
+        assert paid == pytest.approx(centre["costs"] + centre["kept"], rel=1e-9), option
+        expected_operator = OPTIONS[option].operator
+        result = _rows(ledger, "result")
+        before = result[result["period"] < EFFECTIVE]["principal"].astype(str)
+        after = result[result["period"] >= EFFECTIVE]["principal"].astype(str)
+        assert set(before) == {"centre"} and set(after) == {expected_operator}, option
+        if expected_operator != "centre":  # the entity settles its whole result with its members yearly
+            year = _rows(ledger, "result", expected_operator)["amount"].sum()
+            settled = _rows(ledger, "settled", expected_operator)["amount"].sum()
+            assert settled == pytest.approx(year, rel=1e-9, abs=1.0), option
+
+
+def test_administration_costs_fall_on_who_the_review_says(runs: dict[str, tuple[Any, Any, Any]]) -> None:
+    ledger = runs["joint_committee"][2]
+    admin = _rows(ledger, "admin_yearly")
+    assert admin["period"].min() >= EFFECTIVE
+    by = admin.groupby(admin["principal"].astype(str))["amount"].sum()
+    p = OPTIONS["joint_committee"].parameters
+    region = p["region_fees_sek_per_year"].value + 0.3 * p["secretary_sek_per_year"].value
+    munis = p["municipal_fees_sek_per_year"].value + 0.7 * p["secretary_sek_per_year"].value
+    assert by["region"] == pytest.approx(region)  # one year in force (2024)
+    assert by.drop("region").sum() == pytest.approx(munis)
+    assert by["Town"] > 0 and by["Village"] > 0
+    # the federation bears its costs itself (cost_governance) and charges its members through settlement
+    fed = runs["municipal_federation"][2]
+    assert _rows(fed, "admin_yearly").empty
+    gov = _rows(fed, "cost_governance", "federation")["amount"].sum()
+    fp = OPTIONS["municipal_federation"].parameters
+    assert gov == pytest.approx(sum(fp[k].value for k in fp if k.endswith("_sek_per_year")))
+    # the contract option's legal support is one-off, paid by the region
+    one_off = _rows(runs["contract_cooperation"][2], "admin_one_off")
+    assert set(one_off["principal"].astype(str)) == {"region"}
+    assert one_off["amount"].sum() == pytest.approx(250_000)
+    # a joint company pays corporate tax on a positive yearly result only
+    tax = _rows(runs["joint_company"][2], "cost_tax")
+    assert (tax["amount"] >= 0).all() and (tax["period"] >= EFFECTIVE).all()
+
+
+def test_nothing_changes_before_the_effective_date(runs: dict[str, tuple[Any, Any, Any]]) -> None:
+    """Paired with today (same seed): every ledger row and every delivery before the effective date is
+    identical (the paired difference is exactly 0); the options differ after it."""
+    today = runs["today"]
+    early = today[2][today[2]["period"] < EFFECTIVE].reset_index(drop=True)
+    split = (EFFECTIVE.date() - date(2023, 1, 1)).days
+    deliveries = today[1]["deliveries"]
+    for _, output, ledger in runs.values():
+        mine = ledger[ledger["period"] < EFFECTIVE].reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            mine.astype({"principal": str, "account": str}), early.astype({"principal": str, "account": str})
+        )
+        d = output["deliveries"]
+        pd.testing.assert_frame_equal(
+            d[d["delivered_day"] < split].reset_index(drop=True),
+            deliveries[deliveries["delivered_day"] < split].reset_index(drop=True),
+        )
+    # limited cooperation: more staff, more route days, extra orders (device swaps) after the split
+    limited = runs["limited_cooperation"][1]
+    stops = [r[1]["route_stops"] for r in (today, runs["limited_cooperation"])]
+    after = [len(s[pd.to_datetime(s["date"]) >= EFFECTIVE]) for s in stops]
+    assert after[1] > after[0]
+    assert len(limited["rentals"]) != len(today[1]["rentals"])
+
+
+def test_compare_prints_one_table_with_paired_differences(tmp_path: Path) -> None:
+    experiment = tmp_path / "gov.yaml"
+    experiment.write_text(
+        f"name: gov\nbase: {DATA / 'tiny_economics.yaml'}\nyears: 2\nreplications: 2\nseed: 3\n"
+        "keep_tables: [kpis, ledger, depot_timeseries, route_stops]\n"
+        "scenarios:\n  today: {}\n"
+        f"  federation: {{governance: {{option: municipal_federation, decided: {DECIDED}}}}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "results"
+    result = hmsim("batch", str(experiment), "--workers", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    shown = hmsim("compare", str(out), "--baseline", "today")
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    for fragment in (
+        "net_cost.region",
+        "net_cost.Town",
+        "kept_result.federation",
+        "admin.yearly_borne_by_operator",
+        "kpi_transition_year.delivery_on_planned_day",
+        "transport.km_per_year",
+        "stock.mean_units",
+    ):
+        assert fragment in text, fragment
+    records = pd.read_json(io.StringIO(hmsim("compare", str(out), "--json").stdout))
+    base = records[records["scenario"] == "today"]
+    assert (base["diff"].dropna().abs() < 1e-9).all()  # today paired with itself
+    fed = records[records["scenario"] == "federation"].set_index("metric")
+    assert fed.loc["admin.yearly_borne_by_operator", "diff"] > 0
+    assert fed.loc["kpi_transition_year.delivery_on_planned_day", "n"] == 2
+    bad = hmsim("compare", str(out), "--baseline", "nowhere")
+    assert bad.returncode == 2 and "not a scenario" in bad.stderr
