@@ -297,6 +297,10 @@ def test_capitalisation_threshold_prospective_and_retroactive_by_hand() -> None:
     # same total cost plus book value left in both
     total = [sum(v.costs[k].sum() for k in v.costs) + v.book_value_end for v in (base, study)]
     assert total[0] == pytest.approx(total[1])
+    # depreciation from mid-year: half a year's share in the purchase year, the last half after the period
+    mid, _ = ledgers(validate_model(Accounts, {**raw, "convention": "mid_year"}))
+    assert mid.costs["cost_depreciation"] == pytest.approx([100 + 40, 300 + 40, 500 + 40])
+    assert sum(mid.costs[k].sum() for k in mid.costs) + mid.book_value_end == pytest.approx(total[0])
     # retroactive: the 90 SEK residual below the new threshold is written off in the first year
     _, retro = ledgers(validate_model(Accounts, {**raw, "method": "retroactive"}))
     assert retro.costs["cost_write_offs"] == pytest.approx([90, 0, 0])

@@ -79,8 +79,13 @@ class Accounts(Model):
     depreciation_years: float = param(
         ..., "years", "per question", "depreciation of new purchases", ge=1 / 12, le=100
     )
-    convention: Literal["purchase_year", "next_year"] = param(
-        "purchase_year", "-", "assumption", "depreciation starts in the purchase year or the year after"
+    convention: Literal["purchase_year", "mid_year", "next_year"] = param(
+        "purchase_year",
+        "-",
+        "assumption: the review (vastmanland_review_2026.csv) does not say when depreciation of a purchase "
+        "starts; a full year from the purchase year is the simplest reading of its yearly figures",
+        "depreciation starts with a full year in the purchase year, half a year in it (purchases spread over "
+        "the year; the last half year after the period), or in the year after",
     )
     bands: list[PriceBand] = param(..., "-", "per question", "price bands, ascending", min_length=1)
     baseline_threshold_sek: float = param(

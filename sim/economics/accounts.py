@@ -36,29 +36,42 @@ class Variant:
 
 
 def _depreciation(acc: Accounts, purchases: np.ndarray) -> tuple[np.ndarray, float]:
-    """Straight-line depreciation by year of ``purchases`` (per year) and the book value left at the end."""
+    """Straight-line depreciation by year of ``purchases`` (per year) and the book value left at the end.
+
+    ``convention``: ``purchase_year`` depreciates a full year's share from the purchase year, ``next_year``
+    from the year after, ``mid_year`` half a year's share in the purchase year (purchases spread over the
+    year) and the last half after the period."""
     n = acc.years
-    years = acc.depreciation_years
-    offset = 1 if acc.convention == "next_year" else 0
     dep = np.zeros(n)
     left = 0.0
     for i, amount in enumerate(purchases):
-        per_year = amount / years
-        full = int(np.floor(years))
-        for k in range(full):
-            j = i + offset + k
+        per_year = amount / acc.depreciation_years
+        schedule = _schedule(acc.depreciation_years, acc.convention)
+        for k, share in enumerate(schedule):
+            j = i + k
             if j < n:
-                dep[j] += per_year
+                dep[j] += per_year * share
             else:
-                left += per_year
-        rest = amount - per_year * full
-        j = i + offset + full
-        if rest > 0:
-            if j < n:
-                dep[j] += rest
-            else:
-                left += rest
+                left += per_year * share
     return dep, left
+
+
+def _schedule(years: float, convention: str) -> list[float]:
+    """Share of a year's depreciation in each year after the purchase year (index 0 = purchase year)."""
+    full = int(np.floor(years))
+    rest = years - full
+    base = [1.0] * full + ([rest] if rest > 0 else [])
+    if convention == "next_year":
+        return [0.0, *base]
+    if convention == "mid_year":
+        flat = [0.5]
+        remaining = years - 0.5
+        while remaining > 1e-12:
+            step = min(1.0, remaining)
+            flat.append(step)
+            remaining -= step
+        return flat
+    return base
 
 
 def variant(acc: Accounts, threshold: float, name: str) -> Variant:
