@@ -458,3 +458,35 @@ def test_book_value_per_device_adds_up(tiny_run: tuple[Any, Any]) -> None:
     assert economy.assets["book_value_end"].sum() == pytest.approx(end, rel=1e-9)
     assert (economy.assets["book_value_end"] >= -1e-6).all()
     assert economy.assets.loc[~economy.assets["capitalised"], "book_value_end"].eq(0).all()
+
+
+def test_accounts_take_the_review_inputs_as_stated() -> None:
+    """The residual as the review states it (90 MSEK, 28 of them in 2026, through 2033) becomes a schedule
+    declining linearly after the first year; total costs minus the depreciation in them are the cost base."""
+    from sim.config.accounts import Residual
+
+    schedule = Residual(total_sek=90.0, first_year_sek=28.0, through_year=2033).schedule(2026)
+    assert schedule[2026] == pytest.approx(28.0) and sum(schedule.values()) == pytest.approx(90.0)
+    assert schedule[2027] == pytest.approx(62.0 * 7 / 28) and schedule[2033] == pytest.approx(62.0 / 28)
+    even = Residual(total_sek=36.0, through_year=2033).schedule(2026)
+    assert even[2026] == pytest.approx(8.0) and even[2033] == pytest.approx(1.0)
+    raw: dict[str, Any] = {
+        "start_year": 2026,
+        "years": 2,
+        "total_cost_sek": 1000,
+        "depreciation_in_total_sek": 200,
+        "capitalised_purchases_sek": 0,
+        "depreciation_years": 3,
+        "baseline_threshold_sek": 1000,
+        "threshold_sek": 1000,
+        "bands": [
+            {"name": "low", "upper_sek": 1000, "purchase_share": 0.0},
+            {"name": "all", "purchase_share": 1.0},
+        ],
+        "settlement": {"device_cost_shares": {"region": 1.0}},
+    }
+    assert validate_model(Accounts, raw).cost_base == pytest.approx(800)
+    from sim.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        validate_model(Accounts, {**raw, "cost_base_sek": 800})

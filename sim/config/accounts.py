@@ -17,6 +17,51 @@ from sim.config.economics import ResultSplit
 from sim.config.limits import MAX_YEAR, MIN_YEAR
 
 
+class Residual(Model):
+    """The book value left of existing assets in a band, as a review states it: a total, optionally the part
+    scheduled for the first year, and the last year of depreciation. The rest declines linearly to that year
+    (weights n, n-1, ..., 1 over the remaining years: a portfolio of assets bought evenly over the years)."""
+
+    total_sek: float = param(..., "SEK", "per question", "book value left at the start", ge=0)
+    first_year_sek: float | None = param(
+        None,
+        "SEK",
+        "per question",
+        "of which depreciated in the first year (None: part of the linear decline)",
+        ge=0,
+    )
+    through_year: int = param(
+        ..., "year", "per question", "last year of depreciation", ge=MIN_YEAR, le=MAX_YEAR
+    )
+
+    @model_validator(mode="after")
+    def _first(self) -> Residual:
+        if self.first_year_sek is not None and self.first_year_sek > self.total_sek:
+            raise ValueError(
+                f"first_year_sek {self.first_year_sek:g} must not exceed total_sek {self.total_sek:g}"
+            )
+        return self
+
+    def schedule(self, start_year: int) -> dict[int, float]:
+        """Depreciation by year from ``start_year`` to ``through_year``."""
+        years = list(range(start_year, max(self.through_year, start_year) + 1))
+        out: dict[int, float] = {}
+        rest_years = years
+        rest = self.total_sek
+        if self.first_year_sek is not None:
+            out[years[0]] = self.first_year_sek
+            rest -= self.first_year_sek
+            rest_years = years[1:]
+        if not rest_years:
+            out[years[0]] = out.get(years[0], 0.0) + rest
+            return out
+        n = len(rest_years)
+        weights = [n - i for i in range(n)]
+        for year, w in zip(rest_years, weights, strict=True):
+            out[year] = out.get(year, 0.0) + rest * w / sum(weights)
+        return out
+
+
 class PriceBand(Model):
     name: str = param(..., "-", "per question", "label of the band")
     upper_sek: float | None = param(None, "SEK", "per question", "upper purchase-price bound (none: open)")
@@ -26,6 +71,21 @@ class PriceBand(Model):
     residual_schedule_sek: dict[int, float] = param(
         {}, "SEK per year", "per question", "remaining depreciation of existing assets in the band, by year"
     )
+    residual: Residual | None = param(
+        None,
+        "-",
+        "per question",
+        "the residual as stated (total, first year, last year) instead of a schedule",
+    )
+
+    @model_validator(mode="after")
+    def _one_residual(self) -> PriceBand:
+        if self.residual is not None and self.residual_schedule_sek:
+            raise ValueError("give either residual_schedule_sek or residual, not both")
+        return self
+
+    def residual_by_year(self, start_year: int) -> dict[int, float]:
+        return self.residual.schedule(start_year) if self.residual is not None else self.residual_schedule_sek
 
 
 class AccountsSettlement(ResultSplit):
@@ -55,13 +115,19 @@ class Accounts(Model):
         ..., "year", "per question", "first year of the ledger", ge=MIN_YEAR, le=MAX_YEAR - 50
     )
     years: int = param(..., "years", "per question", "number of years", ge=1, le=50)
-    cost_base_sek: float = param(
-        ...,
+    cost_base_sek: float | None = param(
+        None,
         "SEK per year",
         "per question",
         "operating costs in the first year, excluding device depreciation "
-        "and purchases below the thresholds compared",
+        "and purchases below the thresholds compared (or give total_cost_sek and depreciation_in_total_sek)",
         ge=0,
+    )
+    total_cost_sek: float | None = param(
+        None, "SEK per year", "per question", "total costs in the first year as a report states them", ge=0
+    )
+    depreciation_in_total_sek: float | None = param(
+        None, "SEK per year", "per question", "device depreciation included in total_cost_sek", ge=0
     )
     cost_growth: float = param(
         0.0, "share per year", "per question", "growth of the cost base", ge=-0.5, le=1
@@ -99,6 +165,28 @@ class Accounts(Model):
         "retroactive: write off the residual below the new threshold at once",
     )
     settlement: AccountsSettlement = param(..., "-", "-", "how results are settled")
+
+    @property
+    def cost_base(self) -> float:
+        """Operating costs of the first year excluding device depreciation."""
+        if self.cost_base_sek is not None:
+            return self.cost_base_sek
+        assert self.total_cost_sek is not None and self.depreciation_in_total_sek is not None
+        return self.total_cost_sek - self.depreciation_in_total_sek
+
+    @model_validator(mode="after")
+    def _cost_base(self) -> Accounts:
+        stated = self.total_cost_sek is not None and self.depreciation_in_total_sek is not None
+        if (self.cost_base_sek is None) == (not stated) or (
+            self.cost_base_sek is not None
+            and (self.total_cost_sek is not None or self.depreciation_in_total_sek is not None)
+        ):
+            raise ValueError(
+                "give cost_base_sek, or total_cost_sek with depreciation_in_total_sek (not both)"
+            )
+        if stated and self.depreciation_in_total_sek > self.total_cost_sek:  # type: ignore[operator]
+            raise ValueError("depreciation_in_total_sek must not exceed total_cost_sek")
+        return self
 
     @model_validator(mode="after")
     def _bands(self) -> Accounts:

@@ -93,8 +93,9 @@ def variant(acc: Accounts, threshold: float, name: str) -> Variant:
     residual = np.zeros(n)
     write_off = np.zeros(n)
     for band in acc.bands:
-        schedule = np.array([band.residual_schedule_sek.get(y, 0.0) for y in years])
-        beyond = sum(v for y, v in band.residual_schedule_sek.items() if y >= acc.start_year + n)
+        by_year = band.residual_by_year(acc.start_year)
+        schedule = np.array([by_year.get(y, 0.0) for y in years])
+        beyond = sum(v for y, v in by_year.items() if y >= acc.start_year + n)
         is_below = band.upper_sek is not None and band.upper_sek <= threshold
         if (
             acc.method == "retroactive"
@@ -107,7 +108,7 @@ def variant(acc: Accounts, threshold: float, name: str) -> Variant:
             residual += schedule
             left += beyond
     costs = {
-        "cost_operations": acc.cost_base_sek * (1 + acc.cost_growth) ** np.arange(n),
+        "cost_operations": acc.cost_base * (1 + acc.cost_growth) ** np.arange(n),
         "cost_depreciation": residual + new_dep,
         "cost_devices_expensed": expensed,
         "cost_write_offs": write_off,
