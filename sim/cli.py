@@ -226,6 +226,25 @@ def _print_nested(data: dict[str, Any], scale: float = 1000.0, indent: str = "")
             print(f"{indent}{key:<{width}}  {_z(value / scale, 0):>14,.0f}".replace(",", " "))
 
 
+def _check_ledger_changes(new: Any, old: Any) -> None:
+    """Dated changes given to ``hmsim ledger`` may only change the economics (no new simulation)."""
+    from sim.config.changes import dated_key
+
+    def model_part(scenario: Any) -> list[tuple[Any, str, str]]:
+        return sorted(
+            (ch.start, key, repr(value))
+            for ch in scenario.changes
+            for key, value in ch.set.items()
+            if (entry := dated_key(key)) is not None and entry.layer == "model"
+        )
+
+    if model_part(new) != model_part(old):
+        raise HmsimError(
+            "--set changes: dated changes of staff, routes or stock change the simulation; only economics.* "
+            "and responsibility.* can change on a date in hmsim ledger (use hmsim run --set)"
+        )
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -242,16 +261,17 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     check_run(output, Path(args.run_dir), SUMMARY_TABLES if args.set else {}, LEDGER_TABLES)
     name = str(resolved.get("name", "run"))
     for text in args.set:
-        if not text.startswith(LEDGER_KEYS):
+        if not text.startswith((*LEDGER_KEYS, "changes")):
             raise HmsimError(
-                f"--set {text!r}: only economics.* and responsibility.* can change the ledger of a "
-                "finished run; other keys change the simulation (use hmsim run --set)"
+                f"--set {text!r}: only economics.*, responsibility.* and dated changes of them can change "
+                "the ledger of a finished run; other keys change the simulation (use hmsim run --set)"
             )
     if args.diff and not args.set:
         raise HmsimError("--diff: compares with --set overrides; give at least one --set")
     base, base_products = output.tables.get("ledger"), output.tables.get("products")
     if args.set:
         scenario = build_scenario(apply_overrides(resolved, args.set, Scenario), name)
+        _check_ledger_changes(scenario, build_scenario(resolved, name))
         if scenario.economics is None:
             raise HmsimError(
                 f"{args.run_dir}: the run's config has no economics section; --set economics.* "

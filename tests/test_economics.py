@@ -416,9 +416,26 @@ def test_zero_price_share_and_product_result_are_reported(norrbotten_run: Path) 
     assert gain > 0 and fixed["2024"]["product_cost"] == pytest.approx(0.0)
 
 
+def test_a_dated_threshold_reprices_a_finished_run(vastmanland_run: Path) -> None:
+    """The capitalisation threshold as a dated change of a Västmanland run, re-priced without simulating:
+    purchases from July below the new threshold are expensed, and the centre's deficit is settled 20/80."""
+    change = (
+        "changes=[{from: 2023-07-01, set: {economics.capitalisation.threshold_sek: 29400, "
+        "economics.capitalisation.method: retroactive}}]"
+    )
+    diff = _ledger_json(vastmanland_run, "--by", "account", "--set", change, "--diff")
+    assert diff["cost_devices_expensed"] > 0 and diff["cost_write_offs"] > 0
+    before = _ledger_json(vastmanland_run, "--by", "account", "--to", "2023-06-30", "--set", change, "--diff")
+    assert all(abs(v) < 1e-6 for v in before.values())
+
+
 def test_ledger_command_errors(vastmanland_run: Path, tmp_path: Path) -> None:
     for args, fragment in (
-        (["--set", "horizon.years=2"], "only economics.* and responsibility.*"),
+        (["--set", "horizon.years=2"], "only economics.*"),
+        (
+            ["--set", "changes=[{from: 2023-07-01, set: {depots.Västerås.consultants.count: 12}}]"],
+            "change the simulation",
+        ),
         (["--diff"], "give at least one --set"),
         (["--from", "2040-01-01"], "no ledger month in the window"),
     ):
