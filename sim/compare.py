@@ -56,19 +56,26 @@ def run_metrics(run_dir: Path, transition_year: int | None) -> dict[str, float]:
         result = ledger.loc[mine & (acc == "result"), "amount"].sum()
         settled = ledger.loc[mine & (acc == "settled"), "amount"].sum()
         row[f"kept_result.{op}"] = float(result - settled)
-    row["net_cost.all_principals"] = sum(v for k, v in row.items() if k.startswith("net_cost."))
     # the centre (Länsservice) is the region's own organisation: a result it keeps is the region's
     row["net_cost.region_incl_centre"] = row.get("net_cost.region", 0.0) - row.get("kept_result.centre", 0.0)
+    # what the county pays in all: the principals' net costs less what the operators keep
+    payers = [k for k in row if k.startswith("net_cost.") and k != "net_cost.region_incl_centre"]
+    kept = [k for k in row if k.startswith("kept_result.")]
+    row["net_cost.county_total"] = sum(row[k] for k in payers) - sum(row[k] for k in kept)
     years = sorted(ledger["year"].unique())
-    n_years = len(years)
+    first = year if year is not None else years[0]
+    in_force = ledger["year"] >= first
+    n_force = max(len([y for y in years if y >= first]), 1)
     row["admin.one_off"] = float(ledger.loc[acc == "admin_one_off", "amount"].sum())
     row["admin.yearly_paid_by_principals"] = (
-        float(ledger.loc[acc == "admin_yearly", "amount"].sum()) / n_years
+        float(ledger.loc[(acc == "admin_yearly") & in_force, "amount"].sum()) / n_force
     )
     row["admin.yearly_borne_by_operator"] = (
-        float(ledger.loc[acc == "cost_governance", "amount"].sum()) / n_years
+        float(ledger.loc[(acc == "cost_governance") & in_force, "amount"].sum()) / n_force
     )
-    row["operator.costs_per_year"] = float(ledger.loc[acc.str.startswith("cost_"), "amount"].sum()) / n_years
+    row["operator.costs_per_year"] = (
+        float(ledger.loc[acc.str.startswith("cost_") & in_force, "amount"].sum()) / n_force
+    )
     if out.has("kpis") and year is not None:
         kpis = out["kpis"]
         kyear = pd.to_datetime(kpis["month"]).dt.year
@@ -78,11 +85,14 @@ def run_metrics(run_dir: Path, transition_year: int | None) -> dict[str, float]:
                 events = float(rows["events"].sum())
                 row[f"kpi_{label}.{kpi}"] = float(rows["met"].sum()) / events if events else math.nan
     if out.has("route_stops"):
-        row["transport.km_per_year"] = float(out["route_stops"]["km"].sum()) / n_years
+        stops = out["route_stops"]
+        after = pd.to_datetime(stops["date"]).dt.year >= first
+        row["transport.km_per_year"] = float(stops.loc[after, "km"].sum()) / n_force
     if out.has("depot_timeseries"):
         dts = out["depot_timeseries"]
         stock = dts[dts["metric"].astype(str).isin(["stock_new", "stock_reconditioned"])]
-        row["stock.mean_units"] = float(stock.groupby("date")["value"].sum().mean())
+        after = pd.to_datetime(stock["date"]).dt.year >= first
+        row["stock.mean_units"] = float(stock[after].groupby("date")["value"].sum().mean())
     return row
 
 
@@ -90,7 +100,7 @@ def collect(results: Path, transition_year: int | None = None) -> pd.DataFrame:
     """One row per finished run: scenario, replication and the metrics. Runs without a governance option
     (the baseline) use ``transition_year``, by default the most common effective year of the batch."""
     rows = []
-    manifests = []
+    manifests: list[tuple[Path, dict[str, Any]]] = []
     years = []
     for manifest in sorted(results.glob("*/*/manifest.json")):
         data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -112,7 +122,23 @@ def collect(results: Path, transition_year: int | None = None) -> pd.DataFrame:
         )
     if not rows:
         raise HmsimError(f"{results}: no finished runs (run hmsim batch first)")
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    order = _scenario_order(results)
+    frame["_order"] = frame["scenario"].map(lambda s: order.index(s) if s in order else len(order))
+    frame = frame.sort_values(["_order", "replication"], kind="stable").drop(columns="_order")
+    first = ["scenario", "replication"]
+    money = sorted(c for c in frame.columns if c.startswith("net_cost.") and c.count(".") == 1)
+    return frame[[*first, *money, *[c for c in frame.columns if c not in (*first, *money)]]]
+
+
+def _scenario_order(results: Path) -> list[str]:
+    """Scenarios in the order of the experiment file (as the batch recorded it), if known."""
+    try:
+        data = json.loads((results / "experiment.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    scenarios = data.get("scenarios") or data.get("experiment", {}).get("scenarios") or {}
+    return list(scenarios) if isinstance(scenarios, dict) else []
 
 
 def table(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -157,7 +183,7 @@ def _fmt(metric: str, value: float) -> str:
 
 def markdown(result: pd.DataFrame, baseline: str) -> str:
     """The decision-paper table: a row per metric, per scenario 'mean ± CI (diff ± CI)'."""
-    scenarios = list(dict.fromkeys(result["scenario"]))
+    scenarios = [baseline, *[s for s in dict.fromkeys(result["scenario"]) if s != baseline]]
     metrics = list(dict.fromkeys(result["metric"]))
     head = "| metric | " + " | ".join(scenarios) + " |"
     lines = [head, "|---" * (len(scenarios) + 1) + "|"]
@@ -176,8 +202,8 @@ def markdown(result: pd.DataFrame, baseline: str) -> str:
             parts.append(text)
         lines.append(f"| {metric} | " + " | ".join(parts) + " |")
     note = (
-        "\nAmounts in MSEK over the horizon (admin and operator costs per year), km per year, "
-        "stock in units; "
+        "\nnet_cost and kept_result: MSEK over the horizon; admin and operator costs (MSEK), km and stock "
+        "(units): per year from the transition year on; "
         f"mean ± 95 % CI half-width over replications, in brackets the paired difference to '{baseline}'."
     )
     return "\n".join(lines) + note
