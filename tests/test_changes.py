@@ -266,3 +266,17 @@ def test_registries_reject_an_unknown_kind() -> None:
     problems = _problems(DATA / "tiny_economics.yaml", "economics.rent.kind=lease")
     assert any("economics.rent.kind" in p for p in problems)
     assert np.isfinite(len(problems))
+
+
+def test_sampler_families_are_a_registry() -> None:
+    from sim.model.distributions import FAMILIES, _family
+
+    assert set(FAMILIES) == {"fixed", "exponential", "gamma", "lognormal"}
+
+    class Odd:
+        dist = "weibull"
+        mean = 1.0
+        cv = 0.5
+
+    with pytest.raises(ValueError, match="weibull"):
+        _family(Odd())  # type: ignore[arg-type]
