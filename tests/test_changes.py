@@ -43,8 +43,11 @@ def test_changes_the_model_cannot_apply_are_rejected_with_key_date_and_reason(ti
     assert "cannot change on a date" in line
     (line,) = _problems(tiny_path, "changes=[{from: 2022-05-01, set: {depots.Depot.consultants.count: 2}}]")
     assert "2022-05-01" in line and "after the horizon start" in line
-    (line,) = _problems(tiny_path, "changes=[{from: 2025-05-01, set: {depots.Depot.consultants.count: 2}}]")
-    assert "before the horizon end" in line
+    # after the horizon end a change never applies: ignored, so shortened runs of shipped configs work
+    late = load_scenario(
+        tiny_path, ["changes=[{from: 2025-05-01, set: {depots.Depot.consultants.count: 2}}]"]
+    )
+    assert len(states(late)) == 1
     (line,) = _problems(
         DATA / "tiny_economics.yaml", "changes=[{from: 2023-05-15, set: {economics.rent.markup: 0.4}}]"
     )

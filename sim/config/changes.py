@@ -16,7 +16,9 @@ patterns with the layer that applies them and the rule for their date):
   month, so such changes must start on the first day of a month.
 
 Anything else (a category's duration, the calendar, demand) cannot change mid-run and is rejected with the
-reason; put it in the base config or in a separate scenario instead.
+reason; put it in the base config or in a separate scenario instead. A change dated on or before the
+horizon start is rejected (put the value in the base config); one dated after the horizon end never applies
+and is ignored, so a shortened run of a config with later changes (``--years 0.5``) still works.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def check_dates(changes: list[Change], start: date, end: date) -> list[str]:
                 f"{where}: the date must be after the horizon start {start}; put the value in the base config"
             )
         elif ch.start >= end:
-            problems.append(f"{where}: the date must be before the horizon end {end}")
+            continue  # after the horizon: it never applies (e.g. a shipped change in a shortened run)
         for key in ch.set:
             entry = dated_key(key)
             if entry is None:
@@ -164,8 +166,10 @@ def timeline(
     states = [State(scenario.horizon.start_date, scenario.model_copy(update={"changes": []}), ())]
     problems: list[str] = []
     by_date: dict[date, list[tuple[int, Change]]] = {}
+    end = horizon_end(scenario)
     for i, ch in enumerate(scenario.changes):
-        by_date.setdefault(ch.start, []).append((i, ch))
+        if ch.start < end:  # changes after the horizon never apply
+            by_date.setdefault(ch.start, []).append((i, ch))
     raw = base_raw
     for day in sorted(by_date):
         raw = copy.deepcopy(raw)
