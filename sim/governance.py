@@ -616,7 +616,7 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with its ``governance`` choice expanded into dated changes (idempotent; ConfigError)."""
     choice = data.get("governance")
     if not isinstance(choice, dict) or choice.get("expanded"):
-        return data
+        return data  # absent, already expanded, or malformed (then the schema reports it)
     option_name = choice.get("option")
     option = OPTIONS.get(str(option_name))
     if option is None:
@@ -624,12 +624,19 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     decided = choice.get("decided")
     if not isinstance(decided, date):
         raise ConfigError(f"governance.decided: {decided!r}: must be a date (YYYY-MM-DD)")
-    given = dict(choice.get("parameters") or {})
+    raw_params = choice.get("parameters") or {}
+    if not isinstance(raw_params, dict):
+        raise ConfigError(f"governance.parameters: {raw_params!r}: must be a mapping of name: number")
+    given = dict(raw_params)
     problems = []
     values = {}
     for name, param in option.parameters.items():
         value = given.pop(name, param.value)
-        if not isinstance(value, int | float) or not param.low <= value <= param.high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not param.low <= value <= param.high
+        ):
             problems.append(
                 f"governance.parameters.{name}: {value!r}: must be a number in [{param.low:g}, "
                 f"{param.high:g}] {param.unit} ({param.source})"
