@@ -599,17 +599,23 @@ OPTIONS: dict[str, Option] = {
 }
 
 
-def _horizon(data: dict[str, Any]) -> tuple[date, date]:
+def _horizon(data: dict[str, Any]) -> tuple[date, date] | None:
+    """The horizon's first day and the day after it (None if malformed: the schema reports that)."""
     horizon = data.get("horizon") or {}
-    start = horizon.get("start_date", date(2023, 1, 1))
-    start = date.fromisoformat(start) if isinstance(start, str) else start
-    years = float(horizon.get("years", 10.0))
-    if years == int(years):
-        try:
-            return start, start.replace(year=start.year + int(years))
-        except ValueError:
-            return start, date(start.year + int(years), 3, 1)
-    return start, start + timedelta(days=round(years * 365.25))
+    try:
+        start = horizon.get("start_date", date(2023, 1, 1))
+        start = date.fromisoformat(start) if isinstance(start, str) else start
+        years = float(horizon.get("years", 10.0))
+        if not isinstance(start, date) or not 0 < years <= 50:
+            return None
+        if years == int(years):
+            try:
+                return start, start.replace(year=start.year + int(years))
+            except ValueError:
+                return start, date(start.year + int(years), 3, 1)
+        return start, start + timedelta(days=round(years * 365.25))
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def expand(data: dict[str, Any]) -> dict[str, Any]:
@@ -655,15 +661,22 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     ctx = Context(decided, effective_date(decided, 9, option.lead_months), values, data)
-    start, end = _horizon(data)
+    horizon = _horizon(data)
+    changes = data.get("changes") or []
+    if horizon is None or not isinstance(changes, list):
+        return data  # the schema reports the malformed horizon or changes
+    start, end = horizon
     if option.build is not _today and not start < ctx.effective < end:
         raise ConfigError(
             f"governance.decided: {decided}: the option would take effect on {ctx.effective}, outside the "
             f"horizon {start} to {end} (notice 9 months before a year end)"
         )
     out = copy.deepcopy(data)
-    built = [c for c in option.build(ctx) if c["from"] < end]  # what falls after the horizon is dropped
-    out["changes"] = [*list(data.get("changes") or []), *built]
+    try:
+        built = [c for c in option.build(ctx) if c["from"] < end]  # what falls after the horizon is dropped
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return data  # a malformed base config: the schema reports it (depots, routes, categories)
+    out["changes"] = [*changes, *built]
     if option.shocks is not None:
         demand = out.setdefault("demand", {})
         demand["shocks"] = [*list(demand.get("shocks") or []), *option.shocks(ctx)]
