@@ -432,39 +432,41 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim.analysis import analyse, to_frame
+    from sim.analysis import analyse, batch_inputs, batch_targets, format_pivot, pivot, to_frame, unit_of
 
     path = Path(args.results_dir) / "index.parquet"
     if not path.exists():
         raise HmsimError(
             f"{args.results_dir}: no index.parquet; not a batch results folder (run hmsim batch)"
         )
-    result = analyse(pd.read_parquet(path), args.metric, args.baseline, args.precision)
+    result = analyse(
+        pd.read_parquet(path),
+        args.metric,
+        args.baseline,
+        args.precision,
+        inputs=batch_inputs(args.results_dir),
+    )
+    targets = batch_targets(args.results_dir)
     if args.csv:
         to_frame(result).to_csv(args.csv, index=False)
     if args.json:
+        metrics = {c.split(".", 1)[1] for m in result["scenarios"].values() for c in m}
+        result["units"] = {m: "SEK" if unit_of(m) == "kSEK" else unit_of(m) for m in sorted(metrics)}
+        result["targets"] = {m: v for m, v in targets.items() if m in metrics}
         print(json.dumps(result, ensure_ascii=False, default=float))
         return EXIT_OK
     conf = int(result["confidence"] * 100)
-    print(
-        f"{args.results_dir}: mean [{conf} % CI] over replications; replications needed for a CI of "
-        f"+-{args.precision:.0%} of the mean"
+    lines = format_pivot(
+        pivot(result, "scenarios", targets),
+        f"{args.results_dir}: mean [{conf} % CI] over replications per scenario and window; money in kSEK; "
+        f"replications needed for a CI of +-{args.precision:.0%} of the mean",
     )
-
-    def print_block(title: str, metrics: dict[str, dict[str, Any]], counts: bool) -> None:
-        print(title)
-        width = max(len(m) for m in metrics)
-        for metric, st in metrics.items():
-            ci = f"[{_fmt(st['ci_low'])}, {_fmt(st['ci_high'])}]"
-            line = f"  {metric:<{width}}  {_fmt(st['mean']):>12} {ci}"
-            print(line + (f"  n={st['n']}, needed {_fmt(st['replications_needed'])}" if counts else ""))
-
-    for label, metrics in result["scenarios"].items():
-        print_block(f"{label}:", metrics, counts=True)
     if result["differences"]:
-        print(f"paired differences to {result['baseline']} (same replications, common random numbers):")
-        for label, metrics in result["differences"].items():
-            print_block(f"{label} - {result['baseline']}:", metrics, counts=False)
+        lines += format_pivot(
+            pivot(result, "differences", targets),
+            f"paired differences to {result['baseline']} (same replications, common random numbers):",
+        )
+    print("\n".join(lines))
     if args.csv:
         print(f"wrote {args.csv}")
     return EXIT_OK
@@ -576,6 +578,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim.commands.optimise",
     "sim.commands.sensitivity",
     "sim.compare",
+    "sim.report.cli",
 )
 
 

@@ -1,0 +1,341 @@
+"""Build the report of a run or batch folder: PNG per chart, one PDF, index.html, report.xlsx.
+
+Everything is written into a hidden staging folder beside the target and renamed into place at the end
+(``sim.store.replace_dir``), so a report folder is complete or absent. The target may only be an empty
+folder or an earlier report (it holds ``report.json``). Output is reproducible: the PDF's dates are the
+data's (the run's ``finished_at``), charts are drawn in a fixed order with fixed styles, and the workbook's
+values come from the same tables, so the same inputs give the same PDF text and workbook values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.errors import HmsimError
+from sim.report import charts_activity, charts_money, charts_scenarios  # noqa: F401  (register charts)
+from sim.report.batch_tables import BATCH_TABLES, batch_tables, credibility_tables
+from sim.report.charts import CHARTS, MARGINS, Context
+from sim.report.html import Drawn, write_html
+from sim.report.labels import Labels
+from sim.report.observed import OBSERVED_DIR, load_observed
+from sim.report.source import Source, open_source
+from sim.report.tables import TABLES, TableSpec, aggregate
+from sim.report.workbook import write_workbook
+from sim.store import replace_dir
+
+MARKER = "report.json"
+DPI = 100
+
+
+@dataclass
+class Report:
+    out: Path
+    drawn: list[str] = field(default_factory=list)
+    omitted: list[tuple[str, str]] = field(default_factory=list)  # (chart id, why)
+    sheets: list[str] = field(default_factory=list)
+
+
+def parse_years(text: str | None) -> tuple[int, int] | None:
+    """``"2024..2028"`` or ``"2025"`` -> (first, last); exit 2 on anything else."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d{4})\s*(?:\.\.\s*(\d{4})\s*)?", text)
+    if not m:
+        raise HmsimError(f"--years {text!r}: must be Y1..Y2 (e.g. 2024..2028) or one year")
+    first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+    if last < first:
+        raise HmsimError(f"--years {text!r}: the first year is after the last")
+    return first, last
+
+
+def _missing(spec: TableSpec, src: Source) -> str | None:
+    """Why ``spec`` cannot be built from ``src`` (None if it can)."""
+    for need in spec.needs:
+        if need == "config.population":
+            if not src.manifest.get("resolved_config", {}).get("demand", {}).get("population"):
+                return "the run's config has no population table"
+            continue
+        table, _, column = need.partition(".")
+        if table not in src.tables:
+            kept = "the batch did not keep" if src.kind == "batch" else "the run has no"
+            return f"{kept} table {table!r}"
+        if column and column not in src.columns.get(table, ()):
+            return f"table {table!r} has no column {column!r}"
+    return None
+
+
+def _filter_years(frame: pd.DataFrame, years: tuple[int, int] | None) -> pd.DataFrame:
+    if years is None:
+        return frame
+    for column in ("year", "month", "date"):
+        if column in frame.columns:
+            values = frame[column]
+            y = values.dt.year if pd.api.types.is_datetime64_any_dtype(values) else values
+            return frame[(y >= years[0]) & (y <= years[1])].reset_index(drop=True)
+    return frame
+
+
+def build_tables(
+    src: Source, years: tuple[int, int] | None, progress: Any = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Every report table the runs have data for (aggregated per scenario), and why the others are absent."""
+    absent: dict[str, str] = {}
+    specs = []
+    for spec in TABLES.values():
+        why = _missing(spec, src)
+        if why:
+            absent[spec.name] = why
+        else:
+            specs.append(spec)
+    needed = sorted({n.partition(".")[0] for s in specs for n in s.needs if not n.startswith("config.")})
+    per_table: dict[str, list[tuple[str, pd.DataFrame]]] = {s.name: [] for s in specs}
+    for ref, output in src.iter_runs(needed):
+        config = output.meta.get("manifest", {}).get("resolved_config", {})
+        for spec in specs:
+            if spec.name in absent:
+                continue
+            try:
+                frame = spec.build(output, config)
+            except (KeyError, ValueError, TypeError) as exc:  # data of another shape: say so, go on
+                absent[spec.name] = f"could not be built from the stored tables ({type(exc).__name__}: {exc})"
+                continue
+            per_table[spec.name].append((ref.scenario, _filter_years(frame, years)))
+        if progress is not None:
+            progress(1)
+    data: dict[str, pd.DataFrame] = {}
+    for spec in specs:
+        if spec.name in absent:
+            continue
+        frames = per_table[spec.name]
+        merged = aggregate(frames, spec)
+        if merged.empty:
+            absent[spec.name] = "no rows in the chosen years"
+            continue
+        data[spec.name] = merged
+    return data, absent
+
+
+def _fixed_date(src: Source) -> datetime:
+    """The data's date (the run's finish time): the PDF's dates, so the same inputs give the same PDF."""
+    text = str(src.manifest.get("finished_at") or "2000-01-01T00:00:00+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = datetime(2000, 1, 1, tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("hmsim", "numpy", "pandas", "matplotlib", "openpyxl", "pyarrow", "simpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(
+    src: Source, lang: str, years: tuple[int, int] | None, observed_files: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    m = src.manifest
+    hashes: list[str] = []
+    seeds: list[str] = []
+    if src.kind == "batch" and src.index is not None:
+        ok = src.index[src.index["status"] == "ok"]
+        seeds = [str(s) for s in dict.fromkeys(ok["seed"].tolist())]
+        for task in src.experiment.get("tasks", []):
+            h = str(task.get("config_hash", ""))
+            if h and h not in hashes:
+                hashes.append(h)
+    else:
+        hashes = [str(m.get("config_hash", ""))]
+        seeds = [str(m.get("seed", ""))]
+    git = m.get("git") or {}
+    run_versions = m.get("versions") or {}
+    rows = [
+        ("results", str(src.path)),
+        ("kind", src.kind),
+        ("scenarios", ", ".join(src.scenarios)),
+        ("runs", str(len(src.runs))),
+        ("config hash", ", ".join(hashes)),
+        ("seeds", ", ".join(seeds)),
+        ("config path", str(m.get("config_path") or src.experiment.get("path", ""))),
+        ("git revision (runs)", f"{git.get('revision')} (dirty: {git.get('dirty')})"),
+        ("package versions (runs)", ", ".join(f"{k} {v}" for k, v in run_versions.items())),
+        ("package versions (report)", ", ".join(f"{k} {v}" for k, v in _versions().items())),
+        ("run finished", str(m.get("finished_at", ""))),
+        ("years", f"{years[0]}..{years[1]}" if years else "all"),
+        ("language", lang),
+        ("observed documents", ", ".join(observed_files) or f"none found in {OBSERVED_DIR}"),
+        ("money", "kSEK in the workbook, MSEK in the charts; shares as fractions"),
+    ]
+    return rows
+
+
+def _source_line(chart_needs: tuple[str, ...], src: Source, used: list[str]) -> str:
+    tables = []
+    for name in chart_needs:
+        spec = TABLES.get(name) or BATCH_TABLES.get(name)
+        for need in spec.needs if spec else ():
+            t = need.partition(".")[0]
+            t = "config" if t == "config" else f"{t}.parquet" if t != "index" else "index.parquet"
+            if t not in tables:
+                tables.append(t)
+    text = f"{src.path.name}/ ({src.kind}, {len(src.runs)} run(s)): {', '.join(tables)}"
+    if used:
+        text += "; observed: calibration/observed/" + "; ".join(used)
+    return text
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise HmsimError(f"--out {out}: exists and is not a hmsim report folder; choose another folder")
+
+
+def make_report(
+    results: Path | str,
+    out: Path | str | None = None,
+    lang: str = "en",
+    years: str | None = None,
+    baseline: str | None = None,
+    progress: bool = True,
+) -> Report:
+    """Write the report of ``results`` into ``out`` (default ``results/report``) atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+    from tqdm import tqdm
+
+    labels = Labels(lang)
+    span = parse_years(years)
+    src = open_source(results)
+    meta = src.manifest.get("meta", {})
+    if span is not None and meta.get("start_date") and meta.get("days"):
+        first = pd.Timestamp(meta["start_date"])
+        last = first + pd.Timedelta(days=int(meta["days"]) - 1)
+        if span[1] < first.year or span[0] > last.year:
+            raise HmsimError(
+                f"--years {years}: no chart can have data: the runs cover {first.year} to {last.year}"
+            )
+    out_dir = Path(out) if out is not None else src.path / "report"
+    _check_out(out_dir)
+    if baseline is not None and baseline not in src.scenarios:
+        named = [s for s in src.scenarios if s.split("__")[0] == baseline]
+        if len(named) != 1:
+            raise HmsimError(
+                f"--baseline {baseline!r}: must name one scenario; valid: {', '.join(src.scenarios)}"
+            )
+        baseline = named[0]
+    charts = list(CHARTS.values())
+    bar = tqdm(
+        total=len(src.runs) + len(charts),
+        desc="report",
+        unit="step",
+        disable=None if progress else True,
+        leave=False,
+    )
+    try:
+        data, absent = build_tables(src, span, progress=bar.update)
+        extra, extra_absent = batch_tables(src, span, baseline)
+        data.update(extra)
+        absent.update(extra_absent)
+        extra, extra_absent = credibility_tables(src.path)
+        data.update(extra)
+        absent.update(extra_absent)
+        observed = load_observed(src.region_names())
+        ctx = Context(
+            data, labels, observed, src.kind, src.scenarios, baseline, {"experiment": src.experiment}
+        )
+        result = Report(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        try:
+            (stage / "png").mkdir()
+            drawn: list[Drawn] = []
+            omitted: list[tuple[str, str, str]] = []
+            when = _fixed_date(src)
+            meta = {
+                "Creator": "hmsim report",
+                "Producer": "hmsim report",
+                "CreationDate": when,
+                "ModDate": when,
+                "Title": f"hmsim report: {src.path.name}",
+            }
+            with PdfPages(stage / "report.pdf", metadata=meta) as pdf:
+                for spec in charts:
+                    bar.update(1)
+                    title = labels.pick(*spec.title)
+                    if spec.batch_only and src.kind != "batch":
+                        why = labels.pick(
+                            "needs a batch folder (scenarios and replications)",
+                            "kräver en batchmapp (scenarier och replikat)",
+                        )
+                    else:
+                        gaps = [f"{n}: {absent.get(n, 'not built')}" for n in spec.needs if n not in data]
+                        why = "; ".join(gaps)
+                    if why:
+                        omitted.append((spec.section, title, why))
+                        result.omitted.append((spec.id, why))
+                        continue
+                    ctx.used = []
+                    fig = Figure(figsize=spec.size, dpi=DPI)
+                    spec.draw(fig, ctx)
+                    source = _source_line(spec.needs, src, ctx.used)
+                    fig.suptitle(title, fontsize=12)
+                    fig.text(
+                        0.01, 0.005, f"{labels.pick('Source', 'Källa')}: {source}", fontsize=6, color="gray"
+                    )
+                    fig.subplots_adjust(**{**MARGINS, **dict(spec.margins)})
+                    png = f"png/{len(drawn) + 1:02d}_{spec.id}.png"
+                    fig.savefig(stage / png, dpi=DPI, metadata={"Software": None})
+                    pdf.savefig(fig)
+                    drawn.append(Drawn(spec.id, spec.section, title, labels.pick(*spec.caption), source, png))
+                    result.drawn.append(spec.id)
+            prov = provenance(src, lang, span, observed.files)
+            tables = [(TABLES.get(n) or BATCH_TABLES[n], frame) for n, frame in data.items()]
+            readme = [
+                *prov,
+                *[(f"chart left out: {cid}", why) for cid, why in result.omitted],
+                *[(f"sheet {s.name}", labels.pick(*s.title)) for s, _ in tables],
+            ]
+            result.sheets = write_workbook(stage / "report.xlsx", tables, readme, src.kind == "batch", lang)
+            page_title = labels.pick("hmsim report", "hmsim-rapport") + f": {src.path.name}"
+            (stage / "index.html").write_text(
+                write_html(page_title, drawn, omitted, prov, labels), encoding="utf-8"
+            )
+            (stage / MARKER).write_text(
+                json.dumps(
+                    {
+                        "results": str(src.path),
+                        "charts": result.drawn,
+                        "omitted": dict(result.omitted),
+                        "sheets": result.sheets,
+                        "lang": lang,
+                        "years": years,
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+                + "\n",
+                encoding="utf-8",
+            )
+            replace_dir(stage, out_dir)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+    finally:
+        bar.close()
+    return result

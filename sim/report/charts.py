@@ -1,0 +1,191 @@
+"""The chart registry: each chart declares the report tables it needs and draws itself on a figure.
+
+Charts run in order (section by section, as the issue lists them). A chart whose tables are absent (the
+runs do not have the data, or the batch kept other tables) is left out; the index says which table and
+why. Drawing helpers here are shared: a line per scenario with a 95 % band over replications, observed
+figures as black diamonds naming their document, targets as dashed lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sim.report.labels import Labels
+from sim.report.observed import Observed
+
+SECTIONS = ("Volumes", "Service", "Fleet", "Capacity", "Money", "Scenarios", "Credibility")
+
+
+@dataclass
+class Context:
+    """What a chart draws from: the report tables (aggregated per scenario), labels and observed data."""
+
+    data: dict[str, pd.DataFrame]
+    labels: Labels
+    observed: Observed
+    kind: str  # "run" or "batch"
+    scenarios: list[str]
+    baseline: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    used: list[str] = field(default_factory=list)  # documents marked on the current chart
+
+    def one(self, name: str) -> pd.DataFrame:
+        """The table for charts that show one scenario: the baseline (or the first scenario)."""
+        frame = self.data[name]
+        pick = self.baseline if self.baseline in self.scenarios else self.scenarios[0]
+        return frame[frame["scenario"] == pick]
+
+    @property
+    def shown(self) -> str:
+        return self.baseline if self.baseline in self.scenarios else self.scenarios[0]
+
+
+Draw = Callable[[Figure, Context], None]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    id: str
+    section: str
+    title: tuple[str, str]
+    caption: tuple[str, str]  # what the chart shows
+    needs: tuple[str, ...]  # report tables
+    draw: Draw
+    size: tuple[float, float] = (10.0, 5.6)
+    batch_only: bool = False
+    margins: tuple[tuple[str, float], ...] = ()  # subplots_adjust overrides (fixed layout: fast, stable)
+
+
+MARGINS = {"left": 0.07, "right": 0.98, "bottom": 0.1, "top": 0.86, "wspace": 0.28, "hspace": 0.45}
+CHARTS: dict[str, ChartSpec] = {}
+
+
+def chart(
+    id: str,
+    section: str,
+    title: tuple[str, str],
+    caption: tuple[str, str],
+    needs: tuple[str, ...],
+    size: tuple[float, float] = (10.0, 5.6),
+    batch_only: bool = False,
+    margins: dict[str, float] | None = None,
+) -> Callable[[Draw], Draw]:
+    if section not in SECTIONS:
+        raise ValueError(f"chart {id!r}: unknown section {section!r}")
+
+    def register(fn: Draw) -> Draw:
+        if id in CHARTS:
+            raise ValueError(f"chart {id!r} registered twice")
+        CHARTS[id] = ChartSpec(
+            id, section, title, caption, needs, fn, size, batch_only, tuple(sorted((margins or {}).items()))
+        )
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------- drawing helpers
+
+
+def series(
+    ax: Axes,
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    label: str | None = None,
+    scale: float = 1.0,
+    **style: Any,
+) -> None:
+    """One line per scenario in ``frame`` (x sorted), with the 95 % band where the table has one."""
+    scenarios = list(dict.fromkeys(frame["scenario"]))
+    for scenario in scenarios:
+        rows = frame[frame["scenario"] == scenario].sort_values(x)
+        name = label if len(scenarios) == 1 and label else (f"{label}: {scenario}" if label else scenario)
+        (line,) = ax.plot(
+            rows[x], rows[y] / scale, marker="o" if len(rows) <= 20 else None, ms=3, label=name, **style
+        )
+        if f"{y}__low" in rows and rows[f"{y}__low"].notna().any():
+            ax.fill_between(
+                rows[x],
+                rows[f"{y}__low"] / scale,
+                rows[f"{y}__high"] / scale,
+                color=line.get_color(),
+                alpha=0.2,
+                linewidth=0,
+            )
+
+
+def observed(
+    ax: Axes,
+    ctx: Context,
+    metric: str,
+    segment: str = "all",
+    scale: float = 1.0,
+    at_year: bool = True,
+    unit: str | None = None,
+    absolute: bool = False,
+    label: str | None = None,
+) -> None:
+    """Observed figures of ``metric`` as black diamonds (x: year, or the fractional period)."""
+    obs = [o for o in ctx.observed.get(metric, segment) if unit is None or o.unit == unit]
+    for i, o in enumerate(obs):
+        x = int(o.year) if at_year else o.year
+        value = abs(o.value) if absolute else o.value
+        name = label or ctx.labels("observed")
+        ax.plot(
+            [x],
+            [value / scale],
+            "D",
+            color="black",
+            ms=6,
+            zorder=5,
+            label=f"{name} ({o.document.split(',')[0]})" if i == 0 else None,
+        )
+        if o.document not in ctx.used:
+            ctx.used.append(o.document)
+
+
+def target(ax: Axes, ctx: Context, metric: str) -> float | None:
+    """The metric's target (from the observed documents) as a dashed line; returns it."""
+    found = ctx.observed.target(metric)
+    if found is None:
+        return None
+    value, doc = found
+    ax.axhline(value, ls="--", color="tab:red", lw=1, label=f"{ctx.labels('target')} {value:g}")
+    if doc not in ctx.used:
+        ctx.used.append(doc)
+    return value
+
+
+def finish(ax: Axes, title: str, ylabel: str = "", legend: bool = True, xlabel: str = "") -> None:
+    ax.set_title(title, fontsize=10)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+
+
+def year_axis(ax: Axes) -> None:
+    ax.xaxis.set_major_locator(
+        __import__("matplotlib.ticker", fromlist=["MaxNLocator"]).MaxNLocator(integer=True)
+    )
+
+
+def grid(fig: Figure, n: int, cols: int = 3) -> list[Axes]:
+    rows = int(np.ceil(n / cols))
+    cols = min(cols, n)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return axes[:n]

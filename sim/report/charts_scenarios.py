@@ -1,0 +1,216 @@
+"""Charts of a batch: paired differences (forest plot), cost paths, who pays, the option matrix;
+and the credibility charts (calibration fit, sensitivity) that light up when those results are present."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.report.charts import Context, chart, finish, grid, year_axis
+
+MSEK = 1000.0  # the tables hold kSEK
+FOREST_MAX = 6
+
+
+def _last_window(frame: pd.DataFrame) -> str:
+    windows = list(dict.fromkeys(frame["window"]))
+    return "all" if "all" in windows else windows[-1]
+
+
+@chart(
+    "forest",
+    "Scenarios",
+    ("Paired differences to the baseline", "Parade skillnader mot jämförelsescenariot"),
+    (
+        "Each scenario minus the baseline (chosen with --baseline; default the batch's first "
+        "scenario), paired "
+        "by replication under common random numbers, with 95 % confidence intervals, for the last window "
+        "(or 'all'). An interval that does not cross 0 is a difference the replications support.",
+        "Varje scenario minus jämförelsescenariot (--baseline; annars batchens första), parat per replikat "
+        "med gemensamma slumptal, med 95 % konfidensintervall, för sista fönstret (eller 'all'). Ett "
+        "intervall som inte korsar 0 är en skillnad som replikaten stöder.",
+    ),
+    ("scenario_differences",),
+    size=(12, 7.0),
+    batch_only=True,
+    margins={"left": 0.3, "wspace": 0.15},
+)
+def draw_forest(fig: Figure, ctx: Context) -> None:
+    frame = ctx.data["scenario_differences"]
+    L = ctx.labels
+    window = _last_window(frame)
+    rows = frame[frame["window"] == window]
+    metrics = list(dict.fromkeys(rows["metric"]))[:FOREST_MAX]
+    cols = min(3, len(metrics))
+    for i, (ax, metric) in enumerate(zip(grid(fig, len(metrics), cols=cols), metrics, strict=True)):
+        r = rows[rows["metric"] == metric]
+        unit = str(r["unit"].iloc[0])
+        scale = MSEK if unit == "kSEK" else 1.0
+        y = np.arange(len(r))
+        mean = r["value"].to_numpy() / scale
+        err = np.vstack(
+            [mean - r["value__low"].to_numpy() / scale, r["value__high"].to_numpy() / scale - mean]
+        )
+        ax.errorbar(mean, y, xerr=err, fmt="o", capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, r["scenario"] if i % cols == 0 else [""] * len(y), fontsize=6)
+        ax.set_ylim(-0.5, len(y) - 0.5)
+        finish(ax, f"{L(metric)} ({window})", legend=False, xlabel="MSEK" if unit == "kSEK" else unit)
+    fig.text(0.5, 0.01, f"{L('difference')}: {frame['baseline'].iloc[0]}", ha="center", fontsize=8)
+
+
+@chart(
+    "cost_paths",
+    "Scenarios",
+    ("Cost paths per scenario", "Kostnadsutveckling per scenario"),
+    (
+        "The centre's costs per window (year) for every scenario, mean with a 95 % band over "
+        "replications, in "
+        "MSEK; shaded spans are dated changes (transitions) named in the experiment.",
+        "Centrets kostnader per fönster (år) för varje scenario, medel med 95 % intervall över replikat, i "
+        "mnkr; skuggade perioder är daterade förändringar (övergångar) i experimentet.",
+    ),
+    ("scenario_windows",),
+    batch_only=True,
+)
+def draw_cost_paths(fig: Figure, ctx: Context) -> None:
+    from sim.report.batch_tables import transitions
+
+    frame = ctx.data["scenario_windows"]
+    L = ctx.labels
+    rows = frame[(frame["metric"] == "ledger_costs") & frame["window"].str.fullmatch(r"\d{4}")]
+    if rows.empty:
+        rows = frame[frame["metric"] == "ledger_costs"]
+    ax = fig.subplots()
+    if rows.empty:
+        raise KeyError("ledger_costs not among the batch's metrics")
+    for scenario, r in rows.groupby("scenario", sort=False):
+        x = pd.to_numeric(r["window"], errors="coerce")
+        (line,) = ax.plot(x, r["value"] / MSEK, marker="o", ms=3, label=str(scenario))
+        ax.fill_between(
+            x, r["value__low"] / MSEK, r["value__high"] / MSEK, color=line.get_color(), alpha=0.15
+        )
+    for name, spans in transitions(ctx.meta.get("experiment", {})).items():
+        for start, end in spans:
+            x0 = int(start[:4]) + (int(start[5:7]) - 1) / 12
+            x1 = int(end[:4]) + (int(end[5:7]) - 1) / 12 if end else x0 + 0.02
+            ax.axvspan(x0, x1, color="gray", alpha=0.2, label=f"{L('transition')}: {name}")
+    year_axis(ax)
+    finish(ax, L("ledger_costs"), L("MSEK"))
+    ax.legend(fontsize=6, ncol=2)
+
+
+@chart(
+    "who_pays",
+    "Scenarios",
+    ("Who pays per scenario", "Vem betalar per scenario"),
+    (
+        "Net cost of the region and of the municipalities together, summed over the yearly windows (mean of "
+        "the replications), per scenario, in MSEK.",
+        "Nettokostnad för regionen och för kommunerna tillsammans, summerad över årsfönstren (medel av "
+        "replikaten), per scenario, i mnkr.",
+    ),
+    ("scenario_windows",),
+    batch_only=True,
+    margins={"left": 0.3},
+)
+def draw_who_pays(fig: Figure, ctx: Context) -> None:
+    frame = ctx.data["scenario_windows"]
+    L = ctx.labels
+    metrics = ("ledger_region_net_cost", "ledger_municipalities_net_cost")
+    rows = frame[frame["metric"].isin(metrics)]
+    yearly = rows[rows["window"].str.fullmatch(r"\d{4}")]
+    rows = yearly if not yearly.empty else rows
+    if rows.empty:
+        raise KeyError("no net-cost metrics (ledger_region_net_cost) in the batch")
+    totals = rows.pivot_table(index="scenario", columns="metric", values="value", aggfunc="sum", sort=False)
+    totals = totals.reindex(columns=list(metrics)).fillna(0.0) / MSEK
+    ax = fig.subplots()
+    y = np.arange(len(totals))
+    ax.barh(y, totals[metrics[0]], label=L(metrics[0]))
+    ax.barh(y, totals[metrics[1]], left=totals[metrics[0]], label=L(metrics[1]))
+    ax.set_yticks(y, totals.index, fontsize=6)
+    finish(ax, L("net_cost"), xlabel=L("MSEK"))
+
+
+@chart(
+    "option_matrix",
+    "Scenarios",
+    ("Option matrix", "Alternativmatris"),
+    (
+        "Every scenario's mean of every metric in the last window (or 'all'); money in kSEK. The workbook's "
+        "analysis sheets hold every window with its confidence interval.",
+        "Varje scenarios medelvärde för varje mått i sista fönstret (eller 'all'); pengar i tkr. "
+        "Arbetsbokens analysblad har alla fönster med konfidensintervall.",
+    ),
+    ("scenario_windows",),
+    size=(12, 6.0),
+    batch_only=True,
+    margins={"left": 0.25},
+)
+def draw_option_matrix(fig: Figure, ctx: Context) -> None:
+    frame = ctx.data["scenario_windows"]
+    L = ctx.labels
+    window = _last_window(frame)
+    rows = frame[frame["window"] == window]
+    wide = rows.pivot_table(index="scenario", columns="metric", values="value", aggfunc="first", sort=False)
+    ax = fig.subplots()
+    ax.axis("off")
+    cells = [
+        [f"{v:,.0f}".replace(",", " ") if abs(v) >= 10 else f"{v:.3f}" for v in r] for r in wide.to_numpy()
+    ]
+    tab = ax.table(
+        cellText=cells, rowLabels=list(wide.index), colLabels=[L(c) for c in wide.columns], loc="center"
+    )
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(6)
+    tab.scale(1, 1.3)
+    ax.set_title(f"{window}", fontsize=9)
+
+
+@chart(
+    "calibration_fit",
+    "Credibility",
+    ("Calibration fit", "Kalibreringens anpassning"),
+    (
+        "Simulated (mean with CI) vs observed per calibration target (hmsim calibrate's fit report).",
+        "Simulerat (medel med KI) mot utfall per kalibreringsmål (hmsim calibrates anpassningsrapport).",
+    ),
+    ("calibration_fit",),
+    margins={"left": 0.3},
+)
+def draw_calibration_fit(fig: Figure, ctx: Context) -> None:
+    frame = ctx.data["calibration_fit"]
+    L = ctx.labels
+    ax = fig.subplots()
+    y = np.arange(len(frame))
+    err = frame["error"].to_numpy()
+    low = (frame["simulated__low"] / frame["observed"] - 1).to_numpy()
+    high = (frame["simulated__high"] / frame["observed"] - 1).to_numpy()
+    ax.errorbar(err, y, xerr=np.vstack([err - low, high - err]), fmt="o", capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, frame["target"], fontsize=6)
+    finish(
+        ax,
+        L.pick("Simulated vs observed (relative error)", "Simulerat mot utfall (relativt fel)"),
+        legend=False,
+        xlabel=L("share"),
+    )
+
+
+@chart(
+    "sensitivity",
+    "Credibility",
+    ("Sensitivity indices", "Känslighetsindex"),
+    (
+        "Global sensitivity of the outputs to the parameters (hmsim sensitivity: Morris mu*, Sobol S1/ST).",
+        "Global känslighet för parametrarna (hmsim sensitivity: Morris mu*, Sobol S1/ST).",
+    ),
+    ("sensitivity_indices",),
+)
+def draw_sensitivity(fig: Figure, ctx: Context) -> None:
+    frame = ctx.data["sensitivity_indices"]
+    ax = fig.subplots()
+    ax.barh(frame["parameter"], frame["index"])
+    finish(ax, ctx.labels.pick("Sensitivity", "Känslighet"), legend=False)

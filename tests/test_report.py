@@ -1,0 +1,242 @@
+"""hmsim report: every chart with data is drawn, the PDF, workbook and index.html match, output reproduces."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.report.build import make_report
+from sim.report.charts import CHARTS
+from sim.report.tables import TABLES
+from sim.store import read_run
+from tests.conftest import DATA, hmsim
+
+openpyxl = pytest.importorskip("openpyxl")
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Charts a single run cannot have: a batch's scenarios, the model has no prescriber column yet, and the
+# credibility results of hmsim calibrate / hmsim sensitivity.
+NOT_FOR_A_RUN = {
+    "forest",
+    "cost_paths",
+    "who_pays",
+    "option_matrix",
+    "prescriber_payer",
+    "calibration_fit",
+    "sensitivity",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny region with economics, one year and a half (two calendar years), via the command line."""
+    out = tmp_path_factory.mktemp("report") / "run"
+    result = hmsim("run", str(DATA / "tiny_economics.yaml"), "--years", "1.5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run: Path) -> Path:
+    result = hmsim("report", str(tiny_run))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return tiny_run / "report"
+
+
+def _pdf_pages(path: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?!s)", path.read_bytes()))
+
+
+def _sheet(wb: object, name: str) -> pd.DataFrame:
+    ws = wb[name]  # type: ignore[index]
+    rows = list(ws.iter_rows(values_only=True))
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_every_chart_with_data_is_drawn(report: Path) -> None:
+    meta = json.loads((report / "report.json").read_text())
+    expected = [c for c in CHARTS if c not in NOT_FOR_A_RUN]
+    assert meta["charts"] == expected  # in registry order, none missing
+    assert set(meta["omitted"]) == NOT_FOR_A_RUN
+    pngs = sorted((report / "png").glob("*.png"))
+    assert [p.stem.split("_", 1)[1] for p in pngs] == expected
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_pdf_has_one_page_per_chart(report: Path) -> None:
+    meta = json.loads((report / "report.json").read_text())
+    assert _pdf_pages(report / "report.pdf") == len(meta["charts"])
+
+
+def test_workbook_sheets_and_values_equal_the_run_tables(report: Path, tiny_run: Path) -> None:
+    wb = openpyxl.load_workbook(report / "report.xlsx")
+    output = read_run(tiny_run)
+    config = output.meta["manifest"]["resolved_config"]
+    assert wb.sheetnames == ["README", *[name for name in TABLES if name != "prescriber_payer"]]
+    for name in wb.sheetnames[1:]:
+        ws = wb[name]
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
+        sheet = _sheet(wb, name)
+        spec = TABLES[name]
+        table = spec.build(output, config)
+        assert len(sheet) == len(table), name
+        for column in table.columns:
+            header = column if column in spec.keys else f"{column} ({spec.units[column]})"
+            got = sheet[header]
+            if pd.api.types.is_numeric_dtype(table[column]):
+                np.testing.assert_allclose(
+                    got.astype(float),
+                    table[column].astype(float),
+                    rtol=1e-12,
+                    equal_nan=True,
+                    err_msg=f"{name}.{column}",
+                )
+                assert all(v is None or isinstance(v, int | float) for v in got), f"{name}.{column} as text"
+            elif not pd.api.types.is_datetime64_any_dtype(table[column]):
+                assert list(got) == [str(v) for v in table[column]]
+    readme = dict(_sheet(wb, "README").itertuples(index=False, name=None))
+    manifest = output.meta["manifest"]
+    assert readme["config hash"] == manifest["config_hash"] and readme["seeds"] == str(manifest["seed"])
+    assert manifest["git"]["revision"] in readme["git revision (runs)"]
+    assert "matplotlib" in readme["package versions (report)"]
+
+
+def test_workbook_numbers_agree_with_the_raw_tables(report: Path, tiny_run: Path) -> None:
+    """Independent of the builders: orders per year from the daily table, revenue from the ledger."""
+    wb = openpyxl.load_workbook(report / "report.xlsx")
+    ts = pd.read_parquet(tiny_run / "timeseries.parquet")
+    orders = ts[ts["metric"] == "orders"].groupby(ts["date"].dt.year)["value"].sum()
+    volumes = _sheet(wb, "volumes_yearly").set_index("year")["orders (count)"]
+    assert volumes.to_dict() == {int(y): float(v) for y, v in orders.items()}
+    ledger = pd.read_parquet(tiny_run / "ledger.parquet")
+    revenue = ledger[ledger["account"].astype(str).str.startswith("revenue_")].groupby("year")["amount"].sum()
+    income = _sheet(wb, "income_statement").set_index("year")["revenue (kSEK)"]
+    np.testing.assert_allclose(income.to_numpy(dtype=float), revenue.to_numpy() / 1000, rtol=1e-12)
+
+
+def test_index_html_references_exist(report: Path) -> None:
+    html = (report / "index.html").read_text(encoding="utf-8")
+    refs = re.findall(r'(?:src|href)="([^"#]+)"', html)
+    assert refs and not [r for r in refs if "://" in r]  # offline: nothing fetched from the network
+    assert not [r for r in refs if not (report / r).exists()]
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) == len(json.loads((report / "report.json").read_text())["charts"])
+    assert "prescriber" in html.lower()  # the left-out chart is named with its reason
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium on this machine")
+def test_index_html_renders_in_a_headless_browser_without_missing_images(
+    report: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "page"
+    shutil.copytree(report, page)
+    probe = (
+        "<script>window.addEventListener('load', () => { const bad = [...document.images]"
+        ".filter(i => !i.complete || i.naturalWidth === 0).length; const p = document.createElement('p');"
+        " p.id = 'probe'; p.textContent = 'images ' + document.images.length + ' broken ' + bad;"
+        " document.body.appendChild(p); });</script>"
+    )
+    html = (page / "index.html").read_text(encoding="utf-8").replace("</body>", probe + "</body>")
+    (page / "probe.html").write_text(html, encoding="utf-8")
+    result = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            (page / "probe.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    found = re.search(r"images (\d+) broken (\d+)", result.stdout)
+    assert found, result.stderr[-2000:]
+    charts = len(json.loads((report / "report.json").read_text())["charts"])
+    assert (int(found.group(1)), int(found.group(2))) == (charts, 0)
+
+
+def test_same_inputs_give_the_same_pdf_and_workbook_values(
+    report: Path, tiny_run: Path, tmp_path: Path
+) -> None:
+    again = make_report(tiny_run, tmp_path / "again", progress=False)
+    assert (report / "report.pdf").read_bytes() == (again.out / "report.pdf").read_bytes()
+    first = openpyxl.load_workbook(report / "report.xlsx")
+    second = openpyxl.load_workbook(again.out / "report.xlsx")
+    assert first.sheetnames == second.sheetnames
+    for name in first.sheetnames:
+        assert list(first[name].values) == list(second[name].values), name
+
+
+def test_swedish_labels_and_a_year_window(tiny_run: Path, tmp_path: Path) -> None:
+    out = make_report(tiny_run, tmp_path / "sv", lang="sv", years="2024..2024", progress=False).out
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert 'lang="sv"' in html and "Volymer per år" in html and "Resultaträkning per år" in html
+    wb = openpyxl.load_workbook(out / "report.xlsx")
+    assert set(_sheet(wb, "volumes_yearly")["year"]) == {2024}
+    assert {d.year for d in _sheet(wb, "volumes_monthly")["month"]} == {2024}
+
+
+def test_bad_input_is_one_line_and_exit_2(tiny_run: Path, tmp_path: Path) -> None:
+    cases = [
+        (["report", str(tmp_path / "nothing")], "not a folder"),
+        (["report", str(tmp_path)], "neither a run folder"),
+        (["report", str(tiny_run), "--years", "2024-2025"], "--years '2024-2025'"),
+        (["report", str(tiny_run), "--years", "2030..2031", "--out", str(tmp_path / "r")], "no chart"),
+    ]
+    for args, text in cases:
+        result = hmsim(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert text in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    result = hmsim("report", str(tiny_run), "--out", str(keep))
+    assert result.returncode == 2 and "not a hmsim report folder" in result.stderr
+    assert (keep / "notes.txt").read_text() == "mine" and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.slow
+def test_a_batch_report_shows_scenarios_with_bands(tmp_path: Path) -> None:
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        f"name: report_batch\nbase: {DATA / 'tiny_economics.yaml'}\n"
+        "scenarios:\n  base: {}\n  more_technicians: {depots.Depot.service_technicians.count: 4}\n"
+        "grid:\n  demand.trend.growth: [0.0, 0.05]\n"
+        "replications: 2\nseed: 3\nyears: 1.2\nwindows: yearly\n"
+        "metrics: [orders, kpi_repair_done_within_5_workdays, ledger_costs, ledger_region_net_cost,"
+        " ledger_municipalities_net_cost]\n"
+        "keep_tables: [timeseries, depot_timeseries, kpis, ledger, products]\n",
+        encoding="utf-8",
+    )
+    batch = tmp_path / "batch"
+    assert hmsim("batch", str(experiment), "--out", str(batch), "--workers", "2").returncode == 0
+    out = make_report(batch, progress=False, baseline="base__growth=0.0")
+    for chart in ("forest", "cost_paths", "who_pays", "option_matrix", "volumes_yearly", "kpi_panel"):
+        assert chart in out.drawn
+    assert "on_rent_by_payer" in dict(out.omitted)  # the batch did not keep rentals
+    wb = openpyxl.load_workbook(out.out / "report.xlsx")
+    means = _sheet(wb, "analysis_means")
+    index = pd.read_parquet(batch / "index.parquet")
+    assert "growth" not in " ".join(means["metric"])  # grid inputs are not metrics
+    ok = index[index["scenario"] == "more_technicians__growth=0.05"]
+    row = means[(means["metric"] == "ledger_costs") & (means["scenario"] == "more_technicians__growth=0.05")]
+    assert row["2023 mean"].iloc[0] == pytest.approx(ok["2023.ledger_costs"].mean() / 1000, rel=1e-12)
+    volumes = _sheet(wb, "volumes_yearly")
+    assert {"orders (count) mean", "orders (count) 95 % low", "orders (count) 95 % high"} <= set(
+        volumes.columns
+    )
+    assert _pdf_pages(out.out / "report.pdf") == len(out.drawn)
