@@ -223,13 +223,15 @@ def make_report(
     span = parse_years(years)
     src = open_source(results)
     meta = src.manifest.get("meta", {})
-    if span is not None and meta.get("start_date") and meta.get("days"):
+    shown: tuple[int, int] | None = span
+    if meta.get("start_date") and meta.get("days"):
         first = pd.Timestamp(meta["start_date"])
         last = first + pd.Timedelta(days=int(meta["days"]) - 1)
-        if span[1] < first.year or span[0] > last.year:
+        if span is not None and (span[1] < first.year or span[0] > last.year):
             raise HmsimError(
                 f"--years {years}: no chart can have data: the runs cover {first.year} to {last.year}"
             )
+        shown = (max(first.year, span[0]), min(last.year, span[1])) if span else (first.year, last.year)
     out_dir = Path(out) if out is not None else src.path / "report"
     _check_out(out_dir)
     if baseline is not None and baseline not in src.scenarios:
@@ -257,7 +259,13 @@ def make_report(
         absent.update(extra_absent)
         observed = load_observed(src.region_names())
         ctx = Context(
-            data, labels, observed, src.kind, src.scenarios, baseline, {"experiment": src.experiment}
+            data,
+            labels,
+            observed,
+            src.kind,
+            src.scenarios,
+            baseline,
+            {"experiment": src.experiment, **({"years": shown} if shown else {})},
         )
         result = Report(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -132,9 +132,19 @@ def observed(
     unit: str | None = None,
     absolute: bool = False,
     label: str | None = None,
+    marker: str = "D",
+    yearly_only: bool = False,
+    section: str | None = None,
 ) -> None:
-    """Observed figures of ``metric`` as black diamonds (x: year, or the fractional period)."""
+    """Observed figures of ``metric`` as black diamonds (x: year, or the fractional period), only those
+    within the report's years."""
     obs = [o for o in ctx.observed.get(metric, segment) if unit is None or o.unit == unit]
+    first, last = ctx.meta.get("years", (-(10**6), 10**6))
+    obs = [o for o in obs if first <= int(o.year) <= last]
+    if yearly_only:  # a calendar year's figure, not a quarter's or a few months'
+        obs = [o for o in obs if o.period.isdigit() and len(o.period) == 4]
+    if section is not None:  # the same statement (an income statement is not a cost follow-up)
+        obs = [o for o in obs if o.document.endswith(f", {section}")]
     for i, o in enumerate(obs):
         x = int(o.year) if at_year else o.year
         value = abs(o.value) if absolute else o.value
@@ -142,7 +152,7 @@ def observed(
         ax.plot(
             [x],
             [value / scale],
-            "D",
+            marker,
             color="black",
             ms=6,
             zorder=5,

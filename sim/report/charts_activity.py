@@ -86,8 +86,23 @@ def draw_on_rent(fig: Figure, ctx: Context) -> None:
     total = munis.groupby(["scenario", "year"], as_index=False)["devices"].sum()
     series(left, region, "year", "devices", label=L("region"))
     series(left, total, "year", "devices", label=L("municipalities"))
-    observed(left, ctx, "rented_volume_individual", "region_total", at_year=False)
-    observed(left, ctx, "rented_volume_individual", "municipalities_total", at_year=False)
+    observed(
+        left,
+        ctx,
+        "rented_volume_individual",
+        "region_total",
+        at_year=False,
+        label=f"{L('region')}, {L('observed')}",
+    )
+    observed(
+        left,
+        ctx,
+        "rented_volume_individual",
+        "municipalities_total",
+        at_year=False,
+        marker="s",
+        label=f"{L('municipalities')}, {L('observed')}",
+    )
     year_axis(left)
     finish(left, f"{L('region')} / {L('municipalities')}", L("devices"))
     for payer, rows in munis.groupby("payer", sort=True):
@@ -107,10 +122,11 @@ def draw_on_rent(fig: Figure, ctx: Context) -> None:
     ("Orders per 1 000 inhabitants 65+ and 80+", "Beställningar per 1 000 invånare 65+ och 80+"),
     (
         "Orders (deliveries by the order's year) for patients 65+ and 80+ per 1 000 inhabitants of the same "
-        "ages, and the population by age band from the run's config.",
+        "ages, and the population by age band from the run's config: the table's history and "
+        "projection, the simulated years shaded.",
         "Beställningar (leveranser efter beställningsår) för patienter 65+ och 80+ per 1 000 "
-        "invånare i samma "
-        "åldrar, och befolkningen per åldersgrupp enligt körningens konfiguration.",
+        "invånare i samma åldrar, och befolkningen per åldersgrupp enligt körningens konfiguration: "
+        "tabellens historik och prognos, de simulerade åren skuggade.",
     ),
     ("orders_per_1000", "population"),
     size=(12, 5.2),
@@ -125,7 +141,16 @@ def draw_orders_per_1000(fig: Figure, ctx: Context) -> None:
     finish(left, L("orders_per_1000"), L("orders_per_1000"))
     pop = ctx.one("population")
     for band, rows in pop.groupby("band", sort=True):
-        right.plot(rows["year"], rows["persons"] / 1000, marker="o", ms=3, label=str(band))
+        right.plot(rows["year"], rows["persons"] / 1000, marker="o", ms=2, label=str(band))
+    run_years = frame["year"]
+    if len(run_years):
+        right.axvspan(
+            run_years.min() - 0.5,
+            run_years.max() + 0.5,
+            color="gray",
+            alpha=0.12,
+            label=L.pick("simulated years", "simulerade år"),
+        )
     year_axis(right)
     finish(right, L("population"), f"1 000 {L('persons')}")
 

@@ -30,7 +30,16 @@ def draw_income(fig: Figure, ctx: Context) -> None:
     left, right = grid(fig, 2, cols=2)
     series(left, frame, "year", "revenue", label=L("revenue"), scale=MSEK)
     series(left, frame, "year", "costs", label=L("costs"), scale=MSEK)
-    observed(left, ctx, "income_total", scale=MSEK, unit="kSEK", label=f"{L('revenue')}, {L('observed')}")
+    statement = {"yearly_only": True, "section": "Resultaträkning"}
+    observed(
+        left,
+        ctx,
+        "income_total",
+        scale=MSEK,
+        unit="kSEK",
+        label=f"{L('revenue')}, {L('observed')}",
+        **statement,  # type: ignore[arg-type]
+    )
     observed(
         left,
         ctx,
@@ -39,11 +48,13 @@ def draw_income(fig: Figure, ctx: Context) -> None:
         unit="kSEK",
         absolute=True,
         label=f"{L('costs')}, {L('observed')}",
+        marker="s",
+        **statement,  # type: ignore[arg-type]
     )
     year_axis(left)
     finish(left, f"{L('revenue')} / {L('costs')}", L("MSEK"))
     series(right, frame, "year", "result", label=L("result"), scale=MSEK)
-    observed(right, ctx, "result", scale=MSEK, unit="kSEK")
+    observed(right, ctx, "result", scale=MSEK, unit="kSEK", **statement)  # type: ignore[arg-type]
     right.axhline(0, color="black", lw=0.8)
     year_axis(right)
     finish(right, L("result"), L("MSEK"))
@@ -95,22 +106,6 @@ def draw_result_split(fig: Figure, ctx: Context) -> None:
     series(ax, frame, "year", "operations_result", label=L("operations_result"), scale=MSEK)
     series(ax, frame, "year", "product_result", label=L("product_result"), scale=MSEK)
     series(ax, frame, "year", "result", label=L("result"), scale=MSEK, ls="--")
-    observed(
-        ax,
-        ctx,
-        "result_vs_municipalities_operations",
-        "municipalities",
-        scale=MSEK,
-        label=f"{L('operations_result')}, {L('municipalities')}",
-    )
-    observed(
-        ax,
-        ctx,
-        "result_vs_municipalities_products",
-        "municipalities",
-        scale=MSEK,
-        label=f"{L('product_result')}, {L('municipalities')}",
-    )
     ax.axhline(0, color="black", lw=0.8)
     year_axis(ax)
     finish(ax, L("result"), L("MSEK"))
@@ -190,6 +185,7 @@ def draw_book_value(fig: Figure, ctx: Context) -> None:
         left,
         ctx,
         "cost_depreciation_devices",
+        yearly_only=True,
         scale=MSEK,
         unit="kSEK",
         absolute=True,
@@ -203,6 +199,7 @@ def draw_book_value(fig: Figure, ctx: Context) -> None:
         right,
         ctx,
         "cost_devices_expensed",
+        yearly_only=True,
         scale=MSEK,
         unit="kSEK",
         absolute=True,

@@ -86,21 +86,32 @@ def _metric(ts: pd.DataFrame, name: str) -> pd.DataFrame:
     return ts[ts["metric"] == name]
 
 
-def _population(config: dict[str, Any], years: list[int]) -> pd.DataFrame:
-    """Persons per year, municipality and band from the config (table years, interpolation, projection)."""
-    from sim.demography import population_at
+def _population(config: dict[str, Any], years: list[int], start_year: int | None = None) -> pd.DataFrame:
+    """Persons per year, municipality and band as the run saw them (``sim.demography``: table years,
+    interpolation, projection and the config's ``population_scenario``)."""
+    from pydantic import ValidationError
 
-    demand = config.get("demand", {})
-    growth = demand.get("population_growth", {}) or {}
-    rows = []
-    for muni, table_ in (demand.get("population") or {}).items():
-        tab = {int(y): bands for y, bands in table_.items()}
-        bands = list(next(iter(tab.values())))
-        for year in years:
-            for band in bands:
-                persons = population_at(tab, band, year, float(growth.get(band, 0.0)))
-                rows.append({"year": year, "municipality": muni, "band": band, "persons": persons})
-    return pd.DataFrame(rows)
+    from sim.config.schema import Demand
+    from sim.demography import population_array
+
+    try:
+        demand = Demand.model_validate(config.get("demand", {}))
+    except ValidationError:
+        return pd.DataFrame(columns=["year", "municipality", "band", "persons"])
+    munis = list(demand.population)
+    if not munis or not years:
+        return pd.DataFrame(columns=["year", "municipality", "band", "persons"])
+    bands = list(next(iter(next(iter(demand.population.values())).values())))
+    persons = population_array(demand, munis, bands, years, start_year)
+    index = pd.MultiIndex.from_product([years, munis, bands], names=["year", "municipality", "band"])
+    return pd.DataFrame({"persons": persons.reshape(-1)}, index=index).reset_index()
+
+
+def _table_years(config: dict[str, Any], out: RunOutput) -> list[int]:
+    """The run's years widened to the population table's years (history and projection)."""
+    run = _full_years(out)
+    table = [int(y) for m in (config.get("demand", {}).get("population") or {}).values() for y in m]
+    return list(range(min([*run, *table]), max([*run, *table]) + 1))
 
 
 def _old_bands(bands: list[str]) -> tuple[list[str], list[str]]:
@@ -201,7 +212,7 @@ def on_rent_by_payer(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 )
 def orders_per_1000(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     years = _full_years(out)
-    pop = _population(config, years)
+    pop = _population(config, years, out.start_date.year)
     b65, b80 = _old_bands(sorted(pop["band"].unique()))
     dl = out["deliveries"]
     year = pd.Series(_day_year(out, dl["order_day"]), index=dl.index)
@@ -229,13 +240,13 @@ def orders_per_1000(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 
 @table(
     "population",
-    ("Population by age band", "Befolkning per åldersgrupp"),
+    ("Population by age band: the table's history and projection", "Befolkning per åldersgrupp"),
     ("config.population",),
     ("year", "band"),
     {"persons": "persons"},
 )
 def population(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
-    pop = _population(config, _full_years(out))
+    pop = _population(config, _table_years(config, out), out.start_date.year)
     return pop.groupby(["year", "band"], as_index=False)["persons"].sum()
 
 
@@ -590,7 +601,7 @@ def principals(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     frame["net_cost"] = frame["paid"] - frame["settlement"]
     frame = frame.reset_index()
     frame["year"] = frame["year"].astype(int)
-    pop = _population(config, sorted(frame["year"].unique()))
+    pop = _population(config, [int(y) for y in sorted(frame["year"].unique())], out.start_date.year)
     if not pop.empty:
         by_muni = pop.groupby(["year", "municipality"])["persons"].sum()
         total = pop.groupby("year")["persons"].sum()
