@@ -51,6 +51,7 @@ from sim.output import RunOutput
 MANIFEST = "manifest.json"
 MARKER = ".hmsim"
 RUN_FORMAT, BATCH_FORMAT, FORMAT_VERSION = "hmsim-run", "hmsim-batch", 1
+REPORT_FORMAT = "hmsim-report"  # a report folder (hmsim report); inside a run folder it belongs to the run
 PACKAGES = ("hmsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "holidays")
 
 
@@ -152,7 +153,7 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if not isinstance(data, dict) or data.get("format") not in (RUN_FORMAT, BATCH_FORMAT):
+    if not isinstance(data, dict) or data.get("format") not in (RUN_FORMAT, BATCH_FORMAT, REPORT_FORMAT):
         return None
     if not isinstance(data.get("version"), int):
         return None
@@ -175,7 +176,7 @@ def check_target(out_dir: Path, kind: str = RUN_FORMAT) -> None:
     if not any(out_dir.iterdir()):
         return
     marker = read_marker(out_dir)
-    what = "run" if kind == RUN_FORMAT else "batch results"
+    what = {RUN_FORMAT: "run", BATCH_FORMAT: "batch results", REPORT_FORMAT: "report"}.get(kind, kind)
     if marker is None or marker["format"] != kind:
         raise HmsimError(
             f"--out {out_dir}: exists and is not a hmsim {what} folder (no {MARKER} marker of "
@@ -197,8 +198,17 @@ def check_target(out_dir: Path, kind: str = RUN_FORMAT) -> None:
 
 
 def _own_files(run_dir: Path) -> set[str]:
-    """The entries of a run folder that hmsim wrote: marker, manifest and the tables it lists."""
+    """The entries of a run folder that hmsim wrote: marker, manifest, the tables it lists and report
+    folders of the run (``hmsim report`` writes ``RUN/report/`` by default; replacing the run removes its
+    now stale report)."""
     own = {MARKER, MANIFEST}
+    for entry in run_dir.iterdir():
+        if (
+            entry.is_dir()
+            and not entry.is_symlink()
+            and (read_marker(entry) or {}).get("format") == REPORT_FORMAT
+        ):
+            own.add(entry.name)
     try:
         listed = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8")).get("tables", {})
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):

@@ -206,7 +206,30 @@ def test_bad_input_is_one_line_and_exit_2(tiny_run: Path, tmp_path: Path) -> Non
     (keep / "notes.txt").write_text("mine")
     result = hmsim("report", str(tiny_run), "--out", str(keep))
     assert result.returncode == 2 and "not a hmsim report folder" in result.stderr
-    assert (keep / "notes.txt").read_text() == "mine" and not list(tmp_path.glob(".*partial*"))
+    assert (keep / "notes.txt").read_text() == "mine" and not list(tmp_path.glob(".*hmsim-*"))
+
+
+def test_a_new_run_into_the_folder_replaces_its_report(report: Path, tiny_run: Path, tmp_path: Path) -> None:
+    """The default report lives in its run folder and belongs to the run: hmsim run may replace both."""
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    assert json.loads((copy / "report" / ".hmsim").read_text())["format"] == "hmsim-report"
+    result = hmsim("run", str(DATA / "tiny.yaml"), "--years", "0.1", "--out", str(copy), "--force")
+    assert result.returncode == 0, result.stderr
+    assert not (copy / "report").exists() and (copy / "manifest.json").exists()
+
+
+def test_transition_windows_come_from_the_dated_changes() -> None:
+    from sim.report.batch_tables import run_transitions
+
+    changes = [
+        {"from": "2026-01-01", "set": {"a": 1}, "reason": "admin costs"},
+        {"from": "2026-07-01", "set": {"b": 9}, "reason": "transition over"},
+        {"from": "2026-01-01", "set": {"b": 6}, "reason": "transition: degraded service"},
+        {"from": "2028-01-01", "set": {"b": 5}, "reason": "transition: second step"},
+    ]
+    assert run_transitions(changes) == [("2026-01-01", "2026-07-01"), ("2028-01-01", None)]
+    assert run_transitions([]) == []
 
 
 @pytest.mark.slow

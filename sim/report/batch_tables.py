@@ -108,6 +108,27 @@ def batch_tables(
     return data, absent
 
 
+def run_transitions(changes: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """Transition windows in a run's resolved ``changes``: from a change whose ``reason`` names a
+    transition to the next one that says it is over (``"transition: degraded service"`` ...
+    ``"transition over"``, as governance options write them)."""
+    spans: list[tuple[str, str | None]] = []
+    start: str | None = None
+    for change in sorted((c for c in changes if isinstance(c, dict)), key=lambda c: str(c.get("from"))):
+        reason = str(change.get("reason", "")).lower()
+        if "transition" not in reason:
+            continue
+        if "over" in reason or "end" in reason:
+            if start is not None:
+                spans.append((start, str(change.get("from"))))
+                start = None
+        elif start is None:
+            start = str(change.get("from"))
+    if start is not None:
+        spans.append((start, None))
+    return spans
+
+
 def transitions(experiment: dict[str, Any]) -> dict[str, list[tuple[str, str | None]]]:
     """Dated changes per scenario name: ``[(from, until or None), ...]`` found in the experiment's scenarios.
 

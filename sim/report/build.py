@@ -1,14 +1,17 @@
 """Build the report of a run or batch folder: PNG per chart, one PDF, index.html, report.xlsx.
 
 Everything is written into a hidden staging folder beside the target and renamed into place at the end
-(``sim.store.replace_dir``), so a report folder is complete or absent. The target may only be an empty
-folder or an earlier report (it holds ``report.json``). Output is reproducible: the PDF's dates are the
+(``sim.store``: the same marker, lock and staging rules as run folders, format ``hmsim-report``), so a
+report folder is complete or absent. The target may only be absent, an empty folder or an earlier report.
+A report inside its run folder (the default ``RUN/report/``) belongs to the run: a new run into that folder
+replaces it. Output is reproducible: the PDF's dates are the
 data's (the run's ``finished_at``), charts are drawn in a fixed order with fixed styles, and the workbook's
 values come from the same tables, so the same inputs give the same PDF text and workbook values.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -23,7 +26,7 @@ import pandas as pd
 
 from sim.errors import HmsimError
 from sim.report import charts_activity, charts_money, charts_scenarios  # noqa: F401  (register charts)
-from sim.report.batch_tables import BATCH_TABLES, batch_tables, credibility_tables
+from sim.report.batch_tables import BATCH_TABLES, batch_tables, credibility_tables, run_transitions
 from sim.report.charts import CHARTS, MARGINS, Context
 from sim.report.html import Drawn, write_html
 from sim.report.labels import Labels
@@ -31,7 +34,16 @@ from sim.report.observed import OBSERVED_DIR, load_observed
 from sim.report.source import Source, open_source
 from sim.report.tables import TABLES, TableSpec, aggregate
 from sim.report.workbook import write_workbook
-from sim.store import replace_dir
+from sim.store import (
+    REPORT_FORMAT,
+    check_target,
+    clean_leftovers,
+    out_path,
+    read_manifest,
+    replace_dir,
+    target_lock,
+    write_marker,
+)
 
 MARKER = "report.json"
 DPI = 100
@@ -125,6 +137,18 @@ def build_tables(
     return data, absent
 
 
+def _transitions(src: Source) -> dict[str, list[tuple[str, str | None]]]:
+    """Transition windows per scenario from its first run's resolved dated changes."""
+    out = {}
+    for scenario in src.scenarios:
+        ref = next(r for r in src.runs if r.scenario == scenario)
+        manifest = src.manifest if ref.path == src.runs[0].path else read_manifest(ref.path)
+        spans = run_transitions(list(manifest.get("resolved_config", {}).get("changes") or []))
+        if spans:
+            out[scenario] = spans
+    return out
+
+
 def _fixed_date(src: Source) -> datetime:
     """The data's date (the run's finish time): the PDF's dates, so the same inputs give the same PDF."""
     text = str(src.manifest.get("finished_at") or "2000-01-01T00:00:00+00:00")
@@ -198,11 +222,6 @@ def _source_line(chart_needs: tuple[str, ...], src: Source, used: list[str]) -> 
     return text
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
-        raise HmsimError(f"--out {out}: exists and is not a hmsim report folder; choose another folder")
-
-
 def make_report(
     results: Path | str,
     out: Path | str | None = None,
@@ -232,8 +251,8 @@ def make_report(
                 f"--years {years}: no chart can have data: the runs cover {first.year} to {last.year}"
             )
         shown = (max(first.year, span[0]), min(last.year, span[1])) if span else (first.year, last.year)
-    out_dir = Path(out) if out is not None else src.path / "report"
-    _check_out(out_dir)
+    out_dir = out_path(out if out is not None else src.path / "report")
+    check_target(out_dir, REPORT_FORMAT)
     if baseline is not None and baseline not in src.scenarios:
         named = [s for s in src.scenarios if s.split("__")[0] == baseline]
         if len(named) != 1:
@@ -249,7 +268,12 @@ def make_report(
         disable=None if progress else True,
         leave=False,
     )
-    try:
+    with contextlib.ExitStack() as held:
+        held.callback(bar.close)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        held.enter_context(target_lock(out_dir))
+        check_target(out_dir, REPORT_FORMAT)  # again, now that no one else writes it
+        clean_leftovers(out_dir)
         data, absent = build_tables(src, span, progress=bar.update)
         extra, extra_absent = batch_tables(src, span, baseline)
         data.update(extra)
@@ -265,11 +289,15 @@ def make_report(
             src.kind,
             src.scenarios,
             baseline,
-            {"experiment": src.experiment, **({"years": shown} if shown else {})},
+            {
+                "experiment": src.experiment,
+                "transitions": _transitions(src),
+                **({"years": shown} if shown else {}),
+            },
         )
         result = Report(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hmsim-stage-", dir=out_dir.parent))
+        write_marker(stage, REPORT_FORMAT)
         try:
             (stage / "png").mkdir()
             drawn: list[Drawn] = []
@@ -344,6 +372,4 @@ def make_report(
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
-    finally:
-        bar.close()
     return result

@@ -91,8 +91,13 @@ def draw_cost_paths(fig: Figure, ctx: Context) -> None:
         ax.fill_between(
             x, r["value__low"] / MSEK, r["value__high"] / MSEK, color=line.get_color(), alpha=0.15
         )
-    for name, spans in transitions(ctx.meta.get("experiment", {})).items():
+    found = {**transitions(ctx.meta.get("experiment", {})), **ctx.meta.get("transitions", {})}
+    seen: set[tuple[str, str | None]] = set()
+    for name, spans in found.items():
         for start, end in spans:
+            if (start, end) in seen:
+                continue
+            seen.add((start, end))
             x0 = int(start[:4]) + (int(start[5:7]) - 1) / 12
             x1 = int(end[:4]) + (int(end[5:7]) - 1) / 12 if end else x0 + 0.02
             ax.axvspan(x0, x1, color="gray", alpha=0.2, label=f"{L('transition')}: {name}")
