@@ -1,9 +1,10 @@
 """The chart registry: each chart declares the report tables it needs and draws itself on a figure.
 
-Charts run in order (section by section, as the issue lists them). A chart whose tables are absent (the
-runs do not have the data, or the batch kept other tables) is left out; the index says which table and
-why. Drawing helpers here are shared: a line per scenario with a 95 % band over replications, observed
-figures as black diamonds naming their document, targets as dashed lines.
+Charts run in order, section by section (volumes, service, fleet, capacity, money, scenarios,
+credibility). A chart whose tables are absent (the runs do not have the data, or the batch kept other
+tables) is left out; the index says which table and why. Drawing helpers here are shared: a line per
+scenario with a 95 % band over replications, observed figures as black diamonds naming their document,
+targets as dashed lines.
 """
 
 from __future__ import annotations
