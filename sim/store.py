@@ -310,9 +310,21 @@ def _leftover_pattern(target: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(target.name)}\.hmsim-(stage|old)-[a-z0-9_]{{8}}")
 
 
-def _ours(folder: Path) -> bool:
-    """A real folder with hmsim's run marker: something hmsim staged or backed up."""
-    return folder.is_dir() and not folder.is_symlink() and read_marker(folder) is not None
+_MARKER_TEMPORARY = re.compile(rf"\.{re.escape(MARKER)}\.[a-z0-9_]{{8}}\.partial")
+
+
+def _ours(folder: Path, stage: bool) -> bool:
+    """A real folder with hmsim's run marker: something hmsim staged or backed up. A stage killed before
+    its marker was complete (empty, or holding only temporaries of the marker, under hmsim's unique stage
+    name) is hmsim's too; a backup always has the marker (it is a finished run folder moved aside)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    if read_marker(folder) is not None:
+        return True
+    return stage and all(
+        _MARKER_TEMPORARY.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink()
+        for entry in folder.iterdir()
+    )
 
 
 def clean_leftovers(target: Path) -> int:
@@ -328,7 +340,7 @@ def clean_leftovers(target: Path) -> int:
     handled = 0
     for entry in sorted(target.parent.iterdir()):
         match = pattern.fullmatch(entry.name)
-        if match is None or not _ours(entry):
+        if match is None or not _ours(entry, stage=match.group(1) == "stage"):
             continue
         if match.group(1) == "old" and not target.exists() and not target.is_symlink():
             os.replace(entry, target)

@@ -287,3 +287,26 @@ def test_out_may_be_any_folder_but_not_a_root(tmp_path: Path, monkeypatch: pytes
         with pytest.raises(HmsimError, match="not a hmsim run folder"):
             write_run(Path(folded), small_output(1), {"status": "ok"})
     assert sorted(os.listdir(tmp_path / "x")) == ["mine.txt"]
+
+
+def test_a_stage_killed_while_its_marker_was_written_is_cleaned_but_a_users_look_alike_is_not(
+    tmp_path: Path,
+) -> None:
+    """A kill between creating the stage and finishing its marker leaves the stage with only the marker's
+    temporary (or nothing): the name is hmsim's unique stage pattern, so it is cleaned. The same name with
+    anything else inside, or a marker-less backup, is left alone (seen in the kill-and-resume test)."""
+    target = tmp_path / "run"
+    killed = tmp_path / ".run.hmsim-stage-ab12cd34"
+    killed.mkdir()
+    (killed / "..hmsim.zpucgfmm.partial").write_text("{", encoding="utf-8")
+    empty = tmp_path / ".run.hmsim-stage-ef56gh78"
+    empty.mkdir()
+    users = tmp_path / ".run.hmsim-stage-ij90kl12"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine", encoding="utf-8")
+    backup = tmp_path / ".run.hmsim-old-mn34op56"
+    backup.mkdir()
+    with target_lock(target):
+        assert clean_leftovers(target) == 2
+    assert not killed.exists() and not empty.exists()
+    assert (users / "notes.txt").exists() and backup.exists() and not target.exists()
