@@ -24,13 +24,13 @@ def format_value(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_optional(annotation: Any) -> Any:
     """Strip Optional/Union with None to the single remaining type."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return _unwrap(args[0])
+            return unwrap_optional(args[0])
     return annotation
 
 
@@ -39,7 +39,7 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     current: Any = model
     remaining = list(loc)
     while remaining:
-        current = _unwrap(current)
+        current = unwrap_optional(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             key = remaining.pop(0)
             field = current.model_fields.get(str(key))
@@ -57,7 +57,7 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
             current = args[0]
         else:
             return None
-    current = _unwrap(current)
+    current = unwrap_optional(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import difflib
 import fnmatch
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from sim.config.messages import unwrap_optional
 from sim.config.safe_yaml import YamlProblem, load_yaml
 from sim.errors import ConfigError
 
@@ -77,15 +77,6 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def _unwrap(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return _unwrap(args[0])
-    return annotation
-
-
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
@@ -94,12 +85,12 @@ def _step(annotation: Any, key: str) -> Any:
     """The annotation one key below ``annotation`` (None where the schema does not say)."""
     if _is_model(annotation):
         field = annotation.model_fields.get(key)
-        return _unwrap(field.annotation) if field is not None else None
+        return unwrap_optional(field.annotation) if field is not None else None
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is dict and len(args) == 2:
-        return _unwrap(args[1])
+        return unwrap_optional(args[1])
     if origin in (list, tuple) and args:
-        return _unwrap(args[0])
+        return unwrap_optional(args[0])
     return None
 
 
