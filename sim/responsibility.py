@@ -52,3 +52,19 @@ def payer_column(rules: Responsibility, table: pd.DataFrame) -> pd.Series:
     )
     names = table["municipality"].astype(str).to_numpy()
     return pd.Series(np.where(muni, names, REGION), index=table.index, name="payer")
+
+
+def prescriber_column(table: pd.DataFrame) -> pd.Series:
+    """The principal whose prescriber wrote each row: 'region' or the municipality's name.
+
+    The DES does not draw prescribers; they follow from where the patient is cared for (an assumption,
+    written down in docs/report.md): municipal care prescribes for patients in special housing and in
+    municipal home health care, a municipal care unit for its own unit devices; the region's prescribers
+    (primary and hospital care, habilitation) for everyone else, children included. The observed
+    counterpart is ``muni_share_of_rented_prescriptions`` (Västmanland review 2026, section 4.6).
+    """
+    unit = table["unit_device"].to_numpy(dtype=bool)
+    patient_muni = table["special_housing"].to_numpy(dtype=bool) | table["home_care"].to_numpy(dtype=bool)
+    muni = np.where(unit, table["unit_municipal"].to_numpy(dtype=bool), patient_muni)
+    names = table["municipality"].astype(str).to_numpy()
+    return pd.Series(np.where(muni, names, REGION), index=table.index, name="prescriber")

@@ -214,19 +214,80 @@ def draw_book_value(fig: Figure, ctx: Context) -> None:
     "Money",
     ("Prescriber vs payer", "Förskrivare och betalare"),
     (
-        "Rentals started per year by the principal whose prescriber wrote them and by the "
-        "principal who pays.",
-        "Påbörjade uthyrningar per år efter förskrivarens huvudman och efter betalande huvudman.",
+        "Rentals started per year by whose prescriber wrote them (region or municipalities) and who pays "
+        "for them under the cost-responsibility rules; right: the municipalities' share of prescriptions "
+        "and of payments, with the region's observed shares where its documents give them. The model "
+        "derives the prescriber from where the patient is cared for (special housing and municipal home "
+        "health care: municipal prescribers; see docs/report.md).",
+        "Påbörjade uthyrningar per år efter vems förskrivare som skrev dem (region eller kommuner) och vem "
+        "som betalar enligt kostnadsansvaret; höger: kommunernas andel av förskrivningarna och av "
+        "betalningarna, med regionens utfall där dokumenten anger det. Modellen härleder förskrivaren ur "
+        "var patienten vårdas (särskilt boende och kommunal hemsjukvård: kommunal förskrivare).",
     ),
     ("prescriber_payer",),
+    size=(12, 5.0),
 )
 def draw_prescriber_payer(fig: Figure, ctx: Context) -> None:
-    frame = ctx.one("prescriber_payer")
+    frame = ctx.data["prescriber_payer"]
     L = ctx.labels
-    ax = fig.subplots()
-    totals = frame.groupby("principal")[["prescribed", "paid"]].sum()
-    x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["prescribed"], 0.4, label="prescribed")
-    ax.bar(x + 0.2, totals["paid"], 0.4, label="paid")
-    ax.set_xticks(x, totals.index, rotation=45, fontsize=7)
-    finish(ax, L("prescriber_payer"), L("count"))
+    left, right = grid(fig, 2, cols=2)
+    one = ctx.one("prescriber_payer")
+    years = sorted(one["year"].unique())
+    bottom = np.zeros(len(years))
+    pairs = [
+        ("region", "region"),
+        ("municipalities", "municipalities"),
+        ("municipalities", "region"),
+        ("region", "municipalities"),
+    ]
+    for prescriber, payer in pairs:
+        rows = one[(one["prescriber"] == prescriber) & (one["payer"] == payer)].set_index("year")
+        values = rows["rentals"].reindex(years).fillna(0.0).to_numpy()
+        label = f"{L('prescribed_by')} {L(prescriber).lower()}, {L('paid_by')} {L(payer).lower()}"
+        left.bar(years, values, bottom=bottom, label=label)
+        bottom += values
+    year_axis(left)
+    finish(left, f"{L('rentals_started')} ({ctx.shown})", L("count"))
+    shares = []
+    for scenario, rows in frame.groupby("scenario", sort=False):
+        muni_prescribed = rows[rows["prescriber"] == "municipalities"].groupby("year")["rental_share"].sum()
+        muni_paid = rows[rows["payer"] == "municipalities"].groupby("year")["rental_share"].sum()
+        shares.append((str(scenario), muni_prescribed, muni_paid))
+    for scenario, prescribed, paid in shares:
+        suffix = f" ({scenario})" if len(shares) > 1 else ""
+        (line,) = right.plot(
+            prescribed.index,
+            prescribed.to_numpy(),
+            marker="o",
+            ms=3,
+            label=f"{L('muni_prescribed_share')}{suffix}",
+        )
+        right.plot(
+            paid.index,
+            paid.to_numpy(),
+            marker="s",
+            ms=3,
+            ls="--",
+            color=line.get_color(),
+            label=f"{L('muni_paid_share')}{suffix}",
+        )
+    for metric, marker in (
+        ("muni_share_of_rented_prescriptions", "D"),
+        ("muni_share_of_rented_cost_responsibility", "s"),
+    ):
+        for i, o in enumerate(ctx.observed.get(metric, "municipalities")):
+            first, last = (int(p[:4]) for p in (o.period.split("..")[0], o.period.split("..")[-1]))
+            right.hlines(o.value, first, last, color="black", lw=2)
+            right.plot(
+                [(first + last) / 2],
+                [o.value],
+                marker,
+                color="black",
+                ms=6,
+                label=f"{L('observed')} {o.period} ({o.document.split(',')[0]})" if i == 0 else None,
+            )
+            if o.document not in ctx.used:
+                ctx.used.append(o.document)
+    right.set_ylim(0, 1)
+    year_axis(right)
+    finish(right, L("municipalities_share"), L("share"))

@@ -640,22 +640,42 @@ def book_value(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+PRESCRIBER_NEEDS = tuple(
+    f"rentals.{c}" for c in ("payer", "special_housing", "home_care", "unit_device", "unit_municipal")
+)
+
+
 @table(
     "prescriber_payer",
-    ("Rentals by prescriber and by payer", "Uthyrningar per förskrivare och betalare"),
-    ("rentals.prescriber", "rentals.payer"),
-    ("year", "principal"),
-    {"prescribed": "count", "paid": "count"},
+    ("Rentals started by prescriber and payer", "Påbörjade uthyrningar per förskrivare och betalare"),
+    PRESCRIBER_NEEDS,
+    ("year", "prescriber", "payer"),
+    {"rentals": "count", "rental_share": "share"},
 )
 def prescriber_payer(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
+    """Rentals started in each year (not the initial stock) by the prescriber's principal (region or
+    municipalities, ``sim.responsibility.prescriber_column``) and the payer's, with the year's share."""
+    from sim.responsibility import prescriber_column
+
     r = out["rentals"]
     r = r[~r["initial"] & (r["start_day"] >= 0)]
-    year = _day_year(out, r["start_day"])
-    a = r.groupby([year, r["prescriber"].astype(str)]).size().rename("prescribed")
-    b = r.groupby([year, r["payer"].astype(str)]).size().rename("paid")
-    frame = pd.concat([a, b], axis=1).fillna(0.0).astype(float)
-    frame.index.names = ["year", "principal"]
-    return frame.reset_index()
+    side = {True: "region", False: "municipalities"}
+    frame = pd.DataFrame(
+        {
+            "year": _day_year(out, r["start_day"]),
+            "prescriber": (prescriber_column(r) == REGION).map(side).to_numpy(),
+            "payer": (r["payer"].astype(str) == REGION).map(side).to_numpy(),
+        }
+    )
+    index = pd.MultiIndex.from_product(
+        [_full_years(out), ["municipalities", "region"], ["municipalities", "region"]],
+        names=["year", "prescriber", "payer"],
+    )
+    counts = frame.groupby(["year", "prescriber", "payer"]).size().reindex(index, fill_value=0)
+    result = counts.astype(float).rename("rentals").reset_index()
+    totals = result.groupby("year")["rentals"].transform("sum")
+    result["rental_share"] = result["rentals"] / totals.where(totals > 0)
+    return result
 
 
 # ---------------------------------------------------------------- replications and scenarios
