@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sim.report.build import make_report
-from sim.report.charts import CHARTS
+from sim.report.charts import CHARTS, ChartSpec
 from sim.report.tables import TABLES
 from sim.store import read_run
 from tests.conftest import DATA, hmsim
@@ -21,17 +21,18 @@ from tests.conftest import DATA, hmsim
 openpyxl = pytest.importorskip("openpyxl")
 
 CHROMIUM = Path("/usr/bin/chromium")
-# Charts a single run cannot have: a batch's scenarios, the model has no prescriber column yet, and the
-# credibility results of hmsim calibrate / hmsim sensitivity.
+# Charts a single run cannot have: a batch's scenarios, and the credibility results of hmsim calibrate /
+# hmsim sensitivity (unless given with --credibility).
 NOT_FOR_A_RUN = {
     "forest",
     "cost_paths",
     "who_pays",
     "option_matrix",
-    "prescriber_payer",
     "calibration_fit",
     "sensitivity",
+    "sensitivity_sobol",
 }
+CREDIBILITY = ("calibration_fit", "sensitivity", "sensitivity_sobol")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_workbook_sheets_and_values_equal_the_run_tables(report: Path, tiny_run:
     wb = openpyxl.load_workbook(report / "report.xlsx")
     output = read_run(tiny_run)
     config = output.meta["manifest"]["resolved_config"]
-    assert wb.sheetnames == ["README", *[name for name in TABLES if name != "prescriber_payer"]]
+    assert wb.sheetnames == ["README", *TABLES]
     for name in wb.sheetnames[1:]:
         ws = wb[name]
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
@@ -130,7 +131,7 @@ def test_index_html_references_exist(report: Path) -> None:
     assert not [r for r in refs if not (report / r).exists()]
     images = re.findall(r'<img src="([^"]+)"', html)
     assert len(images) == len(json.loads((report / "report.json").read_text())["charts"])
-    assert "prescriber" in html.lower()  # the left-out chart is named with its reason
+    assert "hmsim calibrate" in html  # the left-out chart is named with its reason
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium on this machine")
@@ -168,11 +169,19 @@ def test_index_html_renders_in_a_headless_browser_without_missing_images(
     assert (int(found.group(1)), int(found.group(2))) == (charts, 0)
 
 
-def test_same_inputs_give_the_same_pdf_and_workbook_values(
-    report: Path, tiny_run: Path, tmp_path: Path
-) -> None:
+def test_same_inputs_give_the_same_files_byte_for_byte(report: Path, tiny_run: Path, tmp_path: Path) -> None:
+    """Built twice on one machine: PDF, workbook, index.html and every PNG are the same bytes; the workbook's
+    document dates are the data's (the run's finish time), not the clock's."""
     again = make_report(tiny_run, tmp_path / "again", progress=False)
-    assert (report / "report.pdf").read_bytes() == (again.out / "report.pdf").read_bytes()
+    for name in ("report.pdf", "report.xlsx", "index.html", "report.json"):
+        first, second = (report / name).read_bytes(), (again.out / name).read_bytes()
+        assert first == second, name
+    for png in (report / "png").glob("*.png"):
+        assert png.read_bytes() == (again.out / "png" / png.name).read_bytes(), png.name
+    finished = json.loads((tiny_run / "manifest.json").read_text())["finished_at"]
+    props = openpyxl.load_workbook(again.out / "report.xlsx").properties
+    assert props.created == props.modified
+    assert props.created.isoformat()[:19] == pd.Timestamp(finished).tz_convert("UTC").isoformat()[:19]
     first = openpyxl.load_workbook(report / "report.xlsx")
     second = openpyxl.load_workbook(again.out / "report.xlsx")
     assert first.sheetnames == second.sheetnames
@@ -180,8 +189,18 @@ def test_same_inputs_give_the_same_pdf_and_workbook_values(
         assert list(first[name].values) == list(second[name].values), name
 
 
-def test_swedish_labels_and_a_year_window(tiny_run: Path, tmp_path: Path) -> None:
-    out = make_report(tiny_run, tmp_path / "sv", lang="sv", years="2024..2024", progress=False).out
+def test_swedish_labels_a_year_window_and_a_chart_that_cannot_draw(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(fig: object, ctx: object) -> None:
+        raise KeyError("no such metric")
+
+    spec = ChartSpec("broken", "Money", ("Broken", "Trasig"), ("", ""), ("income_statement",), broken)
+    monkeypatch.setitem(CHARTS, "broken", spec)
+    made = make_report(tiny_run, tmp_path / "sv", lang="sv", years="2024..2024", progress=False)
+    out = made.out
+    assert "no such metric" in dict(made.omitted)["broken"]  # left out with the reason, not a crash
+    assert "broken" not in made.drawn and _pdf_pages(out / "report.pdf") == len(made.drawn)
     html = (out / "index.html").read_text(encoding="utf-8")
     assert 'lang="sv"' in html and "Volymer per år" in html and "Resultaträkning per år" in html
     wb = openpyxl.load_workbook(out / "report.xlsx")
@@ -240,8 +259,7 @@ def test_a_batch_report_shows_scenarios_with_bands(tmp_path: Path) -> None:
         "scenarios:\n  base: {}\n  more_technicians: {depots.Depot.service_technicians.count: 4}\n"
         "grid:\n  demand.trend.growth: [0.0, 0.05]\n"
         "replications: 2\nseed: 3\nyears: 1.2\nwindows: yearly\n"
-        "metrics: [orders, kpi_repair_done_within_5_workdays, ledger_costs, ledger_region_net_cost,"
-        " ledger_municipalities_net_cost]\n"
+        "metrics: [orders, kpi_repair_done_within_5_workdays, ledger_costs]\n"  # no net-cost metrics
         "keep_tables: [timeseries, depot_timeseries, kpis, ledger, products]\n",
         encoding="utf-8",
     )
@@ -263,3 +281,129 @@ def test_a_batch_report_shows_scenarios_with_bands(tmp_path: Path) -> None:
         volumes.columns
     )
     assert _pdf_pages(out.out / "report.pdf") == len(out.drawn)
+
+
+def test_prescriber_follows_where_the_patient_is_cared_for() -> None:
+    """Hand-made rows: municipal care (special housing, home health care, a municipal unit) prescribes;
+    a child in special housing is prescribed by the municipality but paid by the region."""
+    from sim.config.schema import Responsibility
+    from sim.responsibility import payer_column, prescriber_column
+
+    rows = pd.DataFrame(
+        {
+            "municipality": ["A", "A", "B", "B", "A", "B"],
+            "responsibility_class": ["2", "2", "2", "2", "2", "2"],
+            "child": [False, False, False, False, True, False],
+            "special_housing": [True, False, False, False, True, False],
+            "home_care": [False, True, False, False, False, False],
+            "unit_device": [False, False, False, True, False, True],
+            "unit_municipal": [False, False, False, True, False, False],
+        }
+    )
+    assert list(prescriber_column(rows)) == ["A", "A", "region", "B", "A", "region"]
+    payer = payer_column(Responsibility(), rows)
+    assert payer.iloc[4] == "region"  # the child: the prescriber is not the payer
+
+
+def test_prescriber_payer_sheet_counts_every_rental_started(report: Path, tiny_run: Path) -> None:
+    wb = openpyxl.load_workbook(report / "report.xlsx")
+    sheet = _sheet(wb, "prescriber_payer")
+    rentals = pd.read_parquet(tiny_run / "rentals.parquet")
+    started = rentals[~rentals["initial"] & (rentals["start_day"] >= 0)]
+    start = pd.Timestamp(json.loads((tiny_run / "manifest.json").read_text())["meta"]["start_date"])
+    year = (start + pd.to_timedelta(np.floor(started["start_day"]), unit="D")).dt.year
+    per_year = sheet.groupby("year")["rentals (count)"].sum()
+    assert per_year.to_dict() == {int(y): float(n) for y, n in year.value_counts().sort_index().items()}
+    paid_by_muni = sheet[sheet["payer"] == "municipalities"].groupby("year")["rentals (count)"].sum()
+    muni = (started["payer"].astype(str) != "region").groupby(year).sum()
+    assert paid_by_muni.to_dict() == {int(y): float(n) for y, n in muni.items()}
+    shares = sheet.groupby("year")["rental_share (share)"].sum()
+    np.testing.assert_allclose(shares.to_numpy(dtype=float), 1.0, rtol=1e-12)
+
+
+def test_credibility_folder_that_is_neither_exits_2(tiny_run: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "report.json").write_text(json.dumps({"targets": [], "degrees_of_freedom": 0}))
+    result = hmsim("report", str(tiny_run), "--credibility", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "neither a calibrate folder" in result.stderr
+    result = hmsim("report", str(odd), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "no targets" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_calibrate_and_sensitivity_folders_as_written_by_the_commands(tmp_path: Path) -> None:
+    """Tiny runs of hmsim calibrate (the worked example, 2 evaluations) and hmsim sensitivity (the tiny
+    config, half a year): the report reads the folders as the commands wrote them, alone or beside a run."""
+    import yaml
+
+    from sim.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "calibration"
+    shutil.copytree(example / "example", tmp_path / "example")
+    spec = yaml.safe_load((example / "example_region.yaml").read_text(encoding="utf-8"))
+    spec.update(replications=2, optimiser={"method": "least_squares", "max_evaluations": 2})
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    assert (
+        main(
+            [
+                "calibrate",
+                str(tmp_path / "cal.yaml"),
+                "--workers",
+                "1",
+                "--no-write",
+                "--out",
+                str(tmp_path / "cal"),
+            ]
+        )
+        == 0
+    )
+    sens = {
+        "name": "tiny_sens",
+        "base": str(DATA / "tiny.yaml"),
+        "years": 0.3,
+        "parameters": {
+            "demand": {"keys": ["demand.use_rates.*.*"], "mode": "scale", "bounds": [0.8, 1.2]},
+            "failed": {"keys": ["transport.failed_delivery_probability"], "bounds": [0.0, 0.2]},
+        },
+        "outputs": {"km": {"kind": "route_km"}},
+        "morris": {"trajectories": 2},
+        "sobol": {"top": 1, "samples": 4},
+    }
+    (tmp_path / "sens.yaml").write_text(yaml.safe_dump(sens), encoding="utf-8")
+    assert (
+        main(["sensitivity", str(tmp_path / "sens.yaml"), "--workers", "1", "--out", str(tmp_path / "sens")])
+        == 0
+    )
+
+    cal = make_report(tmp_path / "cal", tmp_path / "cal_report", progress=False)
+    assert cal.drawn == ["calibration_fit"]
+    assert "a calibration folder holds no runs" in dict(cal.omitted)["volumes_yearly"]
+    fit = json.loads((tmp_path / "cal" / "report.json").read_text())
+    wb = openpyxl.load_workbook(cal.out / "report.xlsx")
+    sheet = _sheet(wb, "calibration_fit").set_index("target")
+    for t in fit["targets"]:
+        row = sheet.loc[t["target"]]
+        assert row["role"] == "fitted" and row["observed (as the target)"] == t["observed"]
+        assert row["after (as the target)"] == pytest.approx(t["after"]["mean"], rel=1e-12)
+        assert row["after (as the target) 95 % low"] == pytest.approx(t["after"]["ci_low"], rel=1e-12)
+    assert [h["target"] for h in fit["holdouts"]] == list(sheet[sheet["role"] == "hold-out"].index)
+    assert len(_sheet(wb, "calibration_trace")) == len(fit["trace"])
+    readme = dict(_sheet(wb, "README").itertuples(index=False, name=None))
+    assert readme["calibration written"] == fit["written_at"]
+
+    sensitivity = make_report(tmp_path / "sens", tmp_path / "sens_report", progress=False)
+    assert sensitivity.drawn == ["sensitivity", "sensitivity_sobol"]
+    morris = pd.read_csv(tmp_path / "sens" / "morris.csv")
+    sheet = _sheet(openpyxl.load_workbook(sensitivity.out / "report.xlsx"), "sensitivity_morris")
+    np.testing.assert_allclose(sheet["mu_star (output unit)"].astype(float), morris["mu_star"], rtol=1e-12)
+
+    run = tmp_path / "run"
+    assert hmsim("run", str(DATA / "tiny.yaml"), "--years", "0.3", "--out", str(run)).returncode == 0
+    both = hmsim(
+        "report", str(run), "--credibility", str(tmp_path / "cal"), "--credibility", str(tmp_path / "sens")
+    )
+    assert both.returncode == 0, both.stderr
+    drawn = json.loads((run / "report" / "report.json").read_text())["charts"]
+    assert set(CREDIBILITY) <= set(drawn) and "volumes_yearly" in drawn

@@ -25,13 +25,19 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import HmsimError
-from sim.report import charts_activity, charts_money, charts_scenarios  # noqa: F401  (register charts)
-from sim.report.batch_tables import BATCH_TABLES, batch_tables, credibility_tables, run_transitions
+from sim.report import (  # noqa: F401  (register charts)
+    charts_activity,
+    charts_credibility,
+    charts_money,
+    charts_scenarios,
+)
+from sim.report.batch_tables import BATCH_TABLES, batch_tables, run_transitions
 from sim.report.charts import CHARTS, MARGINS, Context
+from sim.report.credibility import CREDIBILITY_TABLES, Credibility, read_credibility
 from sim.report.html import Drawn, write_html
 from sim.report.labels import Labels
 from sim.report.observed import OBSERVED_DIR, load_observed
-from sim.report.source import Source, open_source
+from sim.report.source import RUN_KINDS, Source, open_source
 from sim.report.tables import TABLES, TableSpec, aggregate
 from sim.report.workbook import write_workbook
 from sim.store import (
@@ -102,6 +108,8 @@ def build_tables(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Every report table the runs have data for (aggregated per scenario), and why the others are absent."""
     absent: dict[str, str] = {}
+    if src.kind not in RUN_KINDS:
+        return {}, {name: f"a {src.kind} folder holds no runs" for name in TABLES}
     specs = []
     for spec in TABLES.values():
         why = _missing(spec, src)
@@ -149,9 +157,10 @@ def _transitions(src: Source) -> dict[str, list[tuple[str, str | None]]]:
     return out
 
 
-def _fixed_date(src: Source) -> datetime:
-    """The data's date (the run's finish time): the PDF's dates, so the same inputs give the same PDF."""
-    text = str(src.manifest.get("finished_at") or "2000-01-01T00:00:00+00:00")
+def _fixed_date(src: Source, cred: Credibility) -> datetime:
+    """The data's date (the run's finish time, or the fit report's): the PDF's and the workbook's dates,
+    so the same inputs give the same files."""
+    text = str(src.manifest.get("finished_at") or cred.written_at or "2000-01-01T00:00:00+00:00")
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -172,6 +181,13 @@ def _versions() -> dict[str, str]:
 def provenance(
     src: Source, lang: str, years: tuple[int, int] | None, observed_files: tuple[str, ...]
 ) -> list[tuple[str, str]]:
+    if src.kind not in RUN_KINDS:
+        return [
+            ("results", str(src.path)),
+            ("kind", src.kind),
+            ("package versions (report)", ", ".join(f"{k} {v}" for k, v in _versions().items())),
+            ("language", lang),
+        ]
     m = src.manifest
     hashes: list[str] = []
     seeds: list[str] = []
@@ -207,16 +223,31 @@ def provenance(
     return rows
 
 
-def _source_line(chart_needs: tuple[str, ...], src: Source, used: list[str]) -> str:
+CREDIBILITY_FILES = {
+    "calibration_fit": "report.json",
+    "calibration_parameters": "report.json",
+    "calibration_trace": "report.json",
+    "sensitivity_morris": "morris.csv",
+    "sensitivity_sobol": "sobol.csv",
+}
+
+
+def _source_line(chart_needs: tuple[str, ...], src: Source, used: list[str], cred: Credibility) -> str:
     tables = []
     for name in chart_needs:
+        if name in CREDIBILITY_TABLES:
+            folder = cred.folders.get("calibration" if name.startswith("calibration") else "sensitivity")
+            if folder is not None:
+                tables.append(f"{folder.name}/{CREDIBILITY_FILES[name]}")
+            continue
         spec = TABLES.get(name) or BATCH_TABLES.get(name)
         for need in spec.needs if spec else ():
             t = need.partition(".")[0]
             t = "config" if t == "config" else f"{t}.parquet" if t != "index" else "index.parquet"
             if t not in tables:
                 tables.append(t)
-    text = f"{src.path.name}/ ({src.kind}, {len(src.runs)} run(s)): {', '.join(tables)}"
+    what = f"{src.kind}, {len(src.runs)} run(s)" if src.kind in RUN_KINDS else src.kind
+    text = f"{src.path.name}/ ({what}): {', '.join(tables)}"
     if used:
         text += "; observed: calibration/observed/" + "; ".join(used)
     return text
@@ -229,8 +260,12 @@ def make_report(
     years: str | None = None,
     baseline: str | None = None,
     progress: bool = True,
+    credibility: list[Path | str] | None = None,
 ) -> Report:
-    """Write the report of ``results`` into ``out`` (default ``results/report``) atomically."""
+    """Write the report of ``results`` into ``out`` (default ``results/report``) atomically.
+
+    ``results`` is a run, batch, calibrate or sensitivity folder; ``credibility`` adds calibrate and
+    sensitivity folders to a run or batch report."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,6 +276,10 @@ def make_report(
     labels = Labels(lang)
     span = parse_years(years)
     src = open_source(results)
+    folders = [Path(f) for f in credibility or []]
+    if src.kind not in RUN_KINDS:
+        folders.insert(0, src.path)
+    cred = read_credibility(folders)
     meta = src.manifest.get("meta", {})
     shown: tuple[int, int] | None = span
     if meta.get("start_date") and meta.get("days"):
@@ -278,9 +317,8 @@ def make_report(
         extra, extra_absent = batch_tables(src, span, baseline)
         data.update(extra)
         absent.update(extra_absent)
-        extra, extra_absent = credibility_tables(src.path)
-        data.update(extra)
-        absent.update(extra_absent)
+        data.update(cred.data)
+        absent.update(cred.absent)
         observed = load_observed(src.region_names())
         ctx = Context(
             data,
@@ -302,7 +340,7 @@ def make_report(
             (stage / "png").mkdir()
             drawn: list[Drawn] = []
             omitted: list[tuple[str, str, str]] = []
-            when = _fixed_date(src)
+            when = _fixed_date(src, cred)
             meta = {
                 "Creator": "hmsim report",
                 "Producer": "hmsim report",
@@ -328,8 +366,14 @@ def make_report(
                         continue
                     ctx.used = []
                     fig = Figure(figsize=spec.size, dpi=DPI)
-                    spec.draw(fig, ctx)
-                    source = _source_line(spec.needs, src, ctx.used)
+                    try:
+                        spec.draw(fig, ctx)
+                    except (KeyError, ValueError, TypeError, IndexError) as exc:  # data of another shape
+                        why = f"could not be drawn from the tables ({type(exc).__name__}: {exc})"
+                        omitted.append((spec.section, title, why))
+                        result.omitted.append((spec.id, why))
+                        continue
+                    source = _source_line(spec.needs, src, ctx.used, cred)
                     fig.suptitle(title, fontsize=12)
                     fig.text(
                         0.01, 0.005, f"{labels.pick('Source', 'Källa')}: {source}", fontsize=6, color="gray"
@@ -340,14 +384,19 @@ def make_report(
                     pdf.savefig(fig)
                     drawn.append(Drawn(spec.id, spec.section, title, labels.pick(*spec.caption), source, png))
                     result.drawn.append(spec.id)
-            prov = provenance(src, lang, span, observed.files)
-            tables = [(TABLES.get(n) or BATCH_TABLES[n], frame) for n, frame in data.items()]
+            prov = provenance(src, lang, span, observed.files) + cred.provenance
+            tables = [
+                (TABLES.get(n) or BATCH_TABLES.get(n) or CREDIBILITY_TABLES[n], frame)
+                for n, frame in data.items()
+            ]
             readme = [
                 *prov,
                 *[(f"chart left out: {cid}", why) for cid, why in result.omitted],
                 *[(f"sheet {s.name}", labels.pick(*s.title)) for s, _ in tables],
             ]
-            result.sheets = write_workbook(stage / "report.xlsx", tables, readme, src.kind == "batch", lang)
+            result.sheets = write_workbook(
+                stage / "report.xlsx", tables, readme, src.kind == "batch", lang, when
+            )
             page_title = labels.pick("hmsim report", "hmsim-rapport") + f": {src.path.name}"
             (stage / "index.html").write_text(
                 write_html(page_title, drawn, omitted, prov, labels), encoding="utf-8"

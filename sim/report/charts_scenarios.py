@@ -1,11 +1,11 @@
-"""Charts of a batch: paired differences (forest plot), cost paths, who pays, the option matrix;
-and the credibility charts (calibration fit, sensitivity) that light up when those results are present."""
+"""Charts of a batch: paired differences (forest plot), cost paths, who pays, the option matrix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.report.charts import Context, chart, finish, grid, year_axis
 
@@ -55,7 +55,9 @@ def draw_forest(fig: Figure, ctx: Context) -> None:
         ax.errorbar(mean, y, xerr=err, fmt="o", capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, r["scenario"] if i % cols == 0 else [""] * len(y), fontsize=6)
-        ax.set_ylim(-0.5, len(y) - 0.5)
+        ax.set_ylim(len(y) - 0.5, -0.5)  # the scenarios top down in the batch's order
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
         finish(ax, f"{L(metric)} ({window})", legend=False, xlabel="MSEK" if unit == "kSEK" else unit)
     fig.text(0.5, 0.01, f"{L('difference')}: {frame['baseline'].iloc[0]}", ha="center", fontsize=8)
 
@@ -80,11 +82,22 @@ def draw_cost_paths(fig: Figure, ctx: Context) -> None:
     frame = ctx.data["scenario_windows"]
     L = ctx.labels
     rows = frame[(frame["metric"] == "ledger_costs") & frame["window"].str.fullmatch(r"\d{4}")]
+    if rows.empty and "income_statement" in ctx.data:  # not among the batch's metrics: from the ledgers
+        income = ctx.data["income_statement"]
+        rows = pd.DataFrame(
+            {
+                "scenario": income["scenario"],
+                "window": income["year"].astype(str),
+                "value": income["costs"],
+                "value__low": income.get("costs__low", income["costs"]),
+                "value__high": income.get("costs__high", income["costs"]),
+            }
+        )
     if rows.empty:
         rows = frame[frame["metric"] == "ledger_costs"]
     ax = fig.subplots()
     if rows.empty:
-        raise KeyError("ledger_costs not among the batch's metrics")
+        raise KeyError("ledger_costs not among the batch's metrics and no ledger kept")
     for scenario, r in rows.groupby("scenario", sort=False):
         x = pd.to_numeric(r["window"], errors="coerce")
         (line,) = ax.plot(x, r["value"] / MSEK, marker="o", ms=3, label=str(scenario))
@@ -111,31 +124,45 @@ def draw_cost_paths(fig: Figure, ctx: Context) -> None:
     "Scenarios",
     ("Who pays per scenario", "Vem betalar per scenario"),
     (
-        "Net cost of the region and of the municipalities together, summed over the yearly windows (mean of "
-        "the replications), per scenario, in MSEK.",
-        "Nettokostnad för regionen och för kommunerna tillsammans, summerad över årsfönstren (medel av "
-        "replikaten), per scenario, i mnkr.",
+        "Net cost (paid minus settled back) of the region and of the municipalities together over the "
+        "report's years, mean of the replications, per scenario, in MSEK; from the runs' ledgers where the "
+        "batch kept them, else from the batch's net-cost metrics.",
+        "Nettokostnad (betalt minus reglerat) för regionen och för kommunerna tillsammans över "
+        "rapportens år, medel av replikaten, per scenario, i mnkr; från körningarnas huvudböcker där "
+        "batchen sparat dem, annars från batchens nettokostnadsmått.",
     ),
     ("scenario_windows",),
     batch_only=True,
     margins={"left": 0.3},
 )
 def draw_who_pays(fig: Figure, ctx: Context) -> None:
-    frame = ctx.data["scenario_windows"]
     L = ctx.labels
     metrics = ("ledger_region_net_cost", "ledger_municipalities_net_cost")
-    rows = frame[frame["metric"].isin(metrics)]
-    yearly = rows[rows["window"].str.fullmatch(r"\d{4}")]
-    rows = yearly if not yearly.empty else rows
-    if rows.empty:
-        raise KeyError("no net-cost metrics (ledger_region_net_cost) in the batch")
-    totals = rows.pivot_table(index="scenario", columns="metric", values="value", aggfunc="sum", sort=False)
-    totals = totals.reindex(columns=list(metrics)).fillna(0.0) / MSEK
+    if "principals" in ctx.data:
+        p = ctx.data["principals"]
+        group = np.where(p["principal"] == "region", metrics[0], metrics[1])
+        totals = p.assign(metric=group).pivot_table(
+            index="scenario", columns="metric", values="net_cost", aggfunc="sum", sort=False
+        )
+    else:
+        frame = ctx.data["scenario_windows"]
+        rows = frame[frame["metric"].isin(metrics)]
+        yearly = rows[rows["window"].str.fullmatch(r"\d{4}")]
+        rows = yearly if not yearly.empty else rows
+        if rows.empty:
+            raise KeyError("no ledger kept and no net-cost metrics (ledger_region_net_cost) in the batch")
+        totals = rows.pivot_table(
+            index="scenario", columns="metric", values="value", aggfunc="sum", sort=False
+        )
+    totals = totals.reindex(index=ctx.scenarios, columns=list(metrics)).fillna(0.0) / MSEK
     ax = fig.subplots()
     y = np.arange(len(totals))
     ax.barh(y, totals[metrics[0]], label=L(metrics[0]))
     ax.barh(y, totals[metrics[1]], left=totals[metrics[0]], label=L(metrics[1]))
+    for i, (a, b) in enumerate(zip(totals[metrics[0]], totals[metrics[1]], strict=True)):
+        ax.text(a + b, i, f" {a + b:,.1f}".replace(",", " "), va="center", fontsize=6)
     ax.set_yticks(y, totals.index, fontsize=6)
+    ax.invert_yaxis()
     finish(ax, L("net_cost"), xlabel=L("MSEK"))
 
 
@@ -172,50 +199,3 @@ def draw_option_matrix(fig: Figure, ctx: Context) -> None:
     tab.set_fontsize(6)
     tab.scale(1, 1.3)
     ax.set_title(f"{window}", fontsize=9)
-
-
-@chart(
-    "calibration_fit",
-    "Credibility",
-    ("Calibration fit", "Kalibreringens anpassning"),
-    (
-        "Simulated (mean with CI) vs observed per calibration target (hmsim calibrate's fit report).",
-        "Simulerat (medel med KI) mot utfall per kalibreringsmål (hmsim calibrates anpassningsrapport).",
-    ),
-    ("calibration_fit",),
-    margins={"left": 0.3},
-)
-def draw_calibration_fit(fig: Figure, ctx: Context) -> None:
-    frame = ctx.data["calibration_fit"]
-    L = ctx.labels
-    ax = fig.subplots()
-    y = np.arange(len(frame))
-    err = frame["error"].to_numpy()
-    low = (frame["simulated__low"] / frame["observed"] - 1).to_numpy()
-    high = (frame["simulated__high"] / frame["observed"] - 1).to_numpy()
-    ax.errorbar(err, y, xerr=np.vstack([err - low, high - err]), fmt="o", capsize=3)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, frame["target"], fontsize=6)
-    finish(
-        ax,
-        L.pick("Simulated vs observed (relative error)", "Simulerat mot utfall (relativt fel)"),
-        legend=False,
-        xlabel=L("share"),
-    )
-
-
-@chart(
-    "sensitivity",
-    "Credibility",
-    ("Sensitivity indices", "Känslighetsindex"),
-    (
-        "Global sensitivity of the outputs to the parameters (hmsim sensitivity: Morris mu*, Sobol S1/ST).",
-        "Global känslighet för parametrarna (hmsim sensitivity: Morris mu*, Sobol S1/ST).",
-    ),
-    ("sensitivity_indices",),
-)
-def draw_sensitivity(fig: Figure, ctx: Context) -> None:
-    frame = ctx.data["sensitivity_indices"]
-    ax = fig.subplots()
-    ax.barh(frame["parameter"], frame["index"])
-    finish(ax, ctx.labels.pick("Sensitivity", "Känslighet"), legend=False)

@@ -1,4 +1,4 @@
-"""``hmsim report RESULTS [--out DIR] [--lang sv|en] [--years Y1..Y2] [--baseline SCENARIO]``."""
+"""``hmsim report RESULTS [--out DIR] [--lang sv|en] [--years Y1..Y2] [--baseline S] [--credibility DIR]``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 def cmd_report(args: argparse.Namespace) -> int:
     from sim.report.build import make_report
 
-    report = make_report(args.results, args.out, args.lang, args.years, args.baseline)
+    report = make_report(
+        args.results, args.out, args.lang, args.years, args.baseline, credibility=args.credibility
+    )
     print(
         f"wrote {report.out}/: {len(report.drawn)} charts (png/, report.pdf), index.html, report.xlsx "
         f"({len(report.sheets)} sheets)"
@@ -31,4 +33,11 @@ def register(sub: Any, overridable: Callable[[argparse.ArgumentParser], None]) -
     p.add_argument("--lang", choices=["sv", "en"], default="en", help="language of labels and captions")
     p.add_argument("--years", metavar="Y1..Y2", help="only these calendar years (e.g. 2024..2028)")
     p.add_argument("--baseline", help="scenario the batch's differences are paired against (default: first)")
+    p.add_argument(
+        "--credibility",
+        metavar="DIR",
+        action="append",
+        help="add the fit of hmsim calibrate or the indices of hmsim sensitivity (their output folder); "
+        "repeatable, one of each",
+    )
     p.set_defaults(func=cmd_report)

@@ -1,4 +1,6 @@
-"""What a report draws from: one run folder or a batch folder, read from disk only (never re-simulated).
+"""What a report draws from: one run folder or a batch folder, read from disk only (never re-simulated);
+or the output folder of ``hmsim calibrate`` or ``hmsim sensitivity`` (``sim.report.credibility``), which
+has no runs.
 
 A run folder has ``manifest.json`` with status ``ok``; a batch folder has ``index.parquet`` (and
 ``experiment.json``) with run folders ``<scenario label>/<replication>/``. Runs are read one at a time
@@ -17,9 +19,11 @@ import pandas as pd
 
 from sim.errors import HmsimError
 from sim.output import RunOutput
+from sim.report.credibility import kind_of
 from sim.store import MANIFEST, read_manifest, read_run
 
 INDEX = "index.parquet"
+RUN_KINDS = ("run", "batch")
 EXPERIMENT = "experiment.json"
 
 
@@ -33,7 +37,7 @@ class RunRef:
 @dataclass
 class Source:
     path: Path
-    kind: str  # "run" or "batch"
+    kind: str  # "run", "batch", "calibration" or "sensitivity"
     runs: list[RunRef]
     manifest: dict[str, Any]  # the run's, or the first finished run's in a batch
     tables: tuple[str, ...]  # tables every run has
@@ -124,7 +128,10 @@ def open_source(path: Path | str) -> Source:
         tables, columns = _schema(runs[0].path, manifest)
         tables = tuple(t for t in tables if t in (common or set()))
         return Source(path, "batch", runs, manifest, tables, columns, index=index, experiment=experiment)
+    kind = kind_of(path)
+    if kind is not None:
+        return Source(path, kind, [], {"scenario": path.name}, (), {})
     raise HmsimError(
-        f"{path}: neither a run folder ({MANIFEST}) nor a batch folder ({INDEX}); "
-        "give the folder hmsim run or hmsim batch wrote"
+        f"{path}: neither a run folder ({MANIFEST}) nor a batch folder ({INDEX}) nor the output of hmsim "
+        "calibrate or hmsim sensitivity; give the folder one of them wrote"
     )

@@ -2,11 +2,18 @@
 
 Numbers are written as numbers (dates as dates), units are in the headers (``orders (count)``; a batch
 adds ``mean``, ``95 % low`` and ``95 % high``), header rows are frozen and every sheet has an autofilter.
+
+The file is byte-identical for the same inputs (with the same openpyxl and zlib): the document's created and
+modified dates are the data's date (``when``, the run's finish time) rather than the clock, and the zip
+entries carry that date too (openpyxl would stamp both with the save time).
 """
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +57,7 @@ def write_workbook(
     readme: list[tuple[str, str]],
     batch: bool,
     lang: str = "en",
+    when: datetime | None = None,
 ) -> list[str]:
     """Write the workbook; returns the sheet names in order."""
     from openpyxl import Workbook
@@ -95,5 +103,26 @@ def write_workbook(
         names.append(sheet.title)
     wb.properties.creator = "hmsim report"
     wb.properties.language = lang
-    wb.save(path)
+    save_reproducibly(wb, path, when or datetime(2000, 1, 1, tzinfo=UTC))
     return names
+
+
+def save_reproducibly(wb: Any, path: Path, when: datetime) -> None:
+    """Save ``wb`` with ``when`` as its document dates and as every zip entry's time."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    stamp = when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    buffer = io.BytesIO()
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            target.writestr(entry, source.read(info.filename))
