@@ -71,6 +71,9 @@ def test_every_chart_with_data_is_drawn(report: Path) -> None:
     assert [p.stem.split("_", 1)[1] for p in pngs] == expected
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    svgs = sorted((report / "svg").glob("*.svg"))
+    assert [p.stem for p in svgs] == [p.stem for p in pngs]
+    assert all("<svg" in p.read_text(encoding="utf-8")[:2000] for p in svgs)
 
 
 def test_pdf_has_one_page_per_chart(report: Path) -> None:
@@ -176,8 +179,8 @@ def test_same_inputs_give_the_same_files_byte_for_byte(report: Path, tiny_run: P
     for name in ("report.pdf", "report.xlsx", "index.html", "report.json"):
         first, second = (report / name).read_bytes(), (again.out / name).read_bytes()
         assert first == second, name
-    for png in (report / "png").glob("*.png"):
-        assert png.read_bytes() == (again.out / "png" / png.name).read_bytes(), png.name
+    for picture in [*(report / "png").glob("*.png"), *(report / "svg").glob("*.svg")]:
+        assert picture.read_bytes() == (again.out / picture.parent.name / picture.name).read_bytes(), picture
     finished = json.loads((tiny_run / "manifest.json").read_text())["finished_at"]
     props = openpyxl.load_workbook(again.out / "report.xlsx").properties
     assert props.created == props.modified

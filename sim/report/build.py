@@ -53,6 +53,7 @@ from sim.store import (
 
 MARKER = "report.json"
 DPI = 100
+SVG_STYLE: Any = {"svg.fonttype": "none", "svg.hashsalt": "hmsim report"}
 
 
 @dataclass
@@ -338,6 +339,7 @@ def make_report(
         write_marker(stage, REPORT_FORMAT)
         try:
             (stage / "png").mkdir()
+            (stage / "svg").mkdir()
             drawn: list[Drawn] = []
             omitted: list[tuple[str, str, str]] = []
             when = _fixed_date(src, cred)
@@ -381,8 +383,13 @@ def make_report(
                     fig.subplots_adjust(**{**MARGINS, **dict(spec.margins)})
                     png = f"png/{len(drawn) + 1:02d}_{spec.id}.png"
                     fig.savefig(stage / png, dpi=DPI, metadata={"Software": None})
+                    svg = f"svg/{len(drawn) + 1:02d}_{spec.id}.svg"
+                    with matplotlib.rc_context(SVG_STYLE):  # text as text, fixed ids: reproducible
+                        fig.savefig(stage / svg, format="svg", metadata={"Date": None, "Creator": None})
                     pdf.savefig(fig)
-                    drawn.append(Drawn(spec.id, spec.section, title, labels.pick(*spec.caption), source, png))
+                    drawn.append(
+                        Drawn(spec.id, spec.section, title, labels.pick(*spec.caption), source, png, svg)
+                    )
                     result.drawn.append(spec.id)
             prov = provenance(src, lang, span, observed.files) + cred.provenance
             tables = [

@@ -271,9 +271,9 @@ def draw_prescriber_payer(fig: Figure, ctx: Context) -> None:
             color=line.get_color(),
             label=f"{L('muni_paid_share')}{suffix}",
         )
-    for metric, marker in (
-        ("muni_share_of_rented_prescriptions", "D"),
-        ("muni_share_of_rented_cost_responsibility", "s"),
+    for metric, marker, what in (
+        ("muni_share_of_rented_prescriptions", "D", L("muni_prescribed_share")),
+        ("muni_share_of_rented_cost_responsibility", "s", L("muni_paid_share")),
     ):
         for i, o in enumerate(ctx.observed.get(metric, "municipalities")):
             first, last = (int(p[:4]) for p in (o.period.split("..")[0], o.period.split("..")[-1]))
@@ -284,7 +284,7 @@ def draw_prescriber_payer(fig: Figure, ctx: Context) -> None:
                 marker,
                 color="black",
                 ms=6,
-                label=f"{L('observed')} {o.period} ({o.document.split(',')[0]})" if i == 0 else None,
+                label=f"{what}, {L('observed')} {o.period} ({o.document.split(',')[0]})" if i == 0 else None,
             )
             if o.document not in ctx.used:
                 ctx.used.append(o.document)

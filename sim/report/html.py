@@ -25,6 +25,7 @@ class Drawn:
     caption: str
     source: str
     png: str  # relative path
+    svg: str = ""  # relative path of the vector copy (for documents), if written
 
 
 def write_html(
@@ -71,7 +72,9 @@ def write_html(
                 f'<h3 id="{d.id}">{escape(d.title)}</h3>',
                 f'<img src="{escape(d.png)}" alt="{escape(d.title)}">',
                 f'<p class="caption">{escape(d.caption)}</p>',
-                f'<p class="source">{escape(L.pick("Source", "Källa"))}: {escape(d.source)}</p>',
+                f'<p class="source">{escape(L.pick("Source", "Källa"))}: {escape(d.source)}'
+                + (f' (<a href="{escape(d.svg)}">SVG</a>)' if d.svg else "")
+                + "</p>",
             ]
     out.append("</body></html>")
     return "\n".join(out) + "\n"
