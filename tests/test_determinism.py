@@ -14,6 +14,7 @@ from sim.model import Simulation, run
 from sim.model.collect import collect
 from sim.model.demand import Patients
 from sim.model.fates import draw_fates
+from sim.model.rng import Streams
 from sim.model.warmstart import add_rentals_in_progress
 from sim.runner import execute
 
@@ -150,7 +151,8 @@ def test_a_demand_change_from_the_second_year_keeps_the_first_years_orders(tiny_
     split = (pd.Timestamp("2024-01-01") - pd.Timestamp("2023-01-01")).days
     firsts, seconds = [], []
     for sim in sims:
-        o = sim.orders
+        # the model draws a year's orders when the year starts; the whole horizon's, as it will draw them:
+        o = sim.demand.generate(Streams(3), sim.days)
         first = o.time < split
         keys = pd.DataFrame({"time": o.time, "municipality": o.municipality, "category": o.category})
         keys["duration"] = o.fates.duration

@@ -182,7 +182,7 @@ def collect(sim: Simulation) -> RunOutput:
     )
 
     order = np.frombuffer(rec.del_order, dtype=np.int64)
-    o = sim.orders
+    o = sim.orders.stream()
     d_cat = o.category[order]
     pat = _patients(sim, order)
     delivered = np.frombuffer(rec.del_time, dtype=np.float64)

@@ -14,6 +14,7 @@ random fate (:mod:`sim.model.fates`).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 
@@ -124,20 +125,21 @@ class DemandModel:
         """Expected orders per year by ``[municipality, category, band]`` in ``year`` (clamped as above)."""
         return self.contribution_all[min(max(year - self.all_years[0], 0), len(self.all_years) - 1)]
 
-    def daily_rates(self, days: int) -> np.ndarray:
-        """Expected orders per day, ``[day, municipality, category]``, for days ``0..days-1``."""
+    def daily_rates(self, days: int, first: int = 0) -> np.ndarray:
+        """Expected orders per day, ``[day, municipality, category]``, for days ``first..days-1``."""
         cal = self.calendar
-        year_idx = cal.year[:days] - self.years[0]
-        norm = np.array([self._year_norm[int(y)] for y in cal.year[:days]])
+        span = slice(first, days)
+        year_idx = cal.year[span] - self.years[0]
+        norm = np.array([self._year_norm[int(y)] for y in cal.year[span]])
         weight = (
             np.where(
-                cal.is_workday[:days], self.monthly[cal.month[:days]] * self.weekday[cal.weekday[:days]], 0.0
+                cal.is_workday[span], self.monthly[cal.month[span]] * self.weekday[cal.weekday[span]], 0.0
             )
             / norm
         )
         rates = self.annual[year_idx] * weight[:, None, None]
         for shock in self.scenario.demand.shocks:
-            d0 = max(cal.day_of(shock.start_date), 0)
+            d0 = max(cal.day_of(shock.start_date), first)
             d1 = days if shock.end_date is None else min(cal.day_of(shock.end_date) + 1, days)
             if d1 <= d0:
                 continue
@@ -147,7 +149,7 @@ class DemandModel:
             ci = [self.categories.index(c) for c in shock.categories] or list(range(len(self.categories)))
             factor = np.ones(rates.shape[1:])
             factor[np.ix_(mi, ci)] = shock.multiplier
-            rates[d0:d1] *= factor
+            rates[d0 - first : d1 - first] *= factor
         return rates
 
     def draw_patients(
@@ -208,37 +210,67 @@ class DemandModel:
             p.special_housing, p.home_care, p.unit_device, p.unit_municipal,
         ))  # fmt: skip
 
-    def generate(self, streams: Streams, days: int) -> OrderStream:
-        """Draw every order of the first ``days`` days (one named stream per municipality x category x year,
-        so a scenario whose demand differs from some year on shares every order before it)."""
-        rates = self.daily_rates(days)
+    def year_bounds(self, days: int) -> list[tuple[int, int]]:
+        """``(first day, end day)`` of each calendar year of the first ``days`` days (empty years dropped)."""
+        cal = self.calendar
+        bounds = np.searchsorted(cal.year[:days], np.arange(self.years[0], self.years[-1] + 2)).tolist()
+        return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+    def generate_year(self, streams: Streams, lo: int, hi: int) -> OrderStream:
+        """Draw every order of days ``lo..hi-1``, one calendar year (one named stream per municipality x
+        category x year, so a scenario whose demand differs from some year on shares every order before it).
+        ``day_start`` counts from ``lo``: ``day_start[d - lo]`` is the first order of day ``d``."""
+        rates = self.daily_rates(hi, lo)
         cal = self.calendar
         s = self.scenario
-        year_of_day = (cal.year[:days] - self.years[0]).astype(np.int16)
-        year_bounds = np.searchsorted(cal.year[:days], np.arange(self.years[0], self.years[-1] + 2))
+        year = int(cal.year[lo])
+        year_of_day = np.full(hi, year - self.years[0], dtype=np.int16)
         parts: list[tuple[np.ndarray, ...]] = []
         fates: list[Fates] = []
         for m, m_name in enumerate(self.municipalities):
             depot = s.depots[s.municipalities[m_name].depot]
             for c, c_name in enumerate(self.categories):
-                for y, year in enumerate(self.years):
-                    lo, hi = int(year_bounds[y]), int(year_bounds[y + 1])
-                    if hi <= lo:
-                        continue
-                    gen = streams.generator(f"orders/{m_name}/{c_name}/{year}")
-                    counts = gen.poisson(rates[lo:hi, m, c])
-                    n = int(counts.sum())
-                    if n == 0:
-                        continue
-                    day = lo + np.repeat(np.arange(hi - lo), counts)
-                    self._draw_orders(gen, m, c, c_name, depot, day, year_of_day, parts, fates)
+                gen = streams.generator(f"orders/{m_name}/{c_name}/{year}")
+                counts = gen.poisson(rates[:, m, c])
+                n = int(counts.sum())
+                if n == 0:
+                    continue
+                day = lo + np.repeat(np.arange(hi - lo), counts)
+                self._draw_orders(gen, m, c, c_name, depot, day, year_of_day, parts, fates)
         dtypes = (float, np.int16, np.int16, bool, np.int8, bool, bool, bool, bool, bool)
         cols = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=t)
                 for i, t in enumerate(dtypes)]  # fmt: skip
         order = np.argsort(cols[0], kind="stable")
         cols = [col[order] for col in cols]
-        day_start = np.searchsorted(cols[0], np.arange(days + 1), side="left")
+        day_start = np.searchsorted(cols[0], np.arange(lo, hi + 1), side="left")
         return OrderStream(
             time=cols[0], municipality=cols[1], category=cols[2], fitting=cols[3],
             patients=Patients(*cols[4:10]), fates=Fates.concat(fates).select(order), day_start=day_start,
         )  # fmt: skip
+
+    def generate(self, streams: Streams, days: int) -> OrderStream:
+        """Every order of the first ``days`` days at once: the years of :meth:`generate_year` in a row (the
+        model draws them one year at a time, see :class:`sim.model.orders.OrderBook`; the numbers are the
+        same, as each year's times precede the next year's)."""
+        chunks = [self.generate_year(streams, lo, hi) for lo, hi in self.year_bounds(days)]
+        return concat_streams(chunks, days)
+
+
+def concat_streams(chunks: list[OrderStream], days: int) -> OrderStream:
+    """Consecutive chunks (each sorted by time, each before the next) as one stream of ``days`` days."""
+    dtypes = (float, np.int16, np.int16, bool)
+    names = ("time", "municipality", "category", "fitting")
+    cols = {
+        n: np.concatenate([getattr(ch, n) for ch in chunks]) if chunks else np.zeros(0, dtype=t)
+        for n, t in zip(names, dtypes, strict=True)
+    }
+    pfields = ("band", "child", "special_housing", "home_care", "unit_device", "unit_municipal")
+    ptypes = (np.int8, bool, bool, bool, bool, bool)
+    patients = Patients(*(
+        np.concatenate([getattr(ch.patients, f) for ch in chunks]) if chunks else np.zeros(0, dtype=t)
+        for f, t in zip(pfields, ptypes, strict=True)
+    ))  # fmt: skip
+    day_start = np.searchsorted(cols["time"], np.arange(days + 1), side="left")
+    return OrderStream(
+        **cols, patients=patients, fates=Fates.concat([ch.fates for ch in chunks]), day_start=day_start
+    )

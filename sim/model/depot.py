@@ -75,8 +75,8 @@ class DepotStock:
         """Pick a unit for ``order`` (reuse first) or record a backorder."""
         sim = self.sim
         orders = sim.orders
-        m = int(orders.municipality[order])
-        c = int(orders.category[order])
+        m = orders.municipality[order]
+        c = orders.category[order]
         k = sim.muni_depot[m]
         recond = self.recond[k][c]
         if recond:

@@ -24,6 +24,7 @@ from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
 from sim.model.fleet import ALLOCATED, SOLD, Fleet
+from sim.model.orders import OrderBook
 from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
 from sim.model.rng import Streams
 from sim.model.transport import Routes
@@ -81,12 +82,12 @@ class Simulation:
         self.muni_depot_array = np.array(self.muni_depot, dtype=np.int64)
         self.rented = [c.rented for c in s.categories.values()]
         self.demand = DemandModel(s, self.calendar)
-        self.orders = self.demand.generate(self.streams, self.days)
-        n = len(self.orders)
-        self.order_device = [-1] * n
-        self.order_planned = [0] * n
-        self.order_backordered = bytearray(n)
-        self.order_attempts = bytearray(n)
+        self.orders = OrderBook(self.demand, self.streams, self.days)
+        # per-order state (grows as each year's orders are drawn)
+        self.order_device = self.orders.device
+        self.order_planned = self.orders.planned
+        self.order_backordered = self.orders.backordered
+        self.order_attempts = self.orders.attempts
         self.recorder = Recorder(self.days, self.M, self.K, self.C)
         self.jobs = JobLog()
         self.fleet = Fleet(self)
@@ -113,12 +114,6 @@ class Simulation:
         self.routes = Routes(self)
         self.to_report: list[int] = []
         self.to_pick: list[int] = []
-        fates = self.orders.fates
-        # fate columns as lists: fast scalar access in the hot path
-        self.f_install = fates.install.tolist()
-        self.f_install_hours = fates.install_hours.tolist()
-        self.f_fitting_delay = fates.fitting_delay.tolist()
-        self.f_fitting_hours = fates.fitting_hours.tolist()
         # level counters kept by transitions (read once per day)
         self.allocated_mc = [0] * (self.M * self.C)
         self.in_workshop_kc = [0] * (self.K * self.C)
@@ -159,13 +154,16 @@ class Simulation:
         rec.del_planned.append(self.order_planned[order])
         rec.del_attempts.append(self.order_attempts[order])
         rec.count("deliveries", d, m, c)
+        book = self.orders
+        i = order - book.base  # the order's row in the window of fates
+        book.delivered(order)
         if self.rented[c]:
-            rid = fleet.start_rental(dev, order, m, t, self.orders.fates, order)
+            rid = fleet.start_rental(dev, order, m, t, book.fates, i)
             rec.count("rental_starts", d, m, c)
-            if self.f_install[order]:
+            if book.install[i]:
                 k = self.muni_depot[m]
                 job = self.jobs.add(
-                    SERVICE_POOL, INSTALLATION, k, m, c, dev, t, self.f_install_hours[order], ref=rid
+                    SERVICE_POOL, INSTALLATION, k, m, c, dev, t, book.install_hours[i], ref=rid
                 )
                 rec.count("installations", d, m, c)
                 self.pools[k][SERVICE_POOL].submit(job)
@@ -198,11 +196,13 @@ class Simulation:
     def _referral(self, event: Any) -> None:
         order = event.value
         now = self.env.now
-        m = int(self.orders.municipality[order])
-        c = int(self.orders.category[order])
+        book = self.orders
+        m = book.municipality[order]
+        c = book.category[order]
         k = self.muni_depot[m]
-        job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, self.f_fitting_hours[order], ref=order)
-        booked = self.calendar.next_open(now + self.f_fitting_delay[order])
+        i = order - book.base
+        job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, book.fitting_hours[i], ref=order)
+        booked = self.calendar.next_open(now + book.fitting_delay[i])
         self.env.timeout(booked - now, value=(k, job)).callbacks.append(self._book)
 
     def _book(self, event: Any) -> None:
@@ -211,24 +211,27 @@ class Simulation:
 
     def _fitting_done(self, job: int) -> None:
         order = self.jobs.ref[job]
-        m = int(self.orders.municipality[order])
+        m = self.orders.municipality[order]
         self.order_planned[order] = self.routes.planned_day(m, int(self.env.now))
         self.to_pick.append(order)
 
     # ---- the daily cycle -------------------------------------------------------------------------
     def _place_orders(self, d: int) -> None:
-        orders = self.orders
-        lo, hi = int(orders.day_start[d]), int(orders.day_start[d + 1])
+        book = self.orders
+        lo, hi = book.day_start[d - book.day0], book.day_start[d - book.day0 + 1]
         if hi <= lo:
             return
         rec = self.recorder
         env = self.env
         now = env.now
         planned = self.order_planned
-        munis = orders.municipality[lo:hi].tolist()
-        cats = orders.category[lo:hi].tolist()
-        fitting = orders.fitting[lo:hi].tolist()
-        times = orders.time[lo:hi].tolist()
+        year = book.current
+        assert year is not None
+        span = slice(lo - book.first, hi - book.first)
+        munis = year.municipality[span].tolist()
+        cats = year.category[span].tolist()
+        fitting = year.fitting[span].tolist()
+        times = year.time[span].tolist()
         for i, o in enumerate(range(lo, hi)):
             m, c = munis[i], cats[i]
             rec.count("orders", d, m, c)
@@ -285,9 +288,13 @@ class Simulation:
     def _days(self) -> Generator[simpy.events.Event, Any, None]:
         env, cal = self.env, self.calendar
         routes = self.routes
+        book = self.orders
+        year_starts = book.year_starts()
         for d in range(self.days):
             if d > 0:
                 self._end_of_day(d - 1)
+            if d in year_starts:
+                book.open_year(year_starts[d])
             self.fleet.schedule_day(d)
             if self.progress is not None:
                 self.progress(d)

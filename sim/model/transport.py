@@ -78,8 +78,6 @@ class Routes:
         self.open_po = [-1] * sim.M
         self.dropoffs_pending = 0  # returns on their way to the depot with the customer
         self.fail_draw = sim.streams.buffered("delivery_failures", uniform)  # third and later attempts
-        fates = sim.orders.fates
-        self.u_fail = (fates.u_fail1.tolist(), fates.u_fail2.tolist())
 
     # ---- queues ----------------------------------------------------------------------------------------
     def planned_day(self, m: int, day: int) -> int:
@@ -214,11 +212,13 @@ class Routes:
         d = int(t)
         fleet = sim.fleet
         C = sim.C
+        book = sim.orders
+        u_fail = (book.u_fail1, book.u_fail2)
         failed: list[tuple[int, int]] = []
         for o, dev, m in deliveries:
             attempt = sim.order_attempts[o]
             sim.order_attempts[o] = min(attempt + 1, 255)
-            u = self.u_fail[attempt][o] if attempt < 2 else self.fail_draw.next()
+            u = u_fail[attempt][o - book.base] if attempt < 2 else self.fail_draw.next()
             if u < self.fail_p:
                 failed.append((o, m))
                 sim.recorder.count("failed_deliveries", d, m, fleet.cat[dev])

@@ -1,0 +1,142 @@
+"""The order book: each calendar year's orders drawn when the year starts, and the state of every order.
+
+Orders are drawn one calendar year at a time (:meth:`sim.model.demand.DemandModel.generate_year`), at 00:00
+of the year's first day, from the same per municipality x category x year streams as a draw of the whole
+horizon up front, so the numbers (and the order ids, which count from the run's first order) are identical;
+only the year being simulated is in memory at full width.
+
+What each order keeps for the whole run is small: its time, municipality, category, fitting flag and
+patient attributes (the output tables need them) and its state (device, planned day, backordered,
+delivery attempts), about 40 bytes. Its fate (:mod:`sim.model.fates`: duration, triage draws, work-order
+candidates, ...; over 100 bytes) is needed only until it is delivered, when the rental copies what it
+uses. Fates live in a window of the years that still have undelivered orders: a year's fates are dropped
+once all its orders are delivered (a year with an order that is never delivered stays to the end of the
+run). ``fates`` and the scalar columns ``install``, ``install_hours``, ``fitting_delay``,
+``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by ``order - base``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.demand import DemandModel, OrderStream, Patients, concat_streams
+from sim.model.fates import Fates
+from sim.model.rng import Streams
+
+
+@dataclass
+class _Year:
+    first: int  # id of the year's first order
+    end: int  # one past its last
+    open: int  # orders not yet delivered
+    fates: Fates
+
+
+class OrderBook:
+    """All orders of a run, drawn a year at a time, with their state and a window of live fates."""
+
+    def __init__(self, demand: DemandModel, streams: Streams, days: int) -> None:
+        self.demand = demand
+        self.streams = streams
+        self.days = days
+        self.years = demand.year_bounds(days)
+        self.next_year = 0  # index into years of the next year to draw
+        self._chunks: list[OrderStream] = []
+        # kept for the whole run, indexed by order id
+        self.municipality = array("h")
+        self.category = array("h")
+        self.device = array("q")  # the unit allocated (-1 none yet)
+        self.planned = array("q")  # the promised delivery day
+        self.backordered = bytearray()
+        self.attempts = bytearray()  # delivery attempts
+        # the current year: day_start[d - day0] is the id of day d's first order
+        self.day0 = 0
+        self.first = 0  # id of the current year's first order
+        self.day_start: list[int] = [0]
+        self.current: OrderStream | None = None
+        # the window of fates of years with undelivered orders
+        self._live: list[_Year] = []
+        self.base = 0
+        self.fates = Fates.concat([])
+        self._set_window()
+        self._full: OrderStream | None = None
+        if self.years:
+            self.open_year(0)
+
+    def __len__(self) -> int:
+        return len(self.municipality)
+
+    # ---- years -------------------------------------------------------------------------------------
+    def year_starts(self) -> dict[int, int]:
+        """First day of each year after the first -> the year's index (when :meth:`open_year` is due)."""
+        return {lo: y for y, (lo, _) in enumerate(self.years) if y > 0}
+
+    def open_year(self, y: int) -> None:
+        """Draw year ``y``'s orders (at 00:00 of its first day) and drop fates no order needs any more."""
+        lo, hi = self.years[y]
+        chunk = self.demand.generate_year(self.streams, lo, hi)
+        first = len(self)
+        n = len(chunk)
+        self.municipality.frombytes(chunk.municipality.astype(np.int16).tobytes())
+        self.category.frombytes(chunk.category.astype(np.int16).tobytes())
+        self.device.frombytes(np.full(n, -1, dtype=np.int64).tobytes())
+        self.planned.frombytes(np.zeros(n, dtype=np.int64).tobytes())
+        self.backordered.extend(bytes(n))
+        self.attempts.extend(bytes(n))
+        self.day0 = lo
+        self.first = first
+        self.day_start = (chunk.day_start + first).tolist()
+        self.current = chunk
+        keep = OrderStream(
+            time=chunk.time, municipality=chunk.municipality, category=chunk.category, fitting=chunk.fitting,
+            patients=chunk.patients, fates=Fates.concat([]), day_start=chunk.day_start,
+        )  # fmt: skip
+        self._chunks.append(keep)
+        self._full = None
+        while self._live and self._live[0].open == 0:  # the window stays contiguous: oldest first
+            del self._live[0]
+        self._live.append(_Year(first, first + n, n, chunk.fates))
+        self.next_year = y + 1
+        self._set_window()
+
+    def _set_window(self) -> None:
+        live = self._live
+        self.base = live[0].first if live else len(self)
+        self.fates = Fates.concat([year.fates for year in live]) if len(live) != 1 else live[0].fates
+        f = self.fates
+        # scalar columns as lists: fast access in the hot path
+        self.install = f.install.tolist()
+        self.install_hours = f.install_hours.tolist()
+        self.fitting_delay = f.fitting_delay.tolist()
+        self.fitting_hours = f.fitting_hours.tolist()
+        self.u_fail1 = f.u_fail1.tolist()
+        self.u_fail2 = f.u_fail2.tolist()
+
+    def delivered(self, order: int) -> None:
+        """``order`` is delivered: its fate is no longer needed."""
+        for year in self._live:
+            if order < year.end:
+                year.open -= 1
+                return
+
+    # ---- the whole run (output tables, tests) -----------------------------------------------------------
+    def stream(self) -> OrderStream:
+        """Every order drawn so far with its time, place, category, fitting and patients (fates empty)."""
+        if self._full is None:
+            self._full = concat_streams(self._chunks, self.days)
+        return self._full
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.stream().time
+
+    @property
+    def fitting(self) -> np.ndarray:
+        return self.stream().fitting
+
+    @property
+    def patients(self) -> Patients:
+        return self.stream().patients

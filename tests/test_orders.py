@@ -1,0 +1,32 @@
+"""The order book draws each year's orders when the year starts and drops fates once delivered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sim.config import load_scenario
+from sim.model import Simulation
+from sim.model.rng import Streams
+
+
+def test_orders_drawn_per_year_equal_the_whole_horizon_drawn_at_once(tiny_path: Path) -> None:
+    sim = Simulation(load_scenario(tiny_path, ["horizon.years=3"]), 5)
+    book = sim.orders
+    first_year = len(book)
+    assert first_year > 0 and book.next_year == 1  # only the first year exists before the run
+    sim.run()
+    whole = sim.demand.generate(Streams(5), sim.days)
+    drawn = book.stream()
+    assert len(book) == len(whole) > 2 * first_year
+    for name in ("time", "municipality", "category", "fitting"):
+        assert np.array_equal(getattr(drawn, name), getattr(whole, name)), name
+    for name in ("band", "child", "special_housing", "home_care", "unit_device", "unit_municipal"):
+        assert np.array_equal(getattr(drawn.patients, name), getattr(whole.patients, name)), name
+    # only years with undelivered orders keep their fates, and the window's rows are the right orders
+    assert book.base > 0 and len(book.fates) == len(book) - book.base < len(whole)
+    for name in ("duration", "u_fail1", "fitting_hours"):
+        assert np.array_equal(
+            getattr(book.fates, name), getattr(whole.fates, name)[book.base :], equal_nan=True
+        ), name
