@@ -86,3 +86,17 @@ def check_work(s: Scenario) -> list[str]:
         f"than the {MAX_RUN_WORK:.3g} hmsim attempts in one run; check population, use rates, growth, "
         "shocks, rental durations and work-order rates"
     ]
+
+
+# Peak memory of one run from its work (measured with benchmarks/bench_run.py, docs/performance.md): the
+# interpreter with numpy, pandas and SimPy imported, plus about 420-450 bytes per unit of work for the
+# model's state, records and output tables (10-year Västmanland: 1.36 million units, 730 MB peak; 10x
+# Västmanland over 10 years: 13.6 million). A batch run adds economics and the summary: the per-unit figure
+# is rounded up to 600 bytes so that the estimate errs on the high side.
+BASE_MEMORY_MB = 150.0
+MEMORY_BYTES_PER_WORK = 600.0
+
+
+def estimate_memory_mb(s: Scenario) -> float:
+    """Peak memory (MB) of one run of ``s``, roughly and from above."""
+    return BASE_MEMORY_MB + estimate_work(s) * MEMORY_BYTES_PER_WORK / 1e6

@@ -226,6 +226,51 @@ class _ProgressLog:
         )
 
 
+def available_memory_mb() -> float | None:
+    """Memory available to new processes (MemAvailable on Linux; None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def fit_workers(tasks: list[Task], workers: int, available_mb: float | None) -> int:
+    """``workers``, lowered (with a warning) so that that many of the largest runs fit in ``available_mb``.
+
+    Each run's peak memory is estimated from its config (:func:`sim.config.workload.estimate_memory_mb`);
+    9/10 of the available memory is used, the rest left to the batch process and the system. When even one
+    run does not fit, one worker runs them and the warning says so."""
+    from sim.config.schema import Scenario
+    from sim.config.workload import estimate_memory_mb
+
+    if available_mb is None or workers <= 1:
+        return workers
+    largest = max(estimate_memory_mb(Scenario.model_validate(t.config)) for t in tasks)
+    budget = 0.9 * available_mb
+    fit = max(int(budget // largest), 1)
+    if fit >= workers:
+        return workers
+    more = " (even one run may not fit)" if largest > budget else ""
+    log.warning(
+        "hmsim batch: the largest run needs about %.0f MB; %d workers would need %.0f MB of the %.0f MB "
+        "available: running %d worker(s)%s",
+        largest,
+        workers,
+        workers * largest,
+        available_mb,
+        fit,
+        more,
+    )
+    return fit
+
+
 def run_batch(
     plan: Plan, workers: int | None = None, dask: str | None = None, progress: bool = True
 ) -> BatchResult:
@@ -274,6 +319,8 @@ def _run_locked(plan: Plan, workers: int | None, dask: str | None, progress: boo
             rows[task.index] = row
     skipped = len(rows)
     n_workers = workers or os.cpu_count() or 1
+    if not dask and todo:
+        n_workers = fit_workers(todo, n_workers, available_memory_mb())
     results = _dask(todo, dask) if dask else _local(todo, n_workers)
     terminal = sys.stderr.isatty()
     bar = tqdm(
