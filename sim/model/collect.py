@@ -78,8 +78,13 @@ def kpi_table(deliveries: pd.DataFrame, jobs: pd.DataFrame, start: date, munis: 
     """Monthly service KPIs per municipality: events, events meeting the target, share."""
     first = pd.Timestamp(start)
     parts = []
-    tech = jobs[jobs["kind"].isin(["corrective", "preventive"])].dropna(subset=["end_day"])
-    fit = jobs[jobs["kind"] == "fitting"].dropna(subset=["start_day"])
+    # only the columns used (a copy of whole rows of the jobs table would double its memory for a moment)
+    tech = jobs.loc[
+        jobs["kind"].isin(["corrective", "preventive"]), ["municipality", "end_day", "workdays_to_end"]
+    ].dropna(subset=["end_day"])
+    fit = jobs.loc[jobs["kind"] == "fitting", ["municipality", "start_day", "workdays_to_start"]].dropna(
+        subset=["start_day"]
+    )
     for kpi, frame, day, met in (
         ("delivery_on_planned_day", deliveries, deliveries["delivered_day"], deliveries["on_planned_day"]),
         ("repair_done_within_5_workdays", tech, tech["end_day"], tech["workdays_to_end"] <= 5),
@@ -115,7 +120,7 @@ def collect(sim: Simulation) -> RunOutput:
     resp_class = np.array([c.responsibility_class for c in s.categories.values()])
     tables: dict[str, pd.DataFrame] = {}
 
-    counts = np.stack([rec.tally(rec.muni_counts[m], sim.M) for m in MUNI_COUNTS])
+    counts = np.stack([rec.tally(rec.muni_counts[m], sim.M).astype(np.int32) for m in MUNI_COUNTS])
     tables["timeseries"] = pd.concat(
         [
             _tidy(counts, MUNI_COUNTS, munis, cats, dates, "municipality"),

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from sim.model.engine import Simulation
 
 
+_COLLECTED: list[int] = []  # shared by every collected pickup order (never appended to: it is closed)
+
+
 class Routes:
     """Ready-for-delivery queues, pickup orders and the daily route runs."""
 
@@ -231,6 +234,7 @@ class Routes:
                 fleet.state[dev] = IN_TRANSIT_BACK
                 fleet.awaiting_pickup_mc[m * C + fleet.cat[dev]] -= 1
                 back.append(dev)
+            self.po_devices[po] = _COLLECTED  # a collected pickup order's list is not needed any more
         sim.env.timeout(d + self.ret - t, value=(failed, back)).callbacks.append(self._at_depot)
 
     def _at_depot(self, event: object) -> None:
