@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
+import simpy
 
+from sim.config.schema import Scenario
+from sim.model.calendar import Calendar
+from sim.model.demand import DemandModel
 from sim.model.distributions import sampler
 from sim.model.fates import DAYS_PER_YEAR
 from sim.model.fleet import (
@@ -23,23 +27,57 @@ from sim.model.fleet import (
     SCRAPPED,
     STOCK_NEW,
     STOCK_RECOND,
+    Fleet,
 )
-from sim.model.workshop import JOB_KINDS, POOL_NAMES
+from sim.model.orders import OrderBook
+from sim.model.records import Recorder
+from sim.model.rng import Streams
+from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
 
-if TYPE_CHECKING:
-    from sim.model.engine import Simulation
+AllocateFn = Callable[[int, int, float], None]  # (order, device, time): a unit is picked for an order
 
 RECONDITION = JOB_KINDS.index("recondition")
 RECON_POOL = POOL_NAMES.index("reconditioning_technicians")
 
 
 class DepotStock:
-    """Stock, backorders and purchasing of every depot x category, and triage of returns."""
+    """Stock, backorders and purchasing of every depot x category, and triage of returns.
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        s = sim.scenario
-        K, C = sim.K, sim.C
+    Collaborators: the order book (what an order needs, its backorder flag), the fleet (devices bought,
+    returned, scrapped), the job log and the staff pools (``pools[depot][pool]``, reconditioning), the
+    recorder, and ``on_allocate`` when a unit is picked for an order.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        env: simpy.Environment,
+        calendar: Calendar,
+        streams: Streams,
+        recorder: Recorder,
+        demand: DemandModel,
+        muni_depot: list[int],
+        days: int,
+        orders: OrderBook,
+        fleet: Fleet,
+        jobs: JobLog,
+        pools: list[list[ServerPool]],
+        on_allocate: AllocateFn,
+    ) -> None:
+        s = scenario
+        self.env = env
+        self.calendar = calendar
+        self.recorder = recorder
+        self.days = days
+        self.orders = orders
+        self.fleet = fleet
+        self.jobs = jobs
+        self.pools = pools
+        self.on_allocate = on_allocate
+        self.muni_depot = muni_depot
+        K, C = len(s.depots), len(s.categories)
+        self.K, self.C = K, C
+        self.in_workshop_kc = [0] * (K * C)  # devices in the workshop (waiting or reconditioned), level
         names = list(s.categories)
         cats = list(s.categories.values())
         self.new: list[list[deque[int]]] = [[deque() for _ in range(C)] for _ in range(K)]
@@ -48,7 +86,7 @@ class DepotStock:
         self.on_order = [[0] * C for _ in range(K)]
         self.rented = [c.rented for c in cats]
         self.lead = [
-            sim.streams.buffered(f"lead_time/{n}", sampler(c.lead_time_days))
+            streams.buffered(f"lead_time/{n}", sampler(c.lead_time_days))
             for n, c in zip(names, cats, strict=True)
         ]
         self.scrap_p = [c.scrap_probability for c in cats]
@@ -60,9 +98,10 @@ class DepotStock:
         reorder = np.array([c.reorder_point_days for c in cats])
         up_to = np.array([c.order_up_to_days for c in cats])
         self.levels: list[list[list[tuple[float, float]]]] = []
-        for year in sim.demand.years:
+        muni_depot_array = np.array(muni_depot, dtype=np.int64)
+        for year in demand.years:
             per_day = np.zeros((K, C))
-            np.add.at(per_day, sim.muni_depot_array, sim.demand.annual_rate(year) / DAYS_PER_YEAR)
+            np.add.at(per_day, muni_depot_array, demand.annual_rate(year) / DAYS_PER_YEAR)
             self.levels.append(
                 [
                     [(float(per_day[k, c] * reorder[c]), float(per_day[k, c] * up_to[c])) for c in range(C)]
@@ -73,11 +112,10 @@ class DepotStock:
     # ---- picking and stock -------------------------------------------------------------------------
     def pick(self, order: int, t: float) -> None:
         """Pick a unit for ``order`` (reuse first) or record a backorder."""
-        sim = self.sim
-        orders = sim.orders
+        orders = self.orders
         m = orders.municipality[order]
         c = orders.category[order]
-        k = sim.muni_depot[m]
+        k = self.muni_depot[m]
         recond = self.recond[k][c]
         if recond:
             dev = recond.popleft()
@@ -87,18 +125,18 @@ class DepotStock:
                 dev = new.popleft()
             else:
                 self.backorders[k][c].append(order)
-                sim.order_backordered[order] = 1
-                sim.recorder.count("backorders", int(t), m, c)
+                orders.backordered[order] = 1
+                self.recorder.count("backorders", int(t), m, c)
                 return
-        sim.allocate(order, dev, t)
+        self.on_allocate(order, dev, t)
 
     def put(self, dev: int, t: float, reconditioned: bool) -> None:
         """A unit becomes available: serve the oldest backorder, else stock it."""
-        fleet = self.sim.fleet
+        fleet = self.fleet
         k, c = fleet.depot[dev], fleet.cat[dev]
         waiting = self.backorders[k][c]
         if waiting:
-            self.sim.allocate(waiting.popleft(), dev, t)
+            self.on_allocate(waiting.popleft(), dev, t)
         elif reconditioned:
             fleet.state[dev] = STOCK_RECOND
             self.recond[k][c].append(dev)
@@ -109,11 +147,10 @@ class DepotStock:
     # ---- purchasing ----------------------------------------------------------------------------------
     def review(self, d: int) -> None:
         """Periodic review at a workday's close: order up to the level where the position is low."""
-        sim = self.sim
-        levels = self.levels[min(sim.calendar.year_index(d), len(self.levels) - 1)]
-        now = sim.env.now
-        for k in range(sim.K):
-            for c in range(sim.C):
+        levels = self.levels[min(self.calendar.year_index(d), len(self.levels) - 1)]
+        now = self.env.now
+        for k in range(self.K):
+            for c in range(self.C):
                 reorder, up_to = levels[k][c]
                 if up_to <= 0:
                     continue
@@ -128,28 +165,27 @@ class DepotStock:
                     if quantity <= 0:
                         continue
                     self.on_order[k][c] += quantity
-                    sim.recorder.count_depot("purchase_orders", d, k, c)
-                    arrival = sim.calendar.next_open(now + self.lead[c].next())
-                    ev = sim.env.timeout(arrival - now, value=(k, c, quantity))
+                    self.recorder.count_depot("purchase_orders", d, k, c)
+                    arrival = self.calendar.next_open(now + self.lead[c].next())
+                    ev = self.env.timeout(arrival - now, value=(k, c, quantity))
                     ev.callbacks.append(self._receive)
 
     def _receive(self, event: object) -> None:
         k, c, quantity = event.value  # type: ignore[attr-defined]
-        sim = self.sim
-        t = sim.env.now
+        t = self.env.now
         self.on_order[k][c] -= quantity
-        if int(t) < sim.days:
-            sim.recorder.count_depot("purchases", int(t), k, c, quantity)
+        if int(t) < self.days:
+            self.recorder.count_depot("purchases", int(t), k, c, quantity)
         for _ in range(quantity):
-            dev = sim.fleet.new_device(c, k, t, initial=False, state=STOCK_NEW)
+            dev = self.fleet.new_device(c, k, t, initial=False, state=STOCK_NEW)
             self.put(dev, t, reconditioned=False)
 
     # ---- returns -----------------------------------------------------------------------------------
     def triage(self, devices: list[int], t: float) -> None:
         """Returned devices at the depot: scrap, recondition by a technician, or restock directly."""
-        sim = self.sim
-        fleet = sim.fleet
-        rec = sim.recorder
+        fleet = self.fleet
+        rec = self.recorder
+        C = self.C
         d = int(t)
         for dev in devices:
             c = fleet.cat[dev]
@@ -163,27 +199,26 @@ class DepotStock:
                 fleet.end[dev] = t
                 rec.count("scrapped", d, m, c)
                 if fleet.tracked[dev]:
-                    sim.fleet_tracked_kc[fleet.depot[dev] * sim.C + c] -= 1
+                    fleet.tracked_kc[fleet.depot[dev] * C + c] -= 1
             elif u_work < self.wo_share[c]:
                 fleet.state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
-                sim.in_workshop_kc[k * sim.C + c] += 1
-                job = sim.jobs.add(
+                self.in_workshop_kc[k * C + c] += 1
+                job = self.jobs.add(
                     RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid], ref=rid
                 )
                 rec.count("recondition_work_orders", d, m, c)
-                sim.pools[k][RECON_POOL].submit(job)
+                self.pools[k][RECON_POOL].submit(job)
             else:
                 self.put(dev, t, reconditioned=True)
 
     def reconditioned(self, job: int) -> None:
         """A reconditioning job is done: the unit is ready for re-issue."""
-        sim = self.sim
-        dev = sim.jobs.device[job]
-        sim.in_workshop_kc[sim.fleet.depot[dev] * sim.C + sim.fleet.cat[dev]] -= 1
-        self.put(dev, sim.env.now, reconditioned=True)
+        dev = self.jobs.device[job]
+        self.in_workshop_kc[self.fleet.depot[dev] * self.C + self.fleet.cat[dev]] -= 1
+        self.put(dev, self.env.now, reconditioned=True)
 
     def workshop_load(self, k: int) -> int:
         """Devices in depot ``k``'s workshop (waiting or being reconditioned)."""
-        pool = self.sim.pools[k][RECON_POOL]
+        pool = self.pools[k][RECON_POOL]
         return len(pool) + pool.busy

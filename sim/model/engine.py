@@ -90,9 +90,15 @@ class Simulation:
         self.order_attempts = self.orders.attempts
         self.recorder = Recorder(self.days, self.M, self.K, self.C)
         self.jobs = JobLog()
-        self.fleet = Fleet(self)
-        self.stock = DepotStock(self)
-        self.pools: list[list[ServerPool]] = []
+        # the components own their state and get their collaborators explicitly; what one hands to another
+        # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
+        env, cal, streams, rec = self.env, self.calendar, self.streams, self.recorder
+        self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned)
+        self.pools: list[list[ServerPool]] = []  # [depot][pool], filled below
+        self.stock = DepotStock(
+            s, env, cal, streams, rec, self.demand, self.muni_depot, self.days, self.orders, self.fleet,
+            self.jobs, self.pools, self.allocate,
+        )  # fmt: skip
         done: dict[int, Callable[[int], None]] = {
             RECONDITION: self.stock.reconditioned,
             CORRECTIVE: self._noop,
@@ -110,14 +116,13 @@ class Simulation:
                     for p in staff
                 ]
             )
-        self.room = [d.reconditioning_room for d in s.depots.values()]
-        self.routes = Routes(self)
+        self.routes = Routes(s, env, cal, streams, rec, self.orders, self.fleet, self.stock, self.deliver)
         self.to_report: list[int] = []
         self.to_pick: list[int] = []
         # level counters kept by transitions (read once per day)
         self.allocated_mc = [0] * (self.M * self.C)
-        self.in_workshop_kc = [0] * (self.K * self.C)
-        self.fleet_tracked_kc = [0] * (self.K * self.C)
+        self.in_workshop_kc = self.stock.in_workshop_kc  # owned by the stock, read for the daily levels
+        self.fleet_tracked_kc = self.fleet.tracked_kc  # owned by the fleet
         self.initial_patients: list[Patients] = []
         self.wall_seconds = 0.0
         self.events_processed = 0
@@ -132,6 +137,13 @@ class Simulation:
     @staticmethod
     def _noop(job: int) -> None:
         return None
+
+    def _returned(self, rid: int, dev: int, m: int, t: float, dropoff: bool) -> None:
+        """A rental ended and the device comes back: brought by the customer, or reported at the close."""
+        if dropoff:
+            self.routes.drop_off(rid, dev, m, t)
+        else:
+            self.to_report.append(rid)
 
     def allocate(self, order: int, dev: int, t: float) -> None:
         """A unit is picked for ``order``: it waits at the depot for its municipality's next run."""

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+import simpy
+
+from sim.config.schema import Scenario
+from sim.model.calendar import Calendar
 from sim.model.distributions import sampler
 from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, Fates
-from sim.model.rng import uniform
+from sim.model.records import Recorder
+from sim.model.rng import Streams, uniform
 
-if TYPE_CHECKING:
-    from sim.model.engine import Simulation
+# what the fleet calls: a work order reported (device, rental, time, hours, parts wait, corrective) and a
+# returned rental ended (rental, device, municipality, time, dropped off by the customer)
+WorkOrderFn = Callable[[int, int, float, float, float, bool], None]
+ReturnFn = Callable[[int, int, int, float, bool], None]
 
 # device states
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
@@ -30,12 +38,35 @@ STATE_NAMES = (
 
 
 class Fleet:
-    """Device register, rentals and in-use work orders."""
+    """Device register, rentals and in-use work orders.
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        s = sim.scenario
+    Collaborators: the SimPy environment and calendar (rental ends and work orders at their times), the
+    recorder (counts), the run's streams (prices, tracked flags), and two callbacks: ``on_work_order`` when a
+    need is reported during a rental and ``on_return`` when a rental ends with the device coming back.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        env: simpy.Environment,
+        calendar: Calendar,
+        streams: Streams,
+        recorder: Recorder,
+        days: int,
+        on_work_order: WorkOrderFn,
+        on_return: ReturnFn,
+    ) -> None:
+        s = scenario
+        self.env = env
+        self.calendar = calendar
+        self.recorder = recorder
+        self.days = days
+        self.on_work_order = on_work_order
+        self.on_return = on_return
+        M, K, C = len(s.municipalities), len(s.depots), len(s.categories)
+        self.C = C
         cats = list(s.categories.values())
+        self.rented = [c.rented for c in cats]
         names = list(s.categories)
         # device register (typed arrays: fast scalar access, 8 bytes or less per value)
         self.cat = array("h")
@@ -65,15 +96,17 @@ class Fleet:
         self.ends_by_day: dict[int, list[int]] = {}
         self.wo_by_day: dict[int, list[tuple[float, int, float, float, bool]]] = {}
         self.scheduled_through = -1
-        self.onrent_mc = [0] * (sim.M * sim.C)
-        self.onrent_tracked_mc = [0] * (sim.M * sim.C)
-        self.awaiting_pickup_mc = [0] * (sim.M * sim.C)
+        # level counters kept by transitions (read once per day)
+        self.onrent_mc = [0] * (M * C)
+        self.onrent_tracked_mc = [0] * (M * C)
+        self.awaiting_pickup_mc = [0] * (M * C)
+        self.tracked_kc = [0] * (K * C)  # tracked rented devices in the fleet, by depot x category
         # device attributes drawn at creation, in creation order, per category
         self.price_draw = [
-            sim.streams.buffered(f"prices/{n}", sampler(c.purchase_price, s.price_level))
+            streams.buffered(f"prices/{n}", sampler(c.purchase_price, s.price_level))
             for n, c in zip(names, cats, strict=True)
         ]
-        self.tracked_draw = [sim.streams.buffered(f"tracked/{n}", uniform) for n in names]
+        self.tracked_draw = [streams.buffered(f"tracked/{n}", uniform) for n in names]
         self.tracked_share = [c.tracked_share for c in cats]
         self.age_factor = [c.corrective_age_factor for c in cats]
 
@@ -102,8 +135,8 @@ class Fleet:
         self.state.append(state)
         self.end.append(math.nan)
         self.rental.append(-1)
-        if tracked and self.sim.rented[c]:
-            self.sim.fleet_tracked_kc[k * self.sim.C + c] += 1
+        if tracked and self.rented[c]:
+            self.tracked_kc[k * self.C + c] += 1
         return dev
 
     # ---- rentals --------------------------------------------------------------------------------------
@@ -112,7 +145,6 @@ class Fleet:
     ) -> int:
         """Put ``dev`` on rent in municipality ``m`` at ``t`` with fate row ``i`` (``start`` < ``t`` for a
         rental already in progress at the warm start)."""
-        sim = self.sim
         c = self.cat[dev]
         begin = t if start is None else start
         end = begin + float(fates.duration[i])
@@ -133,7 +165,7 @@ class Fleet:
         self.rental[dev] = rid
         self.state[dev] = ON_RENT
         self.cycles[dev] += 1
-        idx = m * sim.C + c
+        idx = m * self.C + c
         self.onrent_mc[idx] += 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[idx] += 1
@@ -163,10 +195,10 @@ class Fleet:
             self._bucket(self.wo_by_day, int(when), item, when, self._work_order)
 
     def _bucket(self, buckets: dict[int, list[Any]], day: int, item: Any, when: float, callback: Any) -> None:
-        if day >= self.sim.days:
+        if day >= self.days:
             return
         if day <= self.scheduled_through:  # that day's items are already scheduled: schedule directly
-            env = self.sim.env
+            env = self.env
             env.timeout(max(when - env.now, 0.0), value=item).callbacks.append(callback)
             return
         bucket = buckets.get(day)
@@ -178,7 +210,7 @@ class Fleet:
     def schedule_day(self, d: int) -> None:
         """At 00:00 of day ``d``: schedule the day's rental ends and work orders at their exact times."""
         self.scheduled_through = d
-        env = self.sim.env
+        env = self.env
         now = env.now
         rids = self.ends_by_day.pop(d, None)
         if rids:
@@ -192,39 +224,35 @@ class Fleet:
 
     def _work_order(self, event: Any) -> None:
         when, rid, hours, parts_wait, corrective = event.value
-        reported = self.sim.calendar.next_open(when)
+        reported = self.calendar.next_open(when)
         if reported >= self.r_end[rid]:
             return  # the rental ends before anyone reports the need
-        self.sim.work_order(self.r_device[rid], rid, reported, hours, parts_wait, corrective)
+        self.on_work_order(self.r_device[rid], rid, reported, hours, parts_wait, corrective)
 
     def _end(self, event: Any) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
         rid: int = event.value
-        sim = self.sim
         dev = self.r_device[rid]
         c = self.r_cat[rid]
         m = self.r_muni[rid]
         t = self.r_end[rid]
         d = int(t)
-        C = sim.C
+        C = self.C
         i = m * C + c
         self.onrent_mc[i] -= 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[i] -= 1
-        rec = sim.recorder
+        rec = self.recorder
         rec.count("rental_ends", d, m, c)
         if self.r_will_return[rid]:
             self.r_returned[rid] = 1
             self.state[dev] = AWAITING_PICKUP
             self.awaiting_pickup_mc[i] += 1
-            if self.r_dropoff[rid]:
-                sim.routes.drop_off(rid, dev, m, t)
-            else:
-                sim.to_report.append(rid)
+            self.on_return(rid, dev, m, t, bool(self.r_dropoff[rid]))
         else:
             self.r_returned[rid] = 0
             self.state[dev] = LOST
             self.end[dev] = t
             if self.tracked[dev]:
-                sim.fleet_tracked_kc[self.depot[dev] * C + c] -= 1
+                self.tracked_kc[self.depot[dev] * C + c] -= 1
             rec.count("lost_not_returned", d, m, c)

@@ -18,30 +18,62 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from sim.config.schema import WEEKDAYS
-from sim.model.fleet import AWAITING_PICKUP, IN_TRANSIT_BACK
-from sim.model.rng import uniform
+import simpy
 
-if TYPE_CHECKING:
-    from sim.model.engine import Simulation
+from sim.config.schema import WEEKDAYS, Scenario
+from sim.model.calendar import Calendar
+from sim.model.depot import DepotStock
+from sim.model.fleet import AWAITING_PICKUP, IN_TRANSIT_BACK, Fleet
+from sim.model.orders import OrderBook
+from sim.model.records import Recorder
+from sim.model.rng import Streams, uniform
+
+DeliverFn = Callable[[int, int, int, float], None]  # (order, device, municipality, time): a delivery succeeds
 
 
 _COLLECTED: list[int] = []  # shared by every collected pickup order (never appended to: it is closed)
 
 
 class Routes:
-    """Ready-for-delivery queues, pickup orders and the daily route runs."""
+    """Ready-for-delivery queues, pickup orders and the daily route runs.
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        s = sim.scenario
-        cal = sim.calendar
+    Collaborators: the order book (promised day, allocated unit, attempts), the fleet (device states and
+    categories), the depot stock (returns go to triage; the workshop's load limits pickups), the recorder,
+    and ``on_delivered`` when a delivery succeeds.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        env: simpy.Environment,
+        calendar: Calendar,
+        streams: Streams,
+        recorder: Recorder,
+        orders: OrderBook,
+        fleet: Fleet,
+        stock: DepotStock,
+        on_delivered: DeliverFn,
+    ) -> None:
+        s = scenario
+        cal = calendar
+        self.env = env
+        self.calendar = calendar
+        self.recorder = recorder
+        self.orders = orders
+        self.fleet = fleet
+        self.stock = stock
+        self.on_delivered = on_delivered
+        M = len(s.municipalities)
+        self.K, self.C = len(s.depots), len(s.categories)
+        self.room = [d.reconditioning_room for d in s.depots.values()]
+        depot_index = {k: i for i, k in enumerate(s.depots)}
         t = s.transport
         self.muni_index = {m: i for i, m in enumerate(s.municipalities)}
         self.names = list(t.routes)
-        self.route_depot = [sim.depot_index[r.depot] for r in t.routes.values()]
+        self.route_depot = [depot_index[r.depot] for r in t.routes.values()]
         self.route_munis = [[self.muni_index[m] for m in r.municipalities] for r in t.routes.values()]
         self.capacity = [r.vehicles * r.capacity_units for r in t.routes.values()]
         self.distance = [mu.distance_km for mu in s.municipalities.values()]
@@ -63,7 +95,7 @@ class Routes:
         # next_run[m][d]: first run day of m's route strictly after day d
         route_of = {m: r for r, ms in enumerate(self.route_munis) for m in ms}
         self.next_run: list[list[int]] = []
-        for m in range(sim.M):
+        for m in range(M):
             r = route_of[m]
             nxt = [n] * (n + 1)
             following = n
@@ -72,15 +104,15 @@ class Routes:
                 if r in self.runs[d]:
                     following = d
             self.next_run.append(nxt)
-        self.ready: list[deque[int]] = [deque() for _ in range(sim.M)]
+        self.ready: list[deque[int]] = [deque() for _ in range(M)]
         self.ready_time: dict[int, float] = {}
         # pickup orders
-        self.pickups: list[deque[int]] = [deque() for _ in range(sim.M)]
+        self.pickups: list[deque[int]] = [deque() for _ in range(M)]
         self.po_devices: list[list[int]] = []
         self.po_created: list[float] = []
-        self.open_po = [-1] * sim.M
+        self.open_po = [-1] * M
         self.dropoffs_pending = 0  # returns on their way to the depot with the customer
-        self.fail_draw = sim.streams.buffered("delivery_failures", uniform)  # third and later attempts
+        self.fail_draw = streams.buffered("delivery_failures", uniform)  # third and later attempts
 
     # ---- queues ----------------------------------------------------------------------------------------
     def planned_day(self, m: int, day: int) -> int:
@@ -106,33 +138,34 @@ class Routes:
 
     def drop_off(self, rid: int, dev: int, m: int, t: float) -> None:
         """A return brought to the depot by the customer: reported and triaged when the depot is open."""
-        arrival = self.sim.calendar.next_open(t)
+        arrival = self.calendar.next_open(t)
         self.dropoffs_pending += 1
-        self.sim.env.timeout(arrival - self.sim.env.now, value=(rid, dev, m)).callbacks.append(self._dropped)
+        self.env.timeout(arrival - self.env.now, value=(rid, dev, m)).callbacks.append(self._dropped)
 
     def _dropped(self, event: Any) -> None:
         rid, dev, m = event.value
-        sim = self.sim
-        fleet = sim.fleet
+        fleet = self.fleet
+        now = self.env.now
         self.dropoffs_pending -= 1
         fleet.state[dev] = IN_TRANSIT_BACK
-        fleet.awaiting_pickup_mc[m * sim.C + fleet.cat[dev]] -= 1
-        sim.recorder.count("returns", int(sim.env.now), m, fleet.r_cat[rid])
-        sim.stock.triage([dev], sim.env.now)
+        fleet.awaiting_pickup_mc[m * self.C + fleet.cat[dev]] -= 1
+        self.recorder.count("returns", int(now), m, fleet.r_cat[rid])
+        self.stock.triage([dev], now)
 
     # ---- runs --------------------------------------------------------------------------------------------
     def depart(self, d: int) -> None:
         """Load today's runs and schedule their delivery and return events."""
-        sim = self.sim
-        now = sim.env.now
-        planned = sim.order_planned
+        now = self.env.now
+        book = self.orders
+        planned = book.planned
+        order_device = book.device
         ready_time = self.ready_time
-        orders_cat = sim.orders.category
-        fleet_cat = sim.fleet.cat
-        room = {k: sim.room[k] - sim.stock.workshop_load(k) for k in range(sim.K)}
+        orders_cat = book.category
+        fleet_cat = self.fleet.cat
+        room = {k: self.room[k] - self.stock.workshop_load(k) for k in range(self.K)}
         deliveries: list[tuple[int, int, int]] = []  # (order, device, municipality)
         pickups: list[tuple[int, int]] = []  # (pickup order, municipality)
-        rec = sim.recorder
+        rec = self.recorder
         for r in self.runs[d]:
             munis = self.route_munis[r]
             cap = self.capacity[r]
@@ -156,7 +189,7 @@ class Routes:
                 q = self.ready[m]
                 q.popleft()
                 del ready_time[o]  # re-added if the delivery fails
-                deliveries.append((o, sim.order_device[o], m))
+                deliveries.append((o, order_device[o], m))
                 stops[m] += 1
                 n_del[m] += 1
                 if q and ready_time[q[0]] <= now:
@@ -204,29 +237,29 @@ class Routes:
                 rec.stop_pickup_devices.append(n_dev[m])
                 rec.stop_km.append(km * stops[m] / total_stops)
         if deliveries or pickups:
-            sim.env.timeout(d + self.deliv - now, value=(deliveries, pickups)).callbacks.append(
+            self.env.timeout(d + self.deliv - now, value=(deliveries, pickups)).callbacks.append(
                 self._at_customers
             )
 
     def _at_customers(self, event: object) -> None:
         deliveries, pickups = event.value  # type: ignore[attr-defined]
-        sim = self.sim
-        t = sim.env.now
+        t = self.env.now
         d = int(t)
-        fleet = sim.fleet
-        C = sim.C
-        book = sim.orders
+        fleet = self.fleet
+        C = self.C
+        book = self.orders
+        attempts = book.attempts
         u_fail = (book.u_fail1, book.u_fail2)
         failed: list[tuple[int, int]] = []
         for o, dev, m in deliveries:
-            attempt = sim.order_attempts[o]
-            sim.order_attempts[o] = min(attempt + 1, 255)
+            attempt = attempts[o]
+            attempts[o] = min(attempt + 1, 255)
             u = u_fail[attempt][o - book.base] if attempt < 2 else self.fail_draw.next()
             if u < self.fail_p:
                 failed.append((o, m))
-                sim.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
+                self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:
-                sim.deliver(o, dev, m, t)
+                self.on_delivered(o, dev, m, t)
         back: list[int] = []
         for po, m in pickups:
             for dev in self.po_devices[po]:
@@ -235,13 +268,13 @@ class Routes:
                 fleet.awaiting_pickup_mc[m * C + fleet.cat[dev]] -= 1
                 back.append(dev)
             self.po_devices[po] = _COLLECTED  # a collected pickup order's list is not needed any more
-        sim.env.timeout(d + self.ret - t, value=(failed, back)).callbacks.append(self._at_depot)
+        self.env.timeout(d + self.ret - t, value=(failed, back)).callbacks.append(self._at_depot)
 
     def _at_depot(self, event: object) -> None:
         failed, back = event.value  # type: ignore[attr-defined]
-        sim = self.sim
+        now = self.env.now
         for o, m in reversed(failed):
-            self.ready_time[o] = sim.env.now
+            self.ready_time[o] = now
             self.ready[m].appendleft(o)
         if back:
-            sim.stock.triage(back, sim.env.now)
+            self.stock.triage(back, now)
