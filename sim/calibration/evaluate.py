@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sim.calibration.measures import Measure
-from sim.config import build_scenario, scenario_hash
+from sim.config import build_scenario, scenario_dict, scenario_hash
 from sim.config.loader import set_value
 from sim.errors import ConfigError, HmsimError
 from sim.experiment.plan import replication_seed
@@ -117,9 +117,8 @@ class Evaluator:
             scenario = build_scenario(data, str(data.get("name", "search")))
         except ConfigError as exc:
             raise ConfigError([f"{self.label}: {p}" for p in exc.problems]) from None
-        # only what was set: a full dump does not always validate again (an exponential Dist dumps its
-        # default cv 0.5, which then reads as set and is rejected), and the worker validates it again
-        return scenario.model_dump(mode="json", exclude_unset=True), scenario_hash(scenario)
+        # the full resolved config (every default frozen in); the worker validates it again
+        return scenario_dict(scenario), scenario_hash(scenario)
 
     def _key(self, config_hash: str, seed: int) -> str:
         text = f"{config_hash}:{seed}:{self._measures_hash}"

@@ -9,7 +9,7 @@ A scenario is a frozen pydantic model. Unknown keys are rejected (``extra="forbi
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -25,6 +25,10 @@ ResponsibilityClass = Literal["1", "2", "3", "4", "clinic"]
 JobKind = Literal["recondition", "corrective", "preventive", "installation", "fitting"]
 
 
+FAMILY_CV: dict[str, float] = {"exponential": 1.0, "fixed": 0.0}
+"""The cv of the families whose shape fixes it."""
+
+
 class Dist(Model):
     """A positive random quantity given by its distribution family, mean and coefficient of variation."""
 
@@ -33,6 +37,15 @@ class Dist(Model):
     )
     mean: float = param(..., "unit of the parameter", "per use", "mean", gt=0)
     cv: float = param(0.5, "share", "assumption", "coefficient of variation (sd / mean)", ge=0, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_cv(cls, data: Any) -> Any:
+        """A family whose cv is fixed by its shape gets that cv when none is given (exponential 1, fixed 0),
+        so a dumped config states the cv the sampler has and reads back (the default 0.5 did not)."""
+        if isinstance(data, dict) and "cv" not in data and data.get("dist") in FAMILY_CV:
+            return {**data, "cv": FAMILY_CV[data["dist"]]}
+        return data
 
     @model_validator(mode="after")
     def _cv_fits_family(self) -> Dist:
