@@ -18,6 +18,7 @@ from sim.calibration.report import write_fitted, write_report
 from sim.calibration.spec import load_spec
 from sim.cli import main
 from sim.config import load_raw
+from sim.errors import ConfigError
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = DATA / "tiny.yaml"
@@ -258,3 +259,93 @@ def test_money_measures_agree_with_the_ledger_and_product_tables() -> None:
     assert compute_measure(share, ctx) == pytest.approx(town / munis)
     cost = Measure(kind="products", metric="product_cost", scale=-0.001)
     assert compute_measure(cost, ctx) == pytest.approx(-economy.products["product_cost"].sum() / 1000)
+
+
+def test_scale_parameters_on_a_shared_key_multiply_and_set_parameters_do_not_share() -> None:
+    from sim.calibration.params import settings
+
+    resolved = {"u": {"a": {"young": 2.0, "old": 4.0}, "b": {"young": 1.0, "old": 3.0}}}
+    specs = {
+        "level": ParameterSpec(keys=["u.*.*"], mode="scale", bounds=(0.5, 2)),
+        "young": ParameterSpec(keys=["u.*.young"], exclude=["u.b.*"], mode="scale", bounds=(0.5, 2)),
+    }
+    params = resolve(specs, resolved, "parameters")
+    assert dict(settings(params, [1.5, 2.0])) == {
+        "u.a.young": 2.0 * 1.5 * 2.0,
+        "u.a.old": 4.0 * 1.5,
+        "u.b.young": 1.0 * 1.5,
+        "u.b.old": 3.0 * 1.5,
+    }
+    clash = {**specs, "fixed": ParameterSpec(keys=["u.a.old"], bounds=(1, 5))}
+    with pytest.raises(ConfigError, match=r"parameters.fixed: u.a.old is also set by parameter 'level'"):
+        resolve(clash, resolved, "parameters")
+
+
+def test_constraint_is_a_residual_on_the_parameters_geometric_mean() -> None:
+    from sim.calibration.fit import resolve_constraints
+    from sim.calibration.spec import ConstraintSpec
+
+    resolved = {"m": {"a": 1.0, "b": 1.0, "c": 1.0}}
+    specs = {f"f_{k}": ParameterSpec(keys=[f"m.{k}"], bounds=(0.1, 10)) for k in "abc"}
+    params = resolve(specs, resolved, "parameters")
+    (c,) = resolve_constraints([ConstraintSpec(parameters=["f_*"], tolerance=0.01)], params)
+    assert c.mean([2.0, 0.5, 1.0]) == pytest.approx(1.0)
+    assert c.residual([2.0, 0.5, 1.0]) == pytest.approx(0.0)
+    assert c.residual([2.0, 2.0, 2.0]) == pytest.approx((2.0 - 1.0) / 0.01)
+    with pytest.raises(ConfigError, match=r"constraints\[0\].parameters: \['g_\*'\]: match no parameter"):
+        resolve_constraints([ConstraintSpec(parameters=["g_*"])], params)
+
+
+def test_report_flags_parameters_at_a_bound_or_outside_their_plausible_range() -> None:
+    from sim.calibration.params import implausible
+    from sim.calibration.report import flags
+
+    resolved = {"x": 1.0}
+    (p,) = resolve(
+        {"f": ParameterSpec(keys=["x"], bounds=(0.2, 5.0), plausible=(0.5, 2.0))}, resolved, "parameters"
+    )
+    assert implausible(p, 3.0) == "above" and implausible(p, 0.4) == "below" and implausible(p, 1.0) == ""
+    row = {"parameter": "f", "fitted": 5.0, "bounds": [0.2, 5.0], "plausible": [0.5, 2.0]}
+    assert flags([{**row, "at_bound": "upper", "implausible": "above"}]) == [
+        "f = 5: at its upper bound 5 and above its plausible range [0.5, 2]"
+    ]
+    assert flags([{**row, "fitted": 1.0, "at_bound": "", "implausible": ""}]) == []
+
+
+def test_holders_measure_splits_the_devices_on_rent_by_age_band() -> None:
+    from sim.calibration.measures import Context, compute_measure
+    from sim.config import load_scenario
+    from sim.model import run
+
+    out = run(load_scenario(TINY, ["horizon.years=0.3"]), 1)
+    ctx = Context(out, None, {})
+    share = {
+        b: compute_measure(Measure(kind="holders", bands=[b], end="2023-03-31"), ctx)
+        for b in ("young", "old")
+    }
+    assert 0 < share["old"] < 1 and share["young"] + share["old"] == pytest.approx(1.0)
+    both = compute_measure(Measure(kind="holders", bands=["young", "old"], end="2023-03-31"), ctx)
+    assert both == pytest.approx(1.0)
+    with pytest.raises(KeyError, match="age_99"):
+        compute_measure(Measure(kind="holders", bands=["age_99"]), ctx)
+    with pytest.raises(ValueError, match="kind holders needs bands"):
+        Measure(kind="holders")
+
+
+def test_derived_trend_makes_expected_rented_orders_grow_at_the_target() -> None:
+    """The trend is derived from population alone; applied, the expected orders of the rented categories
+    (recomputed by the demand model with the trend in force) grow by the target a year."""
+    from sim.calibration.derive import demographic_growth, derive, expected_growth
+    from sim.calibration.spec import DerivedSpec
+
+    raw = load_raw(Path(__file__).resolve().parents[1] / "configs" / "regions" / "vastmanland.yaml")
+    spec = DerivedSpec(kind="trend_for_growth", growth=0.05, years=5)
+    ((key, trend),) = derive(raw, [], {"demand.trend.growth": spec})
+    assert key == "demand.trend.growth"
+    base = demographic_growth(raw, 5, [])
+    assert (1 + base) * (1 + trend) == pytest.approx(1.05, abs=1e-5)
+    # with the derived trend in force, the demand model's expected rented orders grow by the target
+    assert expected_growth(raw, 5, [], trend=trend) == pytest.approx(0.05, abs=2e-4)
+    weighted = DerivedSpec(kind="trend_for_growth", growth=0.02, band_weight=["special_housing_share"])
+    ((_, trend_sh),) = derive(raw, [], {"demand.trend.growth": weighted})
+    assert expected_growth(raw, 5, ["special_housing_share"], trend=trend_sh) == pytest.approx(0.02, abs=2e-4)

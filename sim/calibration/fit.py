@@ -33,13 +33,54 @@ from typing import Any
 import numpy as np
 
 from sim.analysis import interval
+from sim.calibration.derive import check as check_derived
+from sim.calibration.derive import derive
 from sim.calibration.evaluate import Evaluator
 from sim.calibration.params import Parameter, check_bounds, resolve, settings
-from sim.calibration.spec import CalibrationSpec, load_spec
+from sim.calibration.spec import CalibrationSpec, ConstraintSpec, load_spec
 from sim.calibration.targets import Target, expand_targets
 from sim.config import build_scenario, load_raw, scenario_dict
 from sim.config.loader import set_value
 from sim.errors import ConfigError, HmsimError
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A resolved soft constraint: the mean of some parameters' values, fitted like a target."""
+
+    id: str
+    spec: ConstraintSpec
+    members: tuple[int, ...]  # indexes into the problem's parameters
+
+    def mean(self, values: list[float]) -> float:
+        chosen = [values[i] for i in self.members]
+        if self.spec.mean == "geometric":
+            return float(np.exp(np.mean(np.log(chosen))))
+        return float(np.mean(chosen))
+
+    def residual(self, values: list[float]) -> float:
+        return self.spec.weight * (self.mean(values) / self.spec.value - 1.0) / self.spec.tolerance
+
+
+def resolve_constraints(specs: list[ConstraintSpec], params: list[Parameter]) -> list[Constraint]:
+    import fnmatch
+
+    out, problems = [], []
+    names = [p.name for p in params]
+    for i, c in enumerate(specs):
+        members = tuple(
+            j for j, n in enumerate(names) if any(fnmatch.fnmatchcase(n, pat) for pat in c.parameters)
+        )
+        if not members:
+            problems.append(f"constraints[{i}].parameters: {c.parameters}: match no parameter")
+            continue
+        if c.mean == "geometric" and any(params[j].lo <= 0 for j in members):
+            problems.append(f"constraints[{i}]: a geometric mean needs parameters with positive bounds")
+        label = ", ".join(c.parameters)
+        out.append(Constraint(f"{c.mean} mean of {label} = {c.value:g}", c, members))
+    if problems:
+        raise ConfigError(problems)
+    return out
 
 
 @dataclass
@@ -52,6 +93,11 @@ class Problem:
     evaluator: Evaluator
     holdout_evaluator: Evaluator | None
     out_dir: Path
+    constraints: list[Constraint] = field(default_factory=list)
+
+    def point(self, values: list[float]) -> list[tuple[str, Any]]:
+        """The settings of a point: the parameters' keys and the derived keys."""
+        return derive(self.evaluator.base, settings(self.params, values), self.spec.derived)
 
 
 def with_settings(raw: dict[str, Any], pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -119,6 +165,8 @@ def prepare(
     scenario = build_scenario(fit_raw, spec.name)
     params = resolve(spec.parameters, scenario_dict(scenario), "parameters")
     check_bounds(params, lambda s: build_scenario(with_settings(fit_raw, s), spec.name))
+    constraints = resolve_constraints(spec.constraints, params)
+    check_derived(spec.derived)
     out_dir = out or Path("results") / "calibrate" / spec.name
     cache = out_dir / "cache"
 
@@ -139,7 +187,11 @@ def prepare(
         hold_raw = _with_horizon(raw, holdouts, None)
         build_scenario(hold_raw, spec.name)
         hold = evaluator(hold_raw, holdouts)
-    return Problem(spec, path, params, fit_targets, holdouts, evaluator(fit_raw, fit_targets), hold, out_dir)
+    problem = Problem(
+        spec, path, params, fit_targets, holdouts, evaluator(fit_raw, fit_targets), hold, out_dir, constraints
+    )
+    problem.evaluator.config(problem.point([q.start for q in params]))  # derived keys resolve at the start
+    return problem
 
 
 class _BudgetError(Exception):
@@ -173,10 +225,10 @@ class Objective:
         if len(self.trace.samples) + len(new) > self.budget and new:
             raise _BudgetError
         if new:
-            points = [settings(self.p.params, self.values(np.array(k))) for k in new]
+            points = [self.p.point(self.values(np.array(k))) for k in new]
             for k, sample in zip(new, self.p.evaluator.evaluate(points), strict=True):
                 self.trace.samples[k] = sample
-                res = self._residuals(sample)
+                res = self.residuals(k)
                 cost = float(np.sum(res**2))
                 self.trace.rows.append(
                     {
@@ -187,18 +239,21 @@ class Objective:
                 )
                 best = min(r["cost"] for r in self.trace.rows)
                 self.log(f"  evaluation {len(self.trace.rows)}: cost {cost:.4g} (best {best:.4g})")
-        return [self._residuals(self.trace.samples[k]) for k in keys]
+        return [self.residuals(k) for k in keys]
 
-    def _residuals(self, sample: np.ndarray) -> np.ndarray:
-        mean = np.nanmean(sample, axis=0)
-        res = np.array([t.residual(float(m)) for t, m in zip(self.p.targets, mean, strict=True)])
+    def residuals(self, key: tuple[float, ...]) -> np.ndarray:
+        """The targets' residuals at an evaluated point, then the constraints' (from its values alone)."""
+        mean = np.nanmean(self.trace.samples[key], axis=0)
+        values = self.values(np.array(key))
+        res = np.array(
+            [t.residual(float(m)) for t, m in zip(self.p.targets, mean, strict=True)]
+            + [c.residual(values) for c in self.p.constraints]
+        )
         return np.where(np.isfinite(res), res, 1e3)
 
     def best(self) -> tuple[np.ndarray, float]:
-        key = min(
-            self.trace.samples, key=lambda k: float(np.sum(self._residuals(self.trace.samples[k]) ** 2))
-        )
-        return np.array(key), float(np.sum(self._residuals(self.trace.samples[key]) ** 2))
+        key = min(self.trace.samples, key=lambda k: float(np.sum(self.residuals(k) ** 2)))
+        return np.array(key), float(np.sum(self.residuals(key) ** 2))
 
 
 def _least_squares(obj: Objective, u0: np.ndarray) -> str:
@@ -280,6 +335,7 @@ class FitResult:
     cached: int
     wall_seconds: float
     attribution: dict[str, list[str]]
+    derived: list[tuple[str, Any]] = field(default_factory=list)  # derived keys at the fitted point
 
     def stats(self, sample: np.ndarray) -> list[dict[str, float]]:
         conf = 0.95
@@ -289,7 +345,7 @@ class FitResult:
 def attribution(problem: Problem, jacobian: np.ndarray | None) -> dict[str, list[str]]:
     """Per parameter, the targets that moved most with it (|d residual / d parameter| at least a quarter of
     the largest, at most four); all fitted targets where no Jacobian was computed."""
-    ids = [t.id for t in problem.targets]
+    ids = [t.id for t in problem.targets] + [c.id for c in problem.constraints]
     if jacobian is None:
         return {p.name: ids for p in problem.params}
     out: dict[str, list[str]] = {}
@@ -318,7 +374,7 @@ def run_fit(problem: Problem, log: Callable[[str], None] = print) -> FitResult:
     hb = ha = None
     if problem.holdout_evaluator is not None:
         hb, ha = problem.holdout_evaluator.evaluate(
-            [settings(problem.params, obj.values(u0)), settings(problem.params, obj.values(best_u))]
+            [problem.point(obj.values(u0)), problem.point(obj.values(best_u))]
         )
     ev = problem.evaluator
     hold_ev = problem.holdout_evaluator
@@ -332,13 +388,14 @@ def run_fit(problem: Problem, log: Callable[[str], None] = print) -> FitResult:
         holdout_after=ha,
         trace=obj.trace,
         message=message,
-        cost_before=float(np.sum(obj._residuals(before) ** 2)),
+        cost_before=float(np.sum(obj.residuals(key0) ** 2)),
         cost_after=cost_after,
         evaluations=len(obj.trace.rows),
         runs=ev.runs + (hold_ev.runs if hold_ev else 0),
         cached=ev.cached + (hold_ev.cached if hold_ev else 0),
         wall_seconds=ev.wall + (hold_ev.wall if hold_ev else 0.0),
         attribution=attribution(problem, obj.trace.jacobian),
+        derived=problem.point(obj.values(best_u))[len(settings(problem.params, obj.values(best_u))) :],
     )
 
 

@@ -15,7 +15,10 @@ A measure is a small mapping with a ``kind`` from the registry :data:`KINDS`:
 - ``ratio``: ``numerator / denominator`` of two measures, per replication (shares);
 - ``route_km``: km driven on routes over the window (optionally one ``segment`` = municipality);
 - ``jobs``: a statistic of technician or consultant jobs of one ``job_kind`` created in the window:
-  ``mean_wait_days`` (created to start), ``share_waiting`` (start later than creation), ``count``.
+  ``mean_wait_days`` (created to start), ``share_waiting`` (start later than creation), ``count``;
+- ``holders``: the share of the tracked patient devices (unit devices left out) on rent at the end of the
+  window held by patients of the age ``bands`` (optionally one ``segment`` = municipality): the holders'
+  age profile, e.g. 65+.
 
 Every measure may carry ``scale`` (a factor, e.g. 0.001 for kSEK). The DES knows nothing of measures; they
 read the run's tables (and the ledger when a ledger measure needs one).
@@ -36,7 +39,9 @@ from sim.output import RunOutput
 
 
 class Measure(Model):
-    kind: str = param("summary", "-", "-", "summary, ledger, net_cost, products, ratio, route_km or jobs")
+    kind: str = param(
+        "summary", "-", "-", "summary, ledger, net_cost, products, ratio, route_km, jobs or holders"
+    )
     metric: str | None = param(None, "-", "-", "summary metric (kind summary)")
     segment: str = param("all", "-", "-", "all, a municipality, region_total or municipalities_total")
     start: date | None = param(None, "date", "-", "first day of the window (default: the run's first)")
@@ -47,6 +52,7 @@ class Measure(Model):
     denominator: Measure | None = param(None, "-", "-", "kind ratio: the denominator measure")
     job_kind: str | None = param(None, "-", "-", "kind jobs: recondition, corrective, preventive, ...")
     statistic: str = param("mean_wait_days", "-", "-", "kind jobs: mean_wait_days, share_waiting, count")
+    bands: list[str] = param([], "-", "-", "kind holders: the age bands whose share of devices is measured")
     scale: float = param(1.0, "factor", "-", "multiplier on the value (e.g. 0.001 for kSEK)")
 
     @model_validator(mode="after")
@@ -63,6 +69,8 @@ class Measure(Model):
             not self.job_kind or self.statistic not in ("mean_wait_days", "share_waiting", "count")
         ):
             raise ValueError("kind jobs needs job_kind and statistic mean_wait_days, share_waiting or count")
+        if self.kind == "holders" and not self.bands:
+            raise ValueError("kind holders needs bands (e.g. [age_65_79, age_80_plus])")
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
@@ -215,6 +223,26 @@ def _jobs(m: Measure, ctx: Context) -> float:
     return float(np.nanmean(wait))
 
 
+def _holders(m: Measure, ctx: Context) -> float:
+    _, d1 = ctx.days(m.start, m.end)
+    r = ctx.output["rentals"]
+    on = (
+        (r["start_day"] < d1)
+        & (r["end_day"] > d1)
+        & r["tracked"].astype(bool)
+        & ~r["unit_device"].astype(bool)
+    )
+    if m.segment != "all":
+        on &= r["municipality"].astype(str) == m.segment
+    band = r["band"]
+    known = band.cat.categories if hasattr(band, "cat") else band.unique()
+    unknown = sorted(set(m.bands) - {str(b) for b in known})
+    if unknown:
+        raise KeyError(f"bands: {', '.join(unknown)}: not age bands of the run")
+    held = band[on].astype(str)
+    return float(held.isin(m.bands).mean()) if len(held) else float("nan")
+
+
 KINDS: dict[str, Callable[[Measure, Context], float]] = {
     "summary": _summary,
     "ledger": _ledger,
@@ -223,6 +251,7 @@ KINDS: dict[str, Callable[[Measure, Context], float]] = {
     "ratio": _ratio,
     "route_km": _route_km,
     "jobs": _jobs,
+    "holders": _holders,
 }
 
 

@@ -10,7 +10,14 @@ resolved scenario (defaults included) and set on the raw config, so a default ca
 
 Modes: ``set`` gives every key the parameter's value (units of the key); ``scale`` multiplies every key's
 base value by the parameter (a factor, 1 = unchanged), so one parameter moves a group of keys and keeps
-their relative shape. The optimisers work on the unit cube: ``u = (t(p) - t(lo)) / (t(hi) - t(lo))`` with
+their relative shape. Scale parameters may share keys, and then their factors multiply: a level on every
+use rate and a second factor on the bands under 65 fit the volume and the holders' age profile without a
+key per target. A key set by a ``set`` parameter belongs to it alone.
+
+``plausible`` is the range a value can have physically or by the sources (a purchase-price factor near the
+list prices, a municipality factor near 1); the bounds are where the search stops. A fit outside the
+plausible range, or at a bound, is flagged in the fit report: the parameter absorbs something the model
+lacks. The optimisers work on the unit cube: ``u = (t(p) - t(lo)) / (t(hi) - t(lo))`` with
 ``t = log`` for ``log: true`` (the default for ``scale``) and the identity otherwise.
 """
 
@@ -35,6 +42,9 @@ class ParameterSpec(Model):
     bounds: tuple[float, float] = param(..., "-", "-", "lower and upper bound of the parameter")
     start: float | None = param(None, "-", "-", "starting value (default: the base value, or 1 to scale)")
     log: bool | None = param(None, "-", "-", "search on a log scale (default: true for scale)")
+    plausible: tuple[float, float] | None = param(
+        None, "-", "-", "range the value can physically have; a fit outside it is flagged (default: bounds)"
+    )
     integer: bool = param(False, "-", "-", "whole numbers only (optimise)")
     unit: str = param("", "-", "-", "unit of the value (for the fitted file and reports)")
     note: str = param("", "-", "-", "what the parameter stands for, or its source (reports)")
@@ -50,6 +60,8 @@ class ParameterSpec(Model):
             raise ValueError(f"bounds {list(self.bounds)}: a log scale needs a positive lower bound")
         if not self.keys:
             raise ValueError("keys: give at least one")
+        if self.plausible is not None and not self.plausible[0] <= self.plausible[1]:
+            raise ValueError(f"plausible {list(self.plausible)}: lower must not be above upper")
         return self
 
     @property
@@ -165,9 +177,10 @@ def resolve(specs: Mapping[str, ParameterSpec], resolved: Mapping[str, Any], lab
             if not _is_number(value):
                 problems.append(f"{label}.{name}: {key} = {value!r}: not a number")
             bases.append(float(value) if _is_number(value) else math.nan)
-            if key in owner:
-                problems.append(f"{label}.{name}: {key} is also set by parameter {owner[key]!r}")
-            owner[key] = name
+            other = owner.get(key)
+            if other is not None and "set" in (spec.mode, specs[other].mode):
+                problems.append(f"{label}.{name}: {key} is also set by parameter {other!r}")
+            owner.setdefault(key, name)
         out.append(Parameter(name=name, spec=spec, keys=tuple(keys), base=tuple(bases)))
     if problems:
         raise ConfigError(problems)
@@ -196,4 +209,34 @@ def check_bounds(params: Sequence[Parameter], build: Callable[[list[tuple[str, A
 
 
 def settings(params: Sequence[Parameter], values: Sequence[float]) -> list[tuple[str, Any]]:
-    return [kv for p, v in zip(params, values, strict=True) for kv in p.settings(v)]
+    """(dotted key, value) for every key, in first-claim order; scale factors on a shared key multiply."""
+    out: dict[str, Any] = {}
+    scaled: dict[str, tuple[float, float, bool]] = {}  # key -> (base, product of factors, integer)
+    for p, v in zip(params, values, strict=True):
+        if p.spec.mode != "scale":
+            out.update(p.settings(v))
+            continue
+        for key, base in zip(p.keys, p.base, strict=True):
+            _, factor, integer = scaled.get(key, (base, 1.0, False))
+            scaled[key] = (base, factor * v, integer or p.spec.integer)
+            out.setdefault(key, None)
+    for key, (base, factor, integer) in scaled.items():
+        out[key] = round(base * factor) if integer else float(base * factor)
+    return list(out.items())
+
+
+def owners(params: Sequence[Parameter]) -> dict[str, list[str]]:
+    """Per key, the parameters that set or scale it."""
+    out: dict[str, list[str]] = {}
+    for p in params:
+        for key in p.keys:
+            out.setdefault(key, []).append(p.name)
+    return out
+
+
+def implausible(param: Parameter, value: float) -> str:
+    """``"below"`` / ``"above"`` the parameter's plausible range, or ``""``."""
+    if param.spec.plausible is None:
+        return ""
+    lo, hi = param.spec.plausible
+    return "below" if value < lo else "above" if value > hi else ""

@@ -22,7 +22,7 @@ import yaml
 
 from sim.analysis import interval
 from sim.calibration.fit import FitResult, at_bound, fmt
-from sim.calibration.params import settings
+from sim.calibration.params import implausible, owners, settings
 from sim.config.loader import set_value
 from sim.store import write_json_atomic
 
@@ -52,7 +52,7 @@ def _pct(sim: float, obs: float) -> str:
 
 def report_data(result: FitResult) -> dict[str, Any]:
     p = result.problem
-    n_fit, n_par = len(p.targets), len(p.params)
+    n_fit, n_par, n_con = len(p.targets), len(p.params), len(p.constraints)
     targets = []
     for i, t in enumerate(p.targets):
         b = interval(result.before[:, i])
@@ -91,12 +91,28 @@ def report_data(result: FitResult) -> dict[str, Any]:
             "mode": q.spec.mode,
             "keys": len(q.keys),
             "bounds": list(q.spec.bounds),
+            "plausible": list(q.spec.plausible) if q.spec.plausible else None,
             "start": s,
             "fitted": f,
             "at_bound": at_bound(q, f),
+            "implausible": implausible(q, f),
             "fitted_by": result.attribution.get(q.name, []),
         }
         for q, s, f in zip(p.params, result.start, result.fitted, strict=True)
+    ]
+    constraints = [
+        {
+            "constraint": c.id,
+            "before": c.mean(result.start),
+            "after": c.mean(result.fitted),
+            "residual_after": c.residual(result.fitted),
+            "note": c.spec.note,
+        }
+        for c in p.constraints
+    ]
+    derived = [
+        {"key": key, "value": value, "kind": p.spec.derived[key].kind, "source": p.spec.derived[key].source}
+        for key, value in result.derived
     ]
     return {
         "name": p.spec.name,
@@ -107,8 +123,11 @@ def report_data(result: FitResult) -> dict[str, Any]:
         "optimiser": p.spec.optimiser.model_dump(),
         "message": result.message,
         "targets_fitted": n_fit,
+        "constraints": constraints,
         "parameters_fitted": n_par,
-        "degrees_of_freedom": n_fit - n_par,
+        "degrees_of_freedom": n_fit + n_con - n_par,
+        "flags": flags(params),
+        "derived": derived,
         "cost_before": result.cost_before,
         "cost_after": result.cost_after,
         "evaluations": result.evaluations,
@@ -120,6 +139,23 @@ def report_data(result: FitResult) -> dict[str, Any]:
         "parameters": params,
         "trace": result.trace.rows,
     }
+
+
+def flags(params: list[dict[str, Any]]) -> list[str]:
+    """One sentence per parameter that ended at a bound or outside its plausible range."""
+    out = []
+    for q in params:
+        why = []
+        if q["at_bound"]:
+            why.append(
+                f"at its {q['at_bound']} bound {fmt(q['bounds'][0 if q['at_bound'] == 'lower' else 1])}"
+            )
+        if q["implausible"]:
+            lo, hi = q["plausible"]
+            why.append(f"{q['implausible']} its plausible range [{fmt(lo)}, {fmt(hi)}]")
+        if why:
+            out.append(f"{q['parameter']} = {fmt(q['fitted'])}: {' and '.join(why)}")
+    return out
 
 
 def _shown(path: Path) -> str:
@@ -138,7 +174,8 @@ def report_markdown(data: dict[str, Any]) -> str:
         f"(seeds {data['seeds']}, the same at every point); optimiser {data['optimiser']['method']}: "
         f"{data['message'].rstrip('.')}.",
         "",
-        f"{data['targets_fitted']} targets, {data['parameters_fitted']} parameters: "
+        f"{data['targets_fitted']} targets and {len(data['constraints'])} constraints, "
+        f"{data['parameters_fitted']} free parameters: "
         f"**{data['degrees_of_freedom']} degrees of freedom**. Cost (sum of squared residuals in tolerances) "
         f"{fmt(data['cost_before'])} before, {fmt(data['cost_after'])} after; {data['evaluations']} points, "
         f"{data['runs']} runs ({data['runs_from_cache']} more from the cache), "
@@ -155,19 +192,43 @@ def report_markdown(data: dict[str, Any]) -> str:
             f"| {_pct(t['before']['mean'], t['observed'])} "
             f"| {_ci(t['after'])} | {_pct(t['after']['mean'], t['observed'])} | {t['residual_after']:+.2f} |"
         )
+    if data["constraints"]:
+        lines += ["", "## Constraints (fitted like targets, no runs)", ""]
+        lines += ["| constraint | before | after | residual (tolerances) | why |", "|---|---:|---:|---:|---|"]
+        for c in data["constraints"]:
+            lines.append(
+                f"| {c['constraint']} | {fmt(c['before'])} | {fmt(c['after'])} | {c['residual_after']:+.2f} "
+                f"| {c['note']} |"
+            )
     lines += [
         "",
         "## Parameters",
         "",
-        "| parameter | mode | keys | bounds | start | fitted | at a bound | fitted by |",
+        "| parameter | mode | keys | bounds | plausible | start | fitted | flag | fitted by |",
     ]
-    lines.append("|---|---|---:|---|---:|---:|---|---|")
+    lines.append("|---|---|---:|---|---|---:|---:|---|---|")
     for q in data["parameters"]:
+        plaus = "-" if q["plausible"] is None else f"[{fmt(q['plausible'][0])}, {fmt(q['plausible'][1])}]"
+        flag = ", ".join(
+            x
+            for x in (
+                f"at the {q['at_bound']} bound" if q["at_bound"] else "",
+                f"{q['implausible']} plausible" if q["implausible"] else "",
+            )
+            if x
+        )
         lines.append(
             f"| {q['parameter']} | {q['mode']} | {q['keys']} "
-            f"| [{fmt(q['bounds'][0])}, {fmt(q['bounds'][1])}] | {fmt(q['start'])} | {fmt(q['fitted'])} "
-            f"| {q['at_bound'] or '-'} | {', '.join(q['fitted_by']) or '-'} |"
+            f"| [{fmt(q['bounds'][0])}, {fmt(q['bounds'][1])}] | {plaus} | {fmt(q['start'])} "
+            f"| {fmt(q['fitted'])} | {flag or '-'} | {', '.join(q['fitted_by']) or '-'} |"
         )
+    lines += ["", "**Flags.** " + ("; ".join(data["flags"]) + "." if data["flags"] else "none: no parameter "
+              "ended at a bound or outside its plausible range.")]  # fmt: skip
+    if data["derived"]:
+        lines += ["", "## Derived keys (computed at every point, not searched)", ""]
+        lines += ["| key | value at the fit | how | source |", "|---|---:|---|---|"]
+        for d in data["derived"]:
+            lines.append(f"| {d['key']} | {fmt(float(d['value']))} | {d['kind']} | {d['source'] or '-'} |")
     if data["holdouts"]:
         lines += [
             "",
@@ -216,32 +277,44 @@ def fitted_overlay(result: FitResult) -> tuple[dict[str, Any], dict[str, str]]:
     overlay: dict[str, Any] = {}
     comments: dict[str, str] = {}
     when = datetime.now(UTC).date().isoformat()
-    for q, value in zip(p.params, result.fitted, strict=True):
-        targets = result.attribution.get(q.name) or [t.id for t in p.targets]
-        files = sorted({t.file for t in p.targets})
-        factor = f" x {fmt(value)}" if q.spec.mode == "scale" else ""
-        note = (
-            f"{q.spec.unit + '; ' if q.spec.unit else ''}{q.name}{factor} fitted {when} to "
-            f"{'; '.join(targets)} ({', '.join(files)})"
-        )
-        for key, v in settings([q], [value]):
-            parts = key.split(".")
-            set_value(base, parts, v, key)
-            # a key below a list: write the whole list (YAML merging replaces lists)
-            node: Any = base
-            cut = len(parts)
-            for depth, part in enumerate(parts):
-                if isinstance(node, list):
-                    cut = depth
-                    break
-                node = node[part] if isinstance(node, dict) else None
-            path = parts[:cut]
-            value_here: Any = base
-            for part in path:
-                value_here = value_here[part]
-            set_value(overlay, path, copy.deepcopy(value_here), key)
-            joined = ".".join(path)
-            comments[joined] = note if joined not in comments or cut == len(parts) else comments[joined]
+    files = sorted({t.file for t in p.targets})
+    by_name = {q.name: (q, v) for q, v in zip(p.params, result.fitted, strict=True)}
+    owner = owners(p.params)
+
+    def note_for(key: str) -> str:
+        if key not in owner:
+            d = p.spec.derived[key]
+            return f"derived {when} by {d.kind} at the fitted point{'; ' + d.source if d.source else ''}"
+        parts, targets = [], []
+        for name in owner[key]:
+            q, value = by_name[name]
+            parts.append(f"{q.name}{f' x {fmt(value)}' if q.spec.mode == 'scale' else ''}")
+            targets += [
+                t for t in result.attribution.get(q.name) or [t.id for t in p.targets] if t not in targets
+            ]
+        unit = by_name[owner[key][0]][0].spec.unit
+        head = f"{unit}; " if unit else ""
+        return f"{head}{', '.join(parts)} fitted {when} to {'; '.join(targets)} ({', '.join(files)})"
+
+    for key, v in [*settings(p.params, result.fitted), *result.derived]:
+        note = note_for(key)
+        parts = key.split(".")
+        set_value(base, parts, v, key)
+        # a key below a list: write the whole list (YAML merging replaces lists)
+        node: Any = base
+        cut = len(parts)
+        for depth, part in enumerate(parts):
+            if isinstance(node, list):
+                cut = depth
+                break
+            node = node[part] if isinstance(node, dict) else None
+        path = parts[:cut]
+        value_here: Any = base
+        for part in path:
+            value_here = value_here[part]
+        set_value(overlay, path, copy.deepcopy(value_here), key)
+        joined = ".".join(path)
+        comments[joined] = note if joined not in comments or cut == len(parts) else comments[joined]
     return overlay, comments
 
 

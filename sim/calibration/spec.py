@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -51,6 +51,31 @@ class TargetSpec(Model):
         return self
 
 
+class ConstraintSpec(Model):
+    """A soft constraint on parameter values, fitted like a target: the ``mean`` (geometric or arithmetic) of
+    the matched parameters should equal ``value`` within ``tolerance`` (relative). It costs no runs."""
+
+    parameters: list[str] = param(..., "-", "-", "parameter names (shell-style patterns, e.g. payer_*)")
+    mean: Literal["geometric", "arithmetic"] = param("geometric", "-", "-", "which mean of the values")
+    value: float = param(1.0, "-", "-", "the mean the values should have", gt=0)
+    tolerance: float = param(0.02, "share", "-", "residual scale relative to value", gt=0)
+    weight: float = param(1.0, "-", "-", "weight of the residual", gt=0)
+    note: str = param("", "-", "-", "why (reports)")
+
+
+class DerivedSpec(Model):
+    """A key computed at every point from the point's config, not searched (registry
+    :data:`sim.calibration.derive.DERIVATIONS`)."""
+
+    kind: str = param(..., "-", "-", "trend_for_growth")
+    growth: float = param(0.0, "share per year", "-", "trend_for_growth: the target growth", gt=-1, lt=1)
+    years: int = param(5, "years", "-", "trend_for_growth: years the growth is averaged over", ge=1, le=30)
+    band_weight: list[str] = param(
+        [], "-", "-", "trend_for_growth: weight each age band by the sum of these demand.age_bands fields"
+    )
+    source: str = param("", "-", "-", "source of the target (written beside the value)")
+
+
 class Optimiser(Model):
     method: str = param("least_squares", "-", "-", "least_squares or nelder_mead")
     max_evaluations: int = param(30, "points", "-", "budget: points evaluated (each x replications)", ge=1)
@@ -70,6 +95,8 @@ class CalibrationSpec(Model):
     parameters: dict[str, ParameterSpec] = param(..., "-", "-", "name -> keys, mode, bounds")
     replications: int = param(3, "runs", "-", "replications per evaluation (common random numbers)", ge=1)
     seed: int = param(1, "-", "-", "master seed of the replications", ge=0)
+    constraints: list[ConstraintSpec] = param([], "-", "-", "soft constraints on parameter values")
+    derived: dict[str, DerivedSpec] = param({}, "-", "-", "dotted key -> how it is derived at every point")
     optimiser: Optimiser = param(Optimiser(), "-", "-", "optimiser and budget")
 
     @model_validator(mode="after")

@@ -27,7 +27,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(
             f"ok: {len(problem.params)} parameters over "
             f"{sum(len(p.keys) for p in problem.params)} keys, {len(problem.targets)} targets, "
-            f"{len(problem.holdouts)} hold-outs"
+            f"{len(problem.constraints)} constraints, {len(problem.holdouts)} hold-outs: "
+            f"{len(problem.targets) + len(problem.constraints) - len(problem.params)} degrees of freedom"
         )
         return 0
     try:
@@ -45,9 +46,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"cost {data['cost_before']:.4g} -> {data['cost_after']:.4g} with "
         f"{data['degrees_of_freedom']} degrees of freedom; {result.message}"
     )
+    print(
+        f"{data['targets_fitted']} targets + {len(data['constraints'])} constraints, "
+        f"{data['parameters_fitted']} free parameters: {data['degrees_of_freedom']} degrees of freedom"
+    )
     for q in data["parameters"]:
         flag = f" (at the {q['at_bound']} bound)" if q["at_bound"] else ""
+        flag += f" ({q['implausible']} its plausible range)" if q["implausible"] else ""
         print(f"  {q['parameter']}: {q['start']:.4g} -> {q['fitted']:.4g}{flag}")
+    for d in data["derived"]:
+        print(f"  derived {d['key']}: {d['value']}")
+    print("flags: " + ("; ".join(data["flags"]) if data["flags"] else "none"))
     output = problem.spec.output
     if output and not args.no_write:
         path = (spec_path.resolve().parent / output).resolve()
