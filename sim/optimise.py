@@ -41,12 +41,12 @@ from pydantic import model_validator
 from scipy import stats
 
 from sim.calibration.evaluate import Evaluator
-from sim.calibration.fit import base_raw
 from sim.calibration.measures import Measure
 from sim.calibration.params import expand_key, lookup
+from sim.calibration.setup import base_raw, load_spec_file, out_folder
 from sim.config import build_scenario, scenario_dict
 from sim.config.base import Model, param
-from sim.config.loader import apply_overrides, read_yaml, validate_model
+from sim.config.loader import validate_model
 from sim.errors import ConfigError
 from sim.experiment.plan import replication_seed
 from sim.model.engine import horizon_days
@@ -235,10 +235,8 @@ def prepare(
     out: Path | None = None,
 ) -> Search:
     path = path.resolve()
-    spec = validate_model(OptimiseSpec, apply_overrides(read_yaml(path), list(overrides)))
-    raw = base_raw(spec.base, spec.set, path.parent)
-    if spec.years is not None:
-        raw.setdefault("horizon", {})["years"] = spec.years
+    spec = load_spec_file(OptimiseSpec, path, overrides)
+    raw = base_raw(spec.base, spec.set, path.parent, spec.years)
     scenario = build_scenario(raw, spec.name)
     resolved = scenario_dict(scenario)
     problems: list[str] = []
@@ -271,7 +269,7 @@ def prepare(
                 break
     if problems:
         raise ConfigError(problems)
-    out_dir = out or Path("results") / "optimise" / spec.name
+    out_dir = out_folder(out, "optimise", spec.name)
     ev = Evaluator(raw, measures, spec.replications, spec.seed, out_dir / "cache", workers, dask, "candidate")
     search = Search(spec, variables, [w[0] for w in windows], measures, ev, out_dir)
     ev.config(search.settings(tuple(v.spec.levels - 1 for v in variables)))  # the top must be a valid config

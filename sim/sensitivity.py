@@ -29,12 +29,11 @@ import pandas as pd
 from pydantic import model_validator
 
 from sim.calibration.evaluate import Evaluator
-from sim.calibration.fit import base_raw, with_settings
 from sim.calibration.measures import Measure
 from sim.calibration.params import Parameter, ParameterSpec, check_bounds, resolve, settings
+from sim.calibration.setup import base_raw, load_spec_file, out_folder, with_settings
 from sim.config import build_scenario, scenario_dict
 from sim.config.base import Model, param
-from sim.config.loader import apply_overrides, read_yaml, validate_model
 from sim.errors import ConfigError
 from sim.model.engine import horizon_days
 
@@ -186,10 +185,8 @@ def prepare(
     out: Path | None = None,
 ) -> Analysis:
     path = path.resolve()
-    spec = validate_model(SensitivitySpec, apply_overrides(read_yaml(path), list(overrides)))
-    raw = base_raw(spec.base, spec.set, path.parent)
-    if spec.years is not None:
-        raw.setdefault("horizon", {})["years"] = spec.years
+    spec = load_spec_file(SensitivitySpec, path, overrides)
+    raw = base_raw(spec.base, spec.set, path.parent, spec.years)
     scenario = build_scenario(raw, spec.name)
     params = resolve(spec.parameters, scenario_dict(scenario), "parameters")
     check_bounds(params, lambda s: build_scenario(with_settings(raw, s), spec.name))
@@ -200,7 +197,7 @@ def prepare(
     late = [n for n, m in measures.items() if (d := m.last_day()) is not None and d > last]
     if late:
         raise ConfigError(f"outputs: {', '.join(late)}: window ends after the horizon ({last})")
-    out_dir = out or Path("results") / "sensitivity" / spec.name
+    out_dir = out_folder(out, "sensitivity", spec.name)
     ev = Evaluator(raw, measures, spec.replications, spec.seed, out_dir / "cache", workers, dask)
     return Analysis(spec, params, list(measures), ev, out_dir)
 

@@ -11,10 +11,10 @@ import yaml
 
 from sim.calibration import prepare, run_fit
 from sim.calibration.evaluate import Evaluator
-from sim.calibration.fit import base_raw
 from sim.calibration.measures import Measure
 from sim.calibration.params import ParameterSpec, expand_key, resolve
 from sim.calibration.report import write_fitted, write_report
+from sim.calibration.setup import base_raw
 from sim.calibration.spec import load_spec
 from sim.cli import main
 from sim.config import load_raw

@@ -22,7 +22,6 @@ The budget is a number of evaluated points; when it runs out the best point so f
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,10 +36,10 @@ from sim.calibration.derive import check as check_derived
 from sim.calibration.derive import derive
 from sim.calibration.evaluate import Evaluator
 from sim.calibration.params import Parameter, check_bounds, resolve, settings
+from sim.calibration.setup import base_raw, out_folder, with_settings
 from sim.calibration.spec import CalibrationSpec, ConstraintSpec, load_spec
 from sim.calibration.targets import Target, expand_targets
-from sim.config import build_scenario, load_raw, scenario_dict
-from sim.config.loader import set_value
+from sim.config import build_scenario, scenario_dict
 from sim.errors import ConfigError, HmsimError
 
 
@@ -100,29 +99,10 @@ class Problem:
         return derive(self.evaluator.base, settings(self.params, values), self.spec.derived)
 
 
-def with_settings(raw: dict[str, Any], pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A copy of ``raw`` with each (dotted key, value) set."""
-    data = copy.deepcopy(raw)
-    for key, value in pairs:
-        set_value(data, key.split("."), value, key)
-    return data
-
-
 def horizon_years(start: date, last: date) -> float:
     """Years of a horizon from ``start`` that covers ``last`` (fractional years round to days)."""
     days = (last - start).days + 1
     return days / 365.25
-
-
-def base_raw(base: str, fixed: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The base config (spec-relative path) with the spec's fixed ``set`` overrides."""
-    try:
-        raw = load_raw(folder / base)
-    except ConfigError as exc:
-        raise ConfigError([f"base: {p}" for p in exc.problems]) from None
-    for key, value in fixed.items():
-        set_value(raw, key.split("."), value, f"set.{key}")
-    return raw
 
 
 def _with_horizon(raw: dict[str, Any], targets: list[Target], years: float | None) -> dict[str, Any]:
@@ -167,7 +147,7 @@ def prepare(
     check_bounds(params, lambda s: build_scenario(with_settings(fit_raw, s), spec.name))
     constraints = resolve_constraints(spec.constraints, params)
     check_derived(spec.derived)
-    out_dir = out or Path("results") / "calibrate" / spec.name
+    out_dir = out_folder(out, "calibrate", spec.name)
     cache = out_dir / "cache"
 
     def evaluator(data: dict[str, Any], targets: list[Target]) -> Evaluator:
@@ -415,4 +395,13 @@ def check_spec(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> None:
     prepare(path, overrides)
 
 
-__all__ = ["FitResult", "HmsimError", "Problem", "at_bound", "prepare", "run_fit"]
+__all__ = [
+    "FitResult",
+    "HmsimError",
+    "Problem",
+    "at_bound",
+    "base_raw",
+    "prepare",
+    "run_fit",
+    "with_settings",
+]

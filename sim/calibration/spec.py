@@ -21,7 +21,6 @@ from pydantic import model_validator
 
 from sim.calibration.params import ParameterSpec
 from sim.config.base import Model, param
-from sim.config.loader import read_yaml, validate_model
 from sim.errors import ConfigError
 
 
@@ -109,9 +108,9 @@ class CalibrationSpec(Model):
 
 
 def load_spec(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> CalibrationSpec:
-    from sim.config.loader import apply_overrides
+    from sim.calibration.setup import load_spec_file
 
-    return validate_model(CalibrationSpec, apply_overrides(read_yaml(path), overrides))
+    return load_spec_file(CalibrationSpec, path, overrides)
 
 
 def read_observed(path: Path, label: str) -> list[dict[str, str]]:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
-    return int(text)
+from sim.commands.search_options import add_search_options, executors, interrupted, out_arg
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -20,9 +15,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.calibration.report import write_fitted, write_report
 
     spec_path = Path(args.spec)
-    problem = prepare(spec_path, args.set, args.workers, args.dask, Path(args.out) if args.out else None)
-    where = f"Dask at {args.dask}" if args.dask else f"{args.workers or 'all'} local worker(s)"
-    print(f"{problem.spec.name}: fitting on {where}; evaluations cached in {problem.out_dir}/cache/")
+    problem = prepare(spec_path, args.set, args.workers, args.dask, out_arg(args))
+    print(
+        f"{problem.spec.name}: fitting on {executors(args)}; evaluations cached in {problem.out_dir}/cache/"
+    )
     if args.check:
         print(
             f"ok: {len(problem.params)} parameters over "
@@ -34,12 +30,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         result = run_fit(problem, log=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
-        print(
-            f"hmsim calibrate: interrupted; finished evaluations are kept in {problem.out_dir}/cache/, "
-            "run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted("calibrate", problem.out_dir)
     data = write_report(result)
     print(f"wrote {problem.out_dir}/report.md (and report.json, trace.csv)")
     print(
@@ -68,12 +59,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def register(sub: Any, overridable: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("calibrate", help="fit parameters to observed figures; write fitted YAML and a report")
     p.add_argument("spec", help="calibration spec (YAML), e.g. calibration/vastmanland_activity.yaml")
-    p.add_argument(
-        "--workers", type=_positive_int, help="local worker processes (default: the machine's cores)"
-    )
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--out", help="folder for the cache and report (default results/calibrate/<name>)")
-    p.add_argument("--check", action="store_true", help="resolve the spec and stop (no runs)")
+    add_search_options(p, "calibrate", "the report")
     p.add_argument("--no-write", action="store_true", help="report only; do not write the fitted YAML")
     overridable(p)
     p.set_defaults(func=cmd_calibrate)

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim.commands.calibrate import _positive_int
+from sim.commands.search_options import add_search_options, executors, interrupted, out_arg
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.calibration.report import write_text_atomic
     from sim.sensitivity import plot, prepare, report_markdown, run_analysis
 
-    analysis = prepare(
-        Path(args.spec), args.set, args.workers, args.dask, Path(args.out) if args.out else None
-    )
+    analysis = prepare(Path(args.spec), args.set, args.workers, args.dask, out_arg(args))
     spec = analysis.spec
-    where = f"Dask at {args.dask}" if args.dask else f"{args.workers or 'all'} local worker(s)"
     print(
-        f"{spec.name}: {len(analysis.params)} parameters, {len(analysis.outputs)} outputs on {where}; "
+        f"{spec.name}: {len(analysis.params)} parameters, {len(analysis.outputs)} outputs on "
+        f"{executors(args)}; "
         f"evaluations cached in {analysis.out_dir}/cache/"
     )
     if args.check:
@@ -29,12 +26,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     try:
         screen, indices = run_analysis(analysis, log=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
-        print(
-            f"hmsim sensitivity: interrupted; finished runs are kept in {analysis.out_dir}/cache/, run the "
-            "same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted("sensitivity", analysis.out_dir)
     out = analysis.out_dir
     write_text_atomic(out / "morris.csv", screen.to_csv(index=False))
     write_text_atomic(out / "sobol.csv", indices.to_csv(index=False))
@@ -51,13 +43,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def register(sub: Any, overridable: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("sensitivity", help="global sensitivity: Morris screening, then Sobol indices")
     p.add_argument("spec", help="sensitivity spec (YAML), e.g. configs/sensitivity/vastmanland_small.yaml")
-    p.add_argument(
-        "--workers", type=_positive_int, help="local worker processes (default: the machine's cores)"
-    )
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument(
-        "--out", help="folder for the cache, tables and plots (default results/sensitivity/<name>)"
-    )
-    p.add_argument("--check", action="store_true", help="resolve the spec and stop (no runs)")
+    add_search_options(p, "sensitivity", "the tables and plots")
     overridable(p)
     p.set_defaults(func=cmd_sensitivity)
