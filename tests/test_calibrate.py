@@ -326,6 +326,11 @@ def test_holders_measure_splits_the_devices_on_rent_by_age_band() -> None:
     assert 0 < share["old"] < 1 and share["young"] + share["old"] == pytest.approx(1.0)
     both = compute_measure(Measure(kind="holders", bands=["young", "old"], end="2023-03-31"), ctx)
     assert both == pytest.approx(1.0)
+    # the timeseries measure sums the daily table; the summary counts orders its own way
+    orders = compute_measure(Measure(kind="timeseries", metric="orders", end="2023-03-31"), ctx)
+    assert orders == compute_measure(Measure(metric="orders", end="2023-03-31"), ctx) > 0
+    with pytest.raises(KeyError, match="'nonsense': not in the run's timeseries"):
+        compute_measure(Measure(kind="timeseries", metric="nonsense"), ctx)
     with pytest.raises(KeyError, match="age_99"):
         compute_measure(Measure(kind="holders", bands=["age_99"]), ctx)
     with pytest.raises(ValueError, match="kind holders needs bands"):

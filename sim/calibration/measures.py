@@ -16,6 +16,8 @@ A measure is a small mapping with a ``kind`` from the registry :data:`KINDS`:
 - ``route_km``: km driven on routes over the window (optionally one ``segment`` = municipality);
 - ``jobs``: a statistic of technician or consultant jobs of one ``job_kind`` created in the window:
   ``mean_wait_days`` (created to start), ``share_waiting`` (start later than creation), ``count``;
+- ``timeseries``: the sum of one ``metric`` of the run's daily timeseries (e.g. ``sales``, which the
+  summary does not give) over the window, optionally for one ``segment`` = municipality;
 - ``holders``: the share of the tracked patient devices (unit devices left out) on rent at the end of the
   window held by patients of the age ``bands`` (optionally one ``segment`` = municipality): the holders'
   age profile, e.g. 65+.
@@ -40,7 +42,10 @@ from sim.output import RunOutput
 
 class Measure(Model):
     kind: str = param(
-        "summary", "-", "-", "summary, ledger, net_cost, products, ratio, route_km, jobs or holders"
+        "summary",
+        "-",
+        "-",
+        "summary, ledger, net_cost, products, ratio, route_km, jobs, timeseries or holders",
     )
     metric: str | None = param(None, "-", "-", "summary metric (kind summary)")
     segment: str = param("all", "-", "-", "all, a municipality, region_total or municipalities_total")
@@ -69,6 +74,8 @@ class Measure(Model):
             not self.job_kind or self.statistic not in ("mean_wait_days", "share_waiting", "count")
         ):
             raise ValueError("kind jobs needs job_kind and statistic mean_wait_days, share_waiting or count")
+        if self.kind == "timeseries" and not self.metric:
+            raise ValueError("kind timeseries needs a metric (a metric of the timeseries table, e.g. sales)")
         if self.kind == "holders" and not self.bands:
             raise ValueError("kind holders needs bands (e.g. [age_65_79, age_80_plus])")
         if self.start and self.end and self.end < self.start:
@@ -223,6 +230,23 @@ def _jobs(m: Measure, ctx: Context) -> float:
     return float(np.nanmean(wait))
 
 
+def _timeseries(m: Measure, ctx: Context) -> float:
+    d0, d1 = ctx.days(m.start, m.end)
+    ts = ctx.output["timeseries"]
+    metric = ts["metric"].astype(str)
+    if m.metric not in set(metric):
+        raise KeyError(
+            f"metric {m.metric!r}: not in the run's timeseries; valid: {', '.join(sorted(set(metric)))}"
+        )
+    day = (
+        (pd.to_datetime(ts["date"]) - pd.Timestamp(ctx.output.start_date)) // pd.Timedelta(days=1)
+    ).to_numpy()
+    sel = (metric == m.metric).to_numpy() & (day >= d0) & (day < d1)
+    if m.segment != "all":
+        sel &= (ts["municipality"].astype(str) == m.segment).to_numpy()
+    return float(ts.loc[sel, "value"].sum())
+
+
 def _holders(m: Measure, ctx: Context) -> float:
     _, d1 = ctx.days(m.start, m.end)
     r = ctx.output["rentals"]
@@ -251,6 +275,7 @@ KINDS: dict[str, Callable[[Measure, Context], float]] = {
     "ratio": _ratio,
     "route_km": _route_km,
     "jobs": _jobs,
+    "timeseries": _timeseries,
     "holders": _holders,
 }
 
