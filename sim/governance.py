@@ -55,6 +55,7 @@ class Context:
     effective: date
     values: dict[str, float]
     raw: dict[str, Any]
+    rentals: str = "transfer"
 
     def months_after(self, start: date, months: float) -> date:
         return _add_months(start, round(months))
@@ -69,6 +70,8 @@ class Option:
     build: Callable[[Context], list[dict[str, Any]]]
     operator: str = "centre"
     shocks: Callable[[Context], list[dict[str, Any]]] | None = None
+    prepare: Callable[[Context, dict[str, Any]], None] | None = None  # adds to the base config (in place)
+    rentals_choice: bool = False  # whether rentals can run off (the flow moves them; see docs)
     notes: tuple[str, ...] = field(default=())
 
 
@@ -256,19 +259,65 @@ def _scaled_pools(ctx: Context, factor: float) -> dict[str, int]:
     }
 
 
+MUNICIPAL_DEPOT = "Kommunerna"  # the municipalities' shared depot under limited cooperation
+
+
+def _split_day(ctx: Context) -> date:
+    """The day the municipalities' own organisation starts: the effective date, or the first of the month
+    after their set-up (``setup_months`` after the decision) if that is later."""
+    ready = ctx.months_after(ctx.decided, ctx.values["setup_months"])
+    return max(ctx.effective, _first_of_next_month(ready))
+
+
+def _limited_base(ctx: Context, out: dict[str, Any]) -> None:
+    """The municipalities' shared depot and its routes exist from the start, without staff or vehicles
+    (nothing changes before the split); every municipality's rentals transfer or run off at the split."""
+    depots = out["depots"]
+    if MUNICIPAL_DEPOT in depots:
+        raise ConfigError(f"depots.{MUNICIPAL_DEPOT}: limited_cooperation adds this depot; rename yours")
+    share = ctx.values["municipal_work_share"]
+    model = copy.deepcopy(next(iter(depots.values())))
+    for pool in POOLS:
+        model[pool] = {**model[pool], "count": 0}
+    model["reconditioning_room"] = max(round(int(model["reconditioning_room"]) * share), 1)
+    depots[MUNICIPAL_DEPOT] = model
+    routes = out["transport"]["routes"]
+    for name, route in list(routes.items()):
+        routes[f"{name}_{MUNICIPAL_DEPOT.lower()}"] = {
+            **copy.deepcopy(route),
+            "depot": MUNICIPAL_DEPOT,
+            "vehicles": 0,
+        }
+    for muni in out["municipalities"].values():
+        muni["rentals_on_move"] = ctx.rentals
+
+
 def _limited(ctx: Context) -> list[dict[str, Any]]:
-    """Two organisations from the effective date: the region's own (about 30 %) and the municipalities'. The
-    DES keeps one depot (it cannot yet move municipalities to new depots mid-run); the split acts through
-    lost scale (more staff for the same work), more transport (every route runs every workday: two
-    organisations drive the same roads), more stock (higher stock levels in two warehouses), devices swapped
-    when responsibility moves (extra orders), and the municipalities' duplicated fixed costs and set-up."""
+    """Two organisations from the split (``setup_months`` after the decision, not before the effective
+    date): the region keeps its depot, staff and vehicles for the patients it pays for; the patients the
+    municipalities pay for (``municipal_work_share`` of the work) move to the municipalities' shared depot
+    with its own technicians, consultants and vehicles on the same roads. Both organisations lose scale
+    (``lost_scale_staff_share`` more staff for the same work), each warehouse holds its own safety stock
+    (``extra_stock_share``), rentals in progress transfer or run off (``governance.rentals``), and patients
+    whose supplier changes swap devices (extra orders, :func:`_swaps`). Until the split, service is degraded
+    by the set-up. Money: the municipalities' duplicated fixed costs and set-up; everyone pays its own costs
+    (``result_split``, region share 0)."""
     v, raw = ctx.values, ctx.raw
-    ready = ctx.months_after(ctx.decided, v["setup_months"])
-    start = max(ctx.effective, _first_of_next_month(ready))
-    workdays = (raw.get("calendar") or {}).get("workdays", ["mon", "tue", "wed", "thu", "fri"])
-    flow: dict[str, Any] = _scaled_pools(ctx, 1 + v["lost_scale_staff_share"])
-    for route in raw["transport"]["routes"]:
-        flow[f"transport.routes.{route}.weekdays"] = list(workdays)
+    start = _split_day(ctx)
+    share, lost = v["municipal_work_share"], 1 + v["lost_scale_staff_share"]
+    flow: dict[str, Any] = {}
+    for depot, spec in raw["depots"].items():
+        for pool in POOLS:
+            count = int(spec[pool]["count"])
+            flow[f"depots.{depot}.{pool}.count"] = max(round(count * (1 - share) * lost), 1 if count else 0)
+            key = f"depots.{MUNICIPAL_DEPOT}.{pool}.count"
+            flow[key] = flow.get(key, 0) + max(round(count * share * lost), 1 if count else 0)
+    for name, route in raw["transport"]["routes"].items():
+        vehicles = int(route.get("vehicles", 1))
+        flow[f"transport.routes.{name}.vehicles"] = max(round(vehicles * (1 - share)), 1)
+        flow[f"transport.routes.{name}_{MUNICIPAL_DEPOT.lower()}.vehicles"] = max(round(vehicles * share), 1)
+    for muni in raw["municipalities"]:
+        flow[f"municipalities.{muni}.municipal_depot"] = MUNICIPAL_DEPOT
     stock: dict[str, Any] = {}
     for name, cat in raw["categories"].items():
         stock[f"categories.{name}.reorder_point_days"] = float(cat.get("reorder_point_days", 10.0)) * (
@@ -286,7 +335,7 @@ def _limited(ctx: Context) -> list[dict[str, Any]]:
         {"name": "municipal_setup", "one_off_sek": v["setup_one_off_sek"], "borne_by": "municipalities"},
     ]
     out = [
-        {"from": start, "set": flow, "reason": "parallel organisations: lost scale, more transport"},
+        {"from": start, "set": flow, "reason": "limited cooperation: the municipalities' own depot starts"},
         {
             "from": date(start.year if (start.month, start.day) == (1, 1) else start.year + 1, 1, 1),
             "set": stock,
@@ -302,7 +351,7 @@ def _limited(ctx: Context) -> list[dict[str, Any]]:
 
 def _swaps(ctx: Context) -> list[dict[str, Any]]:
     """Devices swapped when responsibility moves: extra orders in the half year after the split."""
-    start = max(ctx.effective, ctx.months_after(ctx.decided, ctx.values["setup_months"]))
+    start = _split_day(ctx)
     if ctx.values["swap_share"] <= 0:
         return []
     return [
@@ -494,6 +543,15 @@ OPTIONS: dict[str, Option] = {
                 "municipalities need 9-18 months to set up their own supply",
             ),
             "transition_capacity_loss": TRANSITION_LOSS,
+            "municipal_work_share": Param(
+                0.7,
+                0.6,
+                0.8,
+                "share of staff and vehicles",
+                f"{REVIEW}, Begränsad samverkan – Beskrivning: 'nuvarande omsättning är 30% för regionens "
+                "ansvar'; Analys (2/2): 'minst 70%' of the 85 MSEK costs of 2019 relate to the "
+                "municipalities' devices (range: assumption)",
+            ),
             "lost_scale_staff_share": Param(
                 0.2,
                 0.1,
@@ -542,6 +600,8 @@ OPTIONS: dict[str, Option] = {
         },
         _limited,
         shocks=_swaps,
+        prepare=_limited_base,
+        rentals_choice=True,
         notes=(
             "the review: at least 60 of the 85 MSEK cost mass of 2019 relates to municipal devices; the "
             "region's cost mass may fall 50-70 MSEK while revenue falls too",
@@ -653,14 +713,18 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
             f"governance.parameters.{name}: not a parameter of {option_name!r} "
             f"(valid: {', '.join(option.parameters) or 'none'})"
         )
-    if choice.get("rentals", "transfer") != "transfer":
+    rentals = choice.get("rentals", "transfer")
+    if rentals not in ("transfer", "run_off"):
+        problems.append(f"governance.rentals: {rentals!r}: must be transfer or run_off")
+    elif rentals != "transfer" and not option.rentals_choice:
         problems.append(
-            f"governance.rentals: {choice.get('rentals')!r}: only 'transfer' is implemented "
-            "(existing rentals move to the new operator on the effective date)"
+            f"governance.rentals: {rentals!r}: only 'transfer' is implemented for {option_name!r} (the "
+            "ledger has one operator per month, so rentals in progress move to the new operator on the "
+            "effective date); run_off works for limited_cooperation, whose patients change depot"
         )
     if problems:
         raise ConfigError(problems)
-    ctx = Context(decided, effective_date(decided, 9, option.lead_months), values, data)
+    ctx = Context(decided, effective_date(decided, 9, option.lead_months), values, data, str(rentals))
     horizon = _horizon(data)
     changes = data.get("changes") or []
     if horizon is None or not isinstance(changes, list):
@@ -676,6 +740,11 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
         built = [c for c in option.build(ctx) if c["from"] < end]  # what falls after the horizon is dropped
     except (AttributeError, KeyError, TypeError, ValueError):
         return data  # a malformed base config: the schema reports it (depots, routes, categories)
+    if option.prepare is not None:
+        try:
+            option.prepare(ctx, out)
+        except (AttributeError, KeyError, TypeError, ValueError, StopIteration):
+            return data  # a malformed base config: the schema reports it
     out["changes"] = [*changes, *built]
     if option.shocks is not None:
         demand = out.setdefault("demand", {})

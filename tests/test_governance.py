@@ -3,6 +3,7 @@ operator, nothing changes before the effective date (common random numbers), the
 
 from __future__ import annotations
 
+import copy
 import io
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import hmsim
 
-from sim.config import load_scenario
+from sim.config import build_scenario, load_raw, load_scenario
 from sim.economics import check_money, compute
 from sim.economics.views import aggregate
 from sim.errors import ConfigError
@@ -193,3 +194,68 @@ def test_compare_prints_one_table_with_paired_differences(tmp_path: Path) -> Non
     assert fed.loc["kpi_transition_year.delivery_on_planned_day", "n"] == 2
     bad = hmsim("compare", str(out), "--baseline", "nowhere")
     assert bad.returncode == 2 and "not a scenario" in bad.stderr
+
+
+def _served_by(output: Any, split_day: float) -> pd.DataFrame:
+    """Rentals with ``after`` (ordered on or after the split) and ``muni`` (the municipality pays)."""
+    r = output["rentals"]
+    ordered = output["deliveries"].drop_duplicates("order").set_index("order")["order_day"]
+    day = r["order"].map(ordered).where(r["order"] >= 0, -1.0)
+    return r.assign(after=day >= split_day, muni=r["payer"].astype(str) != "region")
+
+
+def test_limited_cooperation_moves_the_municipalities_patients_to_their_own_depot(
+    runs: dict[str, tuple[Any, Any, Any]],
+) -> None:
+    """From the split the patients the municipalities pay for are served from their own depot (its staff,
+    vehicles, stock); the region's depot keeps its own patients; rentals in progress transfer or run off."""
+    scenario, output, _ = runs["limited_cooperation"]
+    assert list(scenario.depots) == ["Depot", "Kommunerna"]
+    moved = [c.start for c in scenario.changes if any(k.endswith(".municipal_depot") for k in c.set)]
+    assert moved == [date(2024, 2, 1)]  # decided 2023-01-16 + 12 months' set-up, the first of the next month
+    split = (moved[0] - date(2023, 1, 1)).days
+    SPLIT = pd.Timestamp(moved[0])
+    r = _served_by(output, split)
+    new = r[r["after"] & ~r["initial"]]
+    assert (new.loc[new["muni"], "depot"] == "Kommunerna").all() and new["muni"].sum() > 20
+    assert (new.loc[~new["muni"], "depot"] == "Depot").all()
+    assert (r.loc[~r["muni"], "depot"] == "Depot").all()
+    jobs = output["jobs"]
+    own = jobs[jobs["depot"].astype(str) == "Kommunerna"]
+    assert len(own) > 10 and (own["created_day"] >= split).all()
+    stops = output["route_stops"]
+    theirs = stops[stops["route"].astype(str).str.endswith("_kommunerna")]
+    assert len(theirs) > 10 and (pd.to_datetime(theirs["date"]) >= SPLIT).all()
+    staff = output["staff"]
+    hours = staff[staff["depot"].astype(str) == "Kommunerna"]
+    early = pd.to_datetime(hours["date"]) < SPLIT
+    assert (hours.loc[early, "available_hours"] == 0).all() and hours.loc[~early, "available_hours"].sum() > 0
+    # rentals of municipal patients in progress at the split: transferred (default) or run off
+    ongoing = r[(r["start_day"] < split) & r["muni"] & (r["end_day"] > split)]
+    assert (ongoing["depot"] == "Kommunerna").all() and len(ongoing) > 10
+    run_off = run(_load("limited_cooperation", "governance.rentals=run_off"), 7)
+    stay = _served_by(run_off, split)
+    stay = stay[(stay["start_day"] < split) & stay["muni"] & (stay["end_day"] > split)]
+    assert (stay["depot"] == "Depot").all() and len(stay) == len(ongoing)
+    with pytest.raises(ConfigError) as info:
+        _load("outsourcing", "governance.rentals=run_off")
+    assert "governance.rentals: 'run_off'" in info.value.problems[0]
+
+
+def test_a_route_from_another_depot_must_wait_with_no_vehicles() -> None:
+    raw = load_raw(DATA / "tiny_economics.yaml")
+    raw["depots"]["Other"] = copy.deepcopy(raw["depots"]["Depot"])
+    raw["transport"]["routes"]["other"] = {**raw["transport"]["routes"]["town"], "depot": "Other"}
+    with pytest.raises(ConfigError) as info:
+        build_scenario(copy.deepcopy(raw))
+    assert (
+        "transport.routes.other.municipalities.0: 'Town': belongs to depot 'Depot'" in info.value.problems[0]
+    )
+    raw["transport"]["routes"]["other"]["vehicles"] = 0  # prepared for a dated change: accepted
+    build_scenario(copy.deepcopy(raw))
+    raw["municipalities"]["Village"]["municipal_depot"] = "Other"  # no route serves Village from Other
+    with pytest.raises(ConfigError) as info:
+        build_scenario(raw)
+    assert (
+        "municipalities.Village.municipal_depot: 'Other': no transport.routes entry" in info.value.problems[0]
+    )

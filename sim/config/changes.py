@@ -10,6 +10,9 @@ patterns with the layer that applies them and the rule for their date):
 
 - the DES (``sim/model/changes.py``) applies staff counts per pool, route vehicles, capacity and weekdays on
   the change's day (from 00:00, so anything before the date is identical under common random numbers);
+- which depot serves a municipality (``municipalities.*.depot``) or the patients it pays for
+  (``municipalities.*.municipal_depot``): orders from the day on go to the new depot, rentals in progress
+  transfer or run off (``municipalities.*.rentals_on_move``), stock levels follow the new split;
 - stock levels per category (reorder point, order-up-to level, days of expected orders) are set per year in
   the DES, so their changes must start on 1 January;
 - the economics (``sim/economics``) reads every ``economics.*`` and ``responsibility.*`` value per ledger
@@ -62,7 +65,12 @@ class GovernanceChoice(Model):
         {}, "-", "docs/governance.md", "preset parameters (within their ranges)"
     )
     rentals: Literal["transfer", "run_off"] = param(
-        "transfer", "-", "assumption", "existing rentals move to the new operator (run_off: not implemented)"
+        "transfer",
+        "-",
+        "assumption: the review leaves it open",
+        "rentals in progress when patients move to another depot (limited cooperation) transfer to it or run "
+        "off with the old one (run_off: not implemented for operator changes, whose ledger has one operator "
+        "per month)",
     )
     expanded: bool = param(False, "-", "-", "set when the preset has been expanded into changes (internal)")
     effective: date | None = param(None, "date", "-", "effective date, set on expansion (internal)")
@@ -93,6 +101,8 @@ DATED_KEYS: tuple[DatedKey, ...] = (
     DatedKey("transport.routes.*.vehicles", "model", ""),
     DatedKey("transport.routes.*.capacity_units", "model", ""),
     DatedKey("transport.routes.*.weekdays", "model", ""),
+    DatedKey("municipalities.*.depot", "model", ""),
+    DatedKey("municipalities.*.municipal_depot", "model", ""),
     DatedKey("categories.*.reorder_point_days", "model", "year"),
     DatedKey("categories.*.order_up_to_days", "model", "year"),
     DatedKey("economics.**", "economics", "month"),

@@ -26,8 +26,15 @@ def cross_check(s: Scenario) -> list[str]:
     for name, muni in s.municipalities.items():
         if muni.depot not in depots:
             problems.append(_unknown(f"municipalities.{name}.depot", muni.depot, depots, "depot"))
+        if muni.municipal_depot is not None and muni.municipal_depot not in depots:
+            problems.append(
+                _unknown(f"municipalities.{name}.municipal_depot", muni.municipal_depot, depots, "depot")
+            )
 
-    served: dict[str, str] = {}
+    # a route serves its municipalities from its depot: each (municipality, depot) pair on one route at most;
+    # every municipality needs a route from its depot (and from its municipal depot, if it has one); a route
+    # from any other depot must have 0 vehicles (prepared for a dated change that moves the municipality)
+    served: dict[tuple[str, str], str] = {}
     for rname, route in s.transport.routes.items():
         base = f"transport.routes.{rname}"
         if route.depot not in depots:
@@ -39,16 +46,30 @@ def cross_check(s: Scenario) -> list[str]:
             if m not in munis:
                 problems.append(_unknown(f"{base}.municipalities.{i}", m, munis, "municipality"))
                 continue
-            if m in served:
-                problems.append(f"{base}.municipalities.{i}: {m!r}: already served by route {served[m]!r}")
-            served[m] = rname
-            if s.municipalities[m].depot != route.depot:
+            if (m, route.depot) in served:
                 problems.append(
-                    f"{base}.municipalities.{i}: {m!r}: belongs to depot {s.municipalities[m].depot!r}, "
-                    f"the route leaves from {route.depot!r}"
+                    f"{base}.municipalities.{i}: {m!r}: already served from depot {route.depot!r} by route "
+                    f"{served[m, route.depot]!r}"
                 )
-    for m in sorted(munis - set(served)):
-        problems.append(f"municipalities.{m}: not served by any transport.routes entry")
+            served[m, route.depot] = rname
+            muni = s.municipalities[m]
+            if route.depot not in (muni.depot, muni.municipal_depot) and route.vehicles > 0:
+                problems.append(
+                    f"{base}.municipalities.{i}: {m!r}: belongs to depot {muni.depot!r}, "
+                    f"the route leaves from {route.depot!r} (only a route with vehicles: 0 may wait for a "
+                    "dated change of the municipality's depot)"
+                )
+    for m, muni in sorted(s.municipalities.items()):
+        if muni.depot in depots and (m, muni.depot) not in served:
+            problems.append(
+                f"municipalities.{m}: not served by any transport.routes entry from its depot {muni.depot!r}"
+            )
+        extra = muni.municipal_depot
+        if extra is not None and extra in depots and (m, extra) not in served:
+            problems.append(
+                f"municipalities.{m}.municipal_depot: {extra!r}: "
+                f"no transport.routes entry serves {m!r} from it"
+            )
 
     for c in sorted(cats - set(s.demand.use_rates)):
         problems.append(f"demand.use_rates.{c}: missing; every category needs use rates")

@@ -190,6 +190,21 @@ class Depot(Model):
 
 class Municipality(Model):
     depot: str = param(..., "-", "per municipality", "depot serving the municipality")
+    municipal_depot: str | None = param(
+        None,
+        "-",
+        "per municipality",
+        "depot serving the patients the municipality pays for (cost responsibility), if another "
+        "organisation than ``depot`` serves them (limited cooperation); None: ``depot`` serves everyone",
+    )
+    rentals_on_move: Literal["transfer", "run_off"] = param(
+        "transfer",
+        "-",
+        "assumption: the review leaves it open (docs/governance.md)",
+        "when a dated change moves the municipality's patients to another depot, rentals in progress "
+        "move with them (transfer: the new depot services and collects them) or stay with the old depot "
+        "until they end (run_off)",
+    )
     distance_km: float = param(
         ..., "km", "distances_straight_line_km.csv", "straight-line km to its depot", ge=0, le=5000
     )
@@ -205,7 +220,14 @@ class Route(Model):
     depot: str = param(..., "-", "per route", "depot the vehicles leave from")
     municipalities: list[str] = param(..., "-", "per route", "municipalities served", min_length=1)
     weekdays: list[Weekday] = param(..., "weekdays", "per route", "route days", min_length=1)
-    vehicles: int = param(1, "vehicles", "per route", "vehicles on each run", ge=1, le=1000)
+    vehicles: int = param(
+        1,
+        "vehicles",
+        "per route",
+        "vehicles on each run (0: the route does not run, e.g. prepared for a dated change)",
+        ge=0,
+        le=1000,
+    )
     capacity_units: float = param(
         ..., "volume units", "per route", "load per vehicle and run, each leg", gt=0
     )

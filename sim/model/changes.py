@@ -9,6 +9,13 @@ takes effect at 00:00 of its day:
 - route vehicles and capacity: the route's capacity is reset by an event at 00:00 of the day;
 - route weekdays: the routes running on each day from that day on, and the promised delivery day of
   orders planned from that day on (orders planned earlier keep the promise made under the old timetable);
+- which depot serves a municipality (``municipalities.*.depot``) or the patients it pays for
+  (``municipalities.*.municipal_depot``): orders placed from that day on go to the new depot (fittings,
+  picking, its routes); orders placed earlier are finished by the old one. At 00:00 of the day the stock
+  levels of the change's year on are split between the depots by the orders each will serve (the county's
+  total unchanged), and rentals in progress of the moved patients either transfer to the new depot (its
+  technicians service them, its routes collect them, returns go to its stock) or run off with the old one
+  (``municipalities.*.rentals_on_move``);
 - stock levels of a category (reorder point and order-up-to level, days of expected orders) from the year
   of the change on (changes on 1 January).
 
@@ -21,14 +28,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from sim.config.changes import dated_key, states
 from sim.config.schema import WEEKDAYS
+from sim.model.fleet import ON_RENT
 from sim.model.workshop import POOL_NAMES
+from sim.responsibility import municipality_pays
 
 if TYPE_CHECKING:
     from sim.config.schema import Scenario
     from sim.model.engine import Simulation
 
+AFTER_MIDNIGHT = 1e-6  # days (0.09 s): after the day's 00:00 bookkeeping, before anything else happens
 Applier = Callable[["Simulation", list[str], "Scenario", int], None]
 
 
@@ -66,8 +78,8 @@ def _route_weekdays(sim: Simulation, key: list[str], new: Scenario, day: int) ->
             runs.append(r)
             runs.sort()
         routes.runs[d] = runs
-    for m in routes.route_munis[r]:
-        nxt = routes.next_run[m]
+    for lane in routes.route_lanes[r]:
+        nxt = routes.next_run[lane]
         following = n
         for d in range(n - 1, day - 1, -1):
             nxt[d] = following
@@ -89,11 +101,154 @@ def _stock_levels(sim: Simulation, key: list[str], new: Scenario, day: int) -> N
             stock.levels[y][k][c] = (per_day * spec.reorder_point_days, per_day * spec.order_up_to_days)
 
 
+def _municipal_pays(sim: Simulation, new: Scenario, source: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    """Whether the municipality pays (the cost responsibility in force in ``new``) for orders (``source``
+    >= 0) or initial rentals (``-(index + 1)``) of categories ``cats``."""
+    p = sim.orders.patients
+    cols: dict[str, np.ndarray] = {}
+    from_order = source >= 0
+    for name in ("child", "special_housing", "home_care", "unit_device", "unit_municipal"):
+        col = np.zeros(source.size, dtype=bool)
+        col[from_order] = getattr(p, name)[source[from_order]]
+        if not from_order.all():
+            initial = np.concatenate([getattr(x, name) for x in sim.initial_patients])
+            col[~from_order] = initial[-source[~from_order] - 1]
+        cols[name] = col
+    classes = np.array([c.responsibility_class for c in new.categories.values()])
+    return municipality_pays(new.responsibility, classes[cats], **cols)
+
+
+def _serving(new: Scenario, sim: Simulation, m: int, municipal: np.ndarray) -> np.ndarray:
+    """The depot index serving each row of municipality ``m`` (``municipal``: the municipality pays)."""
+    spec = new.municipalities[sim.municipality_names[m]]
+    region = sim.depot_index[spec.depot]
+    own = sim.depot_index[spec.municipal_depot] if spec.municipal_depot is not None else region
+    return np.where(municipal, own, region)
+
+
+def _assign(sim: Simulation, chunk: Any, first: int, start: int = 0) -> None:
+    """Set the serving depot of a drawn year's orders (ids ``first + start`` on) by the dated changes of
+    who serves (``sim.serving``: (first day, scenario), in date order)."""
+    depot = sim.orders.depot
+    n = len(chunk.time)
+    if start >= n:
+        return
+    rows = np.arange(start, n)
+    times = chunk.time[rows]
+    munis = chunk.municipality[rows]
+    target = np.asarray(sim.muni_depot_array[munis])
+    for day, new in sim.serving:
+        sel = times >= day
+        if not sel.any():
+            continue
+        p = chunk.patients
+        cols = {
+            name: getattr(p, name)[rows[sel]]
+            for name in ("child", "special_housing", "home_care", "unit_device", "unit_municipal")
+        }
+        classes = np.array([c.responsibility_class for c in new.categories.values()])
+        municipal = municipality_pays(new.responsibility, classes[chunk.category[rows[sel]]], **cols)
+        region = np.array([sim.depot_index[x.depot] for x in new.municipalities.values()])
+        own = np.array([sim.depot_index[x.municipal_depot or x.depot] for x in new.municipalities.values()])
+        m = munis[sel]
+        target[sel] = np.where(municipal, own[m], region[m])
+    for o, k in zip((first + rows).tolist(), target.tolist(), strict=True):
+        depot[o] = k
+
+
+def _municipality_depot(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
+    """Orders from ``day`` on go to the depot serving them in ``new`` (the year already drawn now, later
+    years when they are drawn); at the start of the day the stock levels are split anew and rentals in
+    progress transfer or run off."""
+    if any(d == day for d, _ in sim.serving):
+        return  # several keys of one change date: one entry
+    sim.serving.append((day, new))
+    sim.serving.sort(key=lambda x: x[0])
+    book = sim.orders
+    book.assign = lambda chunk, first: _assign(sim, chunk, first)
+    chunk = book.current
+    if chunk is not None and day < book.day0 + len(book.day_start) - 1:
+        _assign(sim, chunk, book.first, max(book.day_start[max(day - book.day0, 0)] - book.first, 0))
+    transfer = {k for k, x in new.municipalities.items() if x.rentals_on_move == "transfer"}
+
+    def at_day(_: Any) -> None:
+        _split_levels(sim, day)
+        for name in transfer:
+            _transfer_rentals(sim, new, sim.municipality_names.index(name))
+
+    # just after 00:00, once the previous day's levels are recorded (nothing before the day changes)
+    sim.env.timeout(day + AFTER_MIDNIGHT - sim.env.now).callbacks.append(at_day)
+
+
+def _split_levels(sim: Simulation, day: int) -> None:
+    """Stock levels from ``day``'s year on, split between the depots by the current year's orders each
+    serves from ``day`` on (per municipality and category, weighted by each year's expected orders); each
+    category's county total is kept."""
+    book = sim.orders
+    lo = book.day_start[max(min(day - book.day0, len(book.day_start) - 1), 0)]
+    hi = len(book)
+    K, C, M = sim.K, sim.C, sim.M
+    served = np.zeros((M, C, K))
+    if hi > lo:
+        np.add.at(
+            served,
+            (
+                np.frombuffer(book.municipality, dtype=np.int16)[lo:hi],
+                np.frombuffer(book.category, dtype=np.int16)[lo:hi],
+                np.frombuffer(book.depot, dtype=np.int16)[lo:hi],
+            ),
+            1.0,
+        )
+    total = served.sum(axis=2, keepdims=True)
+    base = np.zeros((M, C, K))
+    base[np.arange(M), :, sim.muni_depot_array] = 1.0  # no order to go by: the municipality's own depot
+    share = np.where(total > 0, served / np.maximum(total, 1.0), base)
+    stock = sim.stock
+    first = sim.calendar.year_index(day)
+    for y in range(first, len(stock.levels)):
+        rate = sim.demand.annual_rate(sim.demand.years[y])  # [M, C]
+        per_kc = np.einsum("mc,mck->kc", rate, share)
+        weight = per_kc / np.maximum(per_kc.sum(axis=0, keepdims=True), 1e-12)
+        for c in range(C):
+            reorder = sum(stock.levels[y][k][c][0] for k in range(K))
+            up_to = sum(stock.levels[y][k][c][1] for k in range(K))
+            for k in range(K):
+                w = float(weight[k, c])
+                stock.levels[y][k][c] = (reorder * w, up_to * w)
+
+
+def _transfer_rentals(sim: Simulation, new: Scenario, m: int) -> None:
+    """Devices on rent in municipality ``m`` move to the depot now serving their patient."""
+    fleet = sim.fleet
+    r_muni = np.frombuffer(fleet.r_muni, dtype=np.int16)
+    r_ret = np.frombuffer(fleet.r_returned, dtype=np.int8)
+    rids = np.nonzero((r_muni == m) & (r_ret < 0))[0]
+    if rids.size == 0:
+        return
+    source = np.frombuffer(fleet.r_source, dtype=np.int64)[rids]
+    cats = np.frombuffer(fleet.r_cat, dtype=np.int16)[rids]
+    target = _serving(new, sim, m, _municipal_pays(sim, new, source, cats))
+    C = sim.C
+    for rid, k in zip(rids.tolist(), target.tolist(), strict=True):
+        dev = fleet.r_device[rid]
+        old = fleet.depot[dev]
+        if old == k or fleet.state[dev] != ON_RENT:
+            continue
+        fleet.depot[dev] = k
+        fleet.r_depot[rid] = k
+        if fleet.tracked[dev] and sim.rented[fleet.cat[dev]]:
+            c = fleet.cat[dev]
+            sim.fleet_tracked_kc[old * C + c] -= 1
+            sim.fleet_tracked_kc[k * C + c] += 1
+
+
 APPLIERS: dict[str, Applier] = {
     **{f"depots.*.{pool}.count": _staff_count for pool in POOL_NAMES},
     "transport.routes.*.vehicles": _route_capacity,
     "transport.routes.*.capacity_units": _route_capacity,
     "transport.routes.*.weekdays": _route_weekdays,
+    "municipalities.*.depot": _municipality_depot,
+    "municipalities.*.municipal_depot": _municipality_depot,
     "categories.*.reorder_point_days": _stock_levels,
     "categories.*.order_up_to_days": _stock_levels,
 }

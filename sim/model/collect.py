@@ -154,7 +154,7 @@ def collect(sim: Simulation) -> RunOutput:
             "device": r_dev,
             "category": _cat(r_cat, cats),
             "municipality": _cat(r_muni, munis),
-            "depot": _cat(np.asarray(sim.muni_depot)[r_muni] if r_muni.size else r_muni, depots),
+            "depot": _cat(np.frombuffer(fleet.r_depot, dtype=np.int16), depots),
             "start_day": np.frombuffer(fleet.r_start, dtype=np.float64),
             "end_day": r_end,
             "ended": r_end <= days,

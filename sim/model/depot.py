@@ -115,7 +115,7 @@ class DepotStock:
         orders = self.orders
         m = orders.municipality[order]
         c = orders.category[order]
-        k = self.muni_depot[m]
+        k = orders.depot[order]
         recond = self.recond[k][c]
         if recond:
             dev = recond.popleft()

@@ -82,7 +82,8 @@ class Simulation:
         self.muni_depot_array = np.array(self.muni_depot, dtype=np.int64)
         self.rented = [c.rented for c in s.categories.values()]
         self.demand = DemandModel(s, self.calendar)
-        self.orders = OrderBook(self.demand, self.streams, self.days)
+        self.orders = OrderBook(self.demand, self.streams, self.days, self.muni_depot_array)
+        self.order_depot = self.orders.depot  # the depot serving each order (dated changes may move them)
         # per-order state (grows as each year's orders are drawn)
         self.order_device = self.orders.device
         self.order_planned = self.orders.planned
@@ -127,6 +128,7 @@ class Simulation:
         self.wall_seconds = 0.0
         self.events_processed = 0
         self.progress: Callable[[int], None] | None = None
+        self.serving: list[tuple[int, Scenario]] = []  # dated changes of who serves (sim/model/changes.py)
         from sim.model.changes import apply_changes
         from sim.model.warmstart import warm_start
 
@@ -151,7 +153,7 @@ class Simulation:
         self.fleet.state[dev] = ALLOCATED
         self.order_device[order] = dev
         self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
-        self.routes.ready_for_delivery(order, m, t)
+        self.routes.ready_for_delivery(order, m * self.K + self.order_depot[order], t)
 
     def deliver(self, order: int, dev: int, m: int, t: float) -> None:
         """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
@@ -173,7 +175,7 @@ class Simulation:
             rid = fleet.start_rental(dev, order, m, t, book.fates, i)
             rec.count("rental_starts", d, m, c)
             if book.install[i]:
-                k = self.muni_depot[m]
+                k = fleet.depot[dev]
                 job = self.jobs.add(
                     SERVICE_POOL, INSTALLATION, k, m, c, dev, t, book.install_hours[i], ref=rid
                 )
@@ -192,7 +194,7 @@ class Simulation:
         fleet = self.fleet
         c = fleet.cat[dev]
         m = fleet.r_muni[rid]
-        k = self.muni_depot[m]
+        k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours, ref=rid)
         d = int(t)
@@ -211,7 +213,7 @@ class Simulation:
         book = self.orders
         m = book.municipality[order]
         c = book.category[order]
-        k = self.muni_depot[m]
+        k = book.depot[order]
         i = order - book.base
         job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, book.fitting_hours[i], ref=order)
         booked = self.calendar.next_open(now + book.fitting_delay[i])
@@ -223,8 +225,8 @@ class Simulation:
 
     def _fitting_done(self, job: int) -> None:
         order = self.jobs.ref[job]
-        m = self.orders.municipality[order]
-        self.order_planned[order] = self.routes.planned_day(m, int(self.env.now))
+        lane = self.orders.municipality[order] * self.K + self.order_depot[order]
+        self.order_planned[order] = self.routes.planned_day(lane, int(self.env.now))
         self.to_pick.append(order)
 
     # ---- the daily cycle -------------------------------------------------------------------------
@@ -251,7 +253,7 @@ class Simulation:
                 rec.count("consultant_fitting_referrals", d, m, c)
                 env.timeout(times[i] - now, value=o).callbacks.append(self._referral)
             else:
-                planned[o] = self.routes.planned_day(m, d)
+                planned[o] = self.routes.planned_day(m * self.K + self.order_depot[o], d)
                 self.to_pick.append(o)
 
     def _close(self, event: Any) -> None:
@@ -264,7 +266,7 @@ class Simulation:
             dev = fleet.r_device[rid]
             m, c = fleet.r_muni[rid], fleet.r_cat[rid]
             rec.count("returns", d, m, c)
-            if routes.add_return(dev, m, now, fleet.r_u_group[rid]):
+            if routes.add_return(dev, m * self.K + fleet.depot[dev], now, fleet.r_u_group[rid]):
                 rec.count("pickup_orders", d, m, c)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []

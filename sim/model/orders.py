@@ -18,6 +18,7 @@ run). ``fates`` and the scalar columns ``install``, ``install_hours``, ``fitting
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,15 @@ class _Year:
 class OrderBook:
     """All orders of a run, drawn a year at a time, with their state and a window of live fates."""
 
-    def __init__(self, demand: DemandModel, streams: Streams, days: int) -> None:
+    def __init__(
+        self, demand: DemandModel, streams: Streams, days: int, muni_depot: np.ndarray | None = None
+    ) -> None:
         self.demand = demand
+        # the depot serving each order: its municipality's, unless a dated change of who serves says otherwise
+        # (``assign(chunk, first)`` then sets the depots of a newly drawn year's orders in place)
+        self.muni_depot = muni_depot if muni_depot is not None else np.zeros(0, dtype=np.int64)
+        self.depot = array("h")
+        self.assign: Callable[[OrderStream, int], None] | None = None
         self.streams = streams
         self.days = days
         self.years = demand.year_bounds(days)
@@ -82,6 +90,8 @@ class OrderBook:
         n = len(chunk)
         self.municipality.frombytes(chunk.municipality.astype(np.int16).tobytes())
         self.category.frombytes(chunk.category.astype(np.int16).tobytes())
+        serving = self.muni_depot[chunk.municipality] if self.muni_depot.size else np.zeros(n, dtype=np.int64)
+        self.depot.frombytes(serving.astype(np.int16).tobytes())
         self.device.frombytes(np.full(n, -1, dtype=np.int64).tobytes())
         self.planned.frombytes(np.zeros(n, dtype=np.int64).tobytes())
         self.backordered.extend(bytes(n))
@@ -90,6 +100,8 @@ class OrderBook:
         self.first = first
         self.day_start = (chunk.day_start + first).tolist()
         self.current = chunk
+        if self.assign is not None:
+            self.assign(chunk, first)
         keep = OrderStream(
             time=chunk.time, municipality=chunk.municipality, category=chunk.category, fitting=chunk.fitting,
             patients=chunk.patients, fates=Fates.concat([]), day_start=chunk.day_start,

@@ -75,6 +75,12 @@ class Routes:
         self.names = list(t.routes)
         self.route_depot = [depot_index[r.depot] for r in t.routes.values()]
         self.route_munis = [[self.muni_index[m] for m in r.municipalities] for r in t.routes.values()]
+        K = self.K
+        # lanes: a municipality served from a depot (m * K + k); a route from depot k serves lanes (m, k)
+        self.route_lanes = [
+            [m * K + k for m in munis] for munis, k in zip(self.route_munis, self.route_depot, strict=True)
+        ]
+        lanes = M * K
         self.capacity = [r.vehicles * r.capacity_units for r in t.routes.values()]
         self.distance = [mu.distance_km for mu in s.municipalities.values()]
         self.road_factor = t.road_factor
@@ -92,11 +98,15 @@ class Routes:
             [r for r, days in enumerate(weekday_sets) if cal.is_workday[d] and int(cal.weekday[d]) in days]
             for d in range(n)
         ]
-        # next_run[m][d]: first run day of m's route strictly after day d
-        route_of = {m: r for r, ms in enumerate(self.route_munis) for m in ms}
+        # next_run[lane][d]: first run day of the lane's route strictly after day d (never: n)
+        route_of = {lane: r for r, ls in enumerate(self.route_lanes) for lane in ls}
+        never = [n] * (n + 1)
         self.next_run: list[list[int]] = []
-        for m in range(M):
-            r = route_of[m]
+        for lane in range(lanes):
+            r = route_of.get(lane, -1)
+            if r < 0:
+                self.next_run.append(never)
+                continue
             nxt = [n] * (n + 1)
             following = n
             for d in range(n - 1, -1, -1):
@@ -104,34 +114,35 @@ class Routes:
                 if r in self.runs[d]:
                     following = d
             self.next_run.append(nxt)
-        self.ready: list[deque[int]] = [deque() for _ in range(M)]
+        self.ready: list[deque[int]] = [deque() for _ in range(lanes)]
         self.ready_time: dict[int, float] = {}
         # pickup orders
-        self.pickups: list[deque[int]] = [deque() for _ in range(M)]
+        self.pickups: list[deque[int]] = [deque() for _ in range(lanes)]
         self.po_devices: list[list[int]] = []
         self.po_created: list[float] = []
-        self.open_po = [-1] * M
+        self.open_po = [-1] * lanes
         self.dropoffs_pending = 0  # returns on their way to the depot with the customer
         self.fail_draw = streams.buffered("delivery_failures", uniform)  # third and later attempts
 
     # ---- queues ----------------------------------------------------------------------------------------
-    def planned_day(self, m: int, day: int) -> int:
-        """The first run of municipality ``m``'s route after ``day`` (the promised delivery day)."""
-        return self.next_run[m][min(day, len(self.next_run[m]) - 1)]
+    def planned_day(self, lane: int, day: int) -> int:
+        """The first run of the lane's route after ``day`` (the promised delivery day)."""
+        nxt = self.next_run[lane]
+        return nxt[min(day, len(nxt) - 1)]
 
-    def ready_for_delivery(self, order: int, m: int, t: float) -> None:
+    def ready_for_delivery(self, order: int, lane: int, t: float) -> None:
         self.ready_time[order] = t
-        self.ready[m].append(order)
+        self.ready[lane].append(order)
 
-    def add_return(self, dev: int, m: int, t: float, u_group: float) -> bool:
+    def add_return(self, dev: int, lane: int, t: float, u_group: float) -> bool:
         """Put a reported return on a pickup order; True if it opened a new pickup order."""
-        po = self.open_po[m]
+        po = self.open_po[lane]
         if po < 0 or u_group < self.new_po_p:
             po = len(self.po_devices)
             self.po_devices.append([dev])
             self.po_created.append(t)
-            self.pickups[m].append(po)
-            self.open_po[m] = po
+            self.pickups[lane].append(po)
+            self.open_po[lane] = po
             return True
         self.po_devices[po].append(dev)
         return False
@@ -166,8 +177,9 @@ class Routes:
         deliveries: list[tuple[int, int, int]] = []  # (order, device, municipality)
         pickups: list[tuple[int, int]] = []  # (pickup order, municipality)
         rec = self.recorder
+        K = self.K
         for r in self.runs[d]:
-            munis = self.route_munis[r]
+            munis = self.route_lanes[r]  # lanes (m * K + k); the municipality is lane // K
             cap = self.capacity[r]
             stops = dict.fromkeys(munis, 0)
             n_del = dict.fromkeys(munis, 0)
@@ -225,13 +237,13 @@ class Routes:
                 continue
             total_stops = sum(stops.values())
             km = (
-                self.road_factor * 2.0 * max(self.distance[m] for m in visited)
+                self.road_factor * 2.0 * max(self.distance[m // K] for m in visited)
                 + self.km_per_stop * total_stops
             )
             for m in visited:
                 rec.stop_day.append(d)
                 rec.stop_route.append(r)
-                rec.stop_muni.append(m)
+                rec.stop_muni.append(m // K)
                 rec.stop_deliveries.append(n_del[m])
                 rec.stop_pickup_orders.append(n_po[m])
                 rec.stop_pickup_devices.append(n_dev[m])
@@ -251,17 +263,20 @@ class Routes:
         attempts = book.attempts
         u_fail = (book.u_fail1, book.u_fail2)
         failed: list[tuple[int, int]] = []
-        for o, dev, m in deliveries:
+        K = self.K
+        for o, dev, lane in deliveries:
+            m = lane // K
             attempt = attempts[o]
             attempts[o] = min(attempt + 1, 255)
             u = u_fail[attempt][o - book.base] if attempt < 2 else self.fail_draw.next()
             if u < self.fail_p:
-                failed.append((o, m))
+                failed.append((o, lane))
                 self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:
                 self.on_delivered(o, dev, m, t)
         back: list[int] = []
-        for po, m in pickups:
+        for po, lane in pickups:
+            m = lane // K
             for dev in self.po_devices[po]:
                 assert fleet.state[dev] == AWAITING_PICKUP
                 fleet.state[dev] = IN_TRANSIT_BACK
@@ -273,8 +288,8 @@ class Routes:
     def _at_depot(self, event: object) -> None:
         failed, back = event.value  # type: ignore[attr-defined]
         now = self.env.now
-        for o, m in reversed(failed):
+        for o, lane in reversed(failed):
             self.ready_time[o] = now
-            self.ready[m].appendleft(o)
+            self.ready[lane].appendleft(o)
         if back:
             self.stock.triage(back, now)
