@@ -20,7 +20,10 @@ The ledger needs the economic knobs of calibration/fitted/norrbotten_economics.y
 calibration/fit_economics.py norrbotten in turn until both settle.
 
 The KPI knobs (failed deliveries, spare parts, fitting booking delay, km per stop, devices per pickup order)
-are not observed in Norrbotten and are transferred from calibration/fitted/vastmanland.yaml.
+are not observed in Norrbotten and are transferred from calibration/fitted/vastmanland.yaml. The demand trend
+is derived (fitlib.trend_for_growth) so that the municipalities' rented stock grows 2 % a year (devices
+rented to municipalities +22 % 2014-2024, norrbotten_followup_2024.csv), weighting the age bands by the
+shares of their patients the municipalities pay for (special housing and home care).
 """
 
 from __future__ import annotations
@@ -31,7 +34,18 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from fitlib import FITTED_DIR, ROOT, fmt, inline, load_base, read_rows, scale, simulate, write_lines
+from fitlib import (
+    FITTED_DIR,
+    ROOT,
+    fmt,
+    inline,
+    load_base,
+    read_rows,
+    scale,
+    simulate,
+    trend_for_growth,
+    write_lines,
+)
 
 from sim.config import Scenario
 from sim.config.loader import deep_merge, read_yaml
@@ -179,6 +193,9 @@ def write_fitted(fit: dict[str, Any], lines_report: list[str]) -> None:
         "  age_bands:  # child_share: 18 of 20 ages are under 18 (assumption); special housing: assumption;",
         f"              # home_care_share (share of patients): {SOURCE} (municipal share of revenue 2024)",
         *[f"    {band}: {inline(spec)}" for band, spec in fit["demand"]["age_bands"].items()],
+        f"  trend: {{growth: {fmt(fit['demand']['trend']['growth'])}}}  # share per year beyond demography;"
+        " derived by calibration/fitlib.py trend_for_growth: municipal rented stock +2 %/yr "
+        "(norrbotten_followup_2024.csv rented_to_municipalities_growth: +22 % 2014-2024)",
         f"municipalities:  # factors on special-housing and home-care shares; {SOURCE}",
         "                  # (invoiced_share Q1 2025, norrbotten_followup_2025q1.csv)",
         *[f"  {m}: {inline(spec)}" for m, spec in fit["municipalities"].items()],
@@ -203,6 +220,9 @@ def main() -> None:
     base = load_base(REGION, skip=(FITTED.name,))
     munis = list(base["municipalities"])
     fit = initial_guess(munis) if args.init or not FITTED.exists() else read_yaml(FITTED)
+    bands = fit["demand"]["age_bands"]
+    weight = {b: spec["special_housing_share"] + spec["home_care_share"] for b, spec in bands.items()}
+    fit["demand"]["trend"] = {"growth": trend_for_growth(deep_merge(base, fit), 0.02, weight)}
     seeds = list(range(1, args.replications + 1))
     for it in range(args.iterations):
         sim = simulate(deep_merge(base, fit), seeds, DAYS, WINDOW, extra=ledger_shares)

@@ -52,14 +52,22 @@ def simulate(
     days: int,
     window: tuple[date, date],
     extra: Callable[[RunOutput, Scenario], dict[str, float]] | None = None,
+    kpi_window: tuple[date, date] | None = None,
 ) -> dict[str, Any]:
-    """Mean summary by municipality over ``seeds`` for a ``days``-long run (plus ``extra`` metrics)."""
+    """Mean summary by municipality over ``seeds`` for a ``days``-long run (plus ``extra`` metrics). With
+    ``kpi_window`` the service KPIs (all but km per device) of the whole region come from that window: the
+    window in which they were observed, which may lie later than the volumes' window."""
     raw = apply_overrides(raw, [f"horizon.years={days / 365.25}"])
     scenario = build_scenario(raw, str(raw.get("name", "fit")))
     results = []
     for seed in seeds:
         out = run(scenario, seed)
         res = summarise(out, *window, by="municipality")
+        if kpi_window is not None:
+            later = summarise(out, *kpi_window)
+            for key, value in later.items():
+                if key.startswith("kpi_") and key != "kpi_mil_driven_per_rented_individual_volume":
+                    res["all"][key] = value
         if extra:
             res["extra"] = extra(out, scenario)
         results.append(res)
@@ -87,3 +95,31 @@ def write_lines(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {path.relative_to(ROOT)}")
+
+
+def demographic_growth(
+    raw: dict[str, Any], years: int = 5, band_weight: dict[str, float] | None = None
+) -> float:
+    """Mean yearly growth of the expected orders of rented categories over the first ``years`` years, from
+    population alone (trend 0); ``band_weight`` weights the age bands (e.g. the municipal payers' share)."""
+    from sim.model.calendar import Calendar
+    from sim.model.demand import DemandModel
+
+    raw = apply_overrides(raw, ["demand.trend.growth=0.0", f"horizon.years={years + 1}"])
+    scenario = build_scenario(raw, "growth")
+    start = scenario.horizon.start_date
+    days = (start.replace(year=start.year + years + 1) - start).days
+    demand = DemandModel(scenario, Calendar(scenario.calendar, start, days))
+    rented = np.array([c.rented for c in scenario.categories.values()])
+    w = np.array([(band_weight or {}).get(b, 1.0) for b in demand.bands])
+    first = demand.years[0]
+    totals = [float((demand.contribution[y - first][:, rented, :] * w).sum()) for y in (first, first + years)]
+    return float((totals[1] / totals[0]) ** (1.0 / years) - 1.0)
+
+
+def trend_for_growth(
+    raw: dict[str, Any], target: float, band_weight: dict[str, float] | None = None
+) -> float:
+    """The demand trend (share per year beyond demography) that makes expected rented orders, and so in
+    steady growth the rented stock, grow by ``target`` a year."""
+    return float((1.0 + target) / (1.0 + demographic_growth(raw, band_weight=band_weight)) - 1.0)

@@ -76,6 +76,30 @@ def _print_metrics(metrics: dict[str, Any], indent: str = "  ") -> None:
         print(f"{indent}{key:<{width}}  {_fmt(value)}")
 
 
+def _print_kpis_by_year(output: Any) -> None:
+    """Service KPIs per calendar year beside the config's targets (``<`` marks a year below its target),
+    and a sentence for each target that no capacity can reach."""
+    from sim.summary import YEARLY_KPIS, kpis_by_year, target_notes
+
+    by_year = kpis_by_year(output)
+    targets = output.meta.get("kpi_targets", {})
+    years = list(by_year)
+    width = max(len(k) for k in YEARLY_KPIS)
+    print("KPIs per year (target from the config's kpi_targets; < below target):")
+    print(f"  {'':<{width}}  {'target':>6}" + "".join(f"  {y:>6}" for y in years))
+    for kpi in YEARLY_KPIS:
+        target = targets.get(kpi)
+        cells = []
+        for y in years:
+            value = by_year[y].get(kpi, float("nan"))
+            mark = "<" if target is not None and value == value and value < target else " "
+            cells.append(f"  {value:5.3f}{mark}" if value == value else f"  {'n/a':>5} ")
+        shown = f"{target:.3f}" if target is not None else "-"
+        print(f"  {kpi:<{width}}  {shown:>6}" + "".join(cells))
+    for note in target_notes(output.meta):
+        print(f"  {note}")
+
+
 def _progress_bar(total_days: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     from tqdm import tqdm
 
@@ -172,6 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "technician_utilisation",
         )
         _print_metrics({k: metrics[k] for k in keys if k in metrics})
+        _print_kpis_by_year(output)
         if output.has("ledger"):
             from sim.economics.views import aggregate
 
@@ -207,6 +232,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
             _print_metrics(metrics)
     else:
         _print_metrics(result, indent="")
+    if output.has("kpis"):
+        _print_kpis_by_year(output)
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HmsimError
+from sim.model.limits import CAPACITY_OF, LIMIT_REASONS
 from sim.output import RunOutput
 from sim.responsibility import REGION
 
@@ -172,3 +173,61 @@ def summarise(
     for muni in out.meta["municipalities"]:
         result[muni] = _segment_metrics(out, d0, d1, muni)
     return result
+
+
+YEARLY_KPIS = (
+    "kpi_delivery_on_planned_day",
+    "kpi_repair_done_within_5_workdays",
+    "kpi_fitting_offered_within_15_workdays",
+    "kpi_rental_rate_devices_at_customer",
+)
+
+
+def kpis_by_year(out: RunOutput) -> dict[int, dict[str, float]]:
+    """``{year: {kpi: value}}`` for every calendar year the run touches (after the warm-up): the three
+    service KPIs from the monthly ``kpis`` table (events meeting the target over events), and the rental rate
+    as the mean daily ratio of tracked devices on rent to the tracked fleet."""
+    result: dict[int, dict[str, float]] = {}
+    kpis = out["kpis"]
+    year = pd.to_datetime(kpis["month"]).dt.year
+    names = {f"kpi_{k}": k for k in ("delivery_on_planned_day", "repair_done_within_5_workdays",
+                                     "fitting_offered_within_15_workdays")}  # fmt: skip
+    sums = kpis.assign(year=year).groupby(["year", "kpi"], observed=True)[["events", "met"]].sum()
+    first = out.start_date
+    warmup = int(out.meta.get("warmup_days", 0))
+    years = sorted({int(y) for y in year} | {(first + timedelta(days=warmup)).year})
+    for y in years:
+        row: dict[str, float] = {}
+        for metric, kpi in names.items():
+            if (y, kpi) in sums.index and sums.loc[(y, kpi), "events"] > 0:
+                row[metric] = float(sums.loc[(y, kpi), "met"] / sums.loc[(y, kpi), "events"])
+            else:
+                row[metric] = float("nan")
+        result[y] = row
+    if out.has("depot_timeseries"):
+        ts = out["timeseries"]
+        on = ts[ts["metric"] == "on_rent_tracked"].groupby("date")["value"].sum()
+        dts = out["depot_timeseries"]
+        fleet = dts[dts["metric"] == "fleet_tracked"].groupby("date")["value"].sum()
+        ratio = (on / fleet.reindex(on.index)).dropna()
+        day = _day_of(pd.Series(ratio.index), first)
+        ratio = ratio[day >= warmup]
+        by_year = ratio.groupby(pd.to_datetime(ratio.index).year).mean()
+        for y in result:
+            result[y]["kpi_rental_rate_devices_at_customer"] = float(by_year.get(y, float("nan")))
+    return result
+
+
+def target_notes(meta: dict[str, Any]) -> list[str]:
+    """One sentence per KPI whose target lies above what unlimited capacity could reach in the model."""
+    targets: dict[str, float] = meta.get("kpi_targets", {})
+    limits: dict[str, float] = meta.get("kpi_limits", {})
+    notes = []
+    for kpi, target in targets.items():
+        limit = limits.get(kpi)
+        if limit is not None and target > limit:
+            notes.append(
+                f"{kpi}: the target {target:.2f} is out of reach at any capacity: even with unlimited "
+                f"{CAPACITY_OF[kpi]} the model reaches at most {limit:.3f}, limited by {LIMIT_REASONS[kpi]}."
+            )
+    return notes

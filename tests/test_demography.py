@@ -116,8 +116,11 @@ def test_annual_rate_follows_population_by_year_including_history() -> None:
     demand = Simulation(scenario, 1).demand
     table = county("vastmanland")
     use = scenario.demand.use_rates
+    trend = scenario.demand.trend  # the trend beyond demography multiplies every year (issue 8, section 2)
+    base = trend.base_year if trend.base_year is not None else scenario.horizon.start_date.year
     for year in (2013, 2018, 2023, 2030, 2040):
         expected = sum(table[year][b] * use[c].get(b, 0.0) / 1000 for c in use for b in BANDS)
+        expected *= (1.0 + trend.growth) ** (year - base)
         assert demand.annual_rate(year).sum() == pytest.approx(expected, rel=1e-3), year
     assert demand.annual_rate(2040).sum() > demand.annual_rate(2013).sum()
 
@@ -149,6 +152,9 @@ def test_population_scenario_grows_the_band_as_stated_and_keeps_earlier_years() 
     extra = (d1.population_all[y(2030), :, b80] - d0.population_all[y(2030), :, b80])[:, None] * use80[
         None, :
     ]
+    trend = base.demand.trend  # the trend beyond demography multiplies every year (issue 8, section 2)
+    start = trend.base_year if trend.base_year is not None else base.horizon.start_date.year
+    extra *= (1.0 + trend.growth) ** (2030 - start)
     assert d1.annual_rate(2030) - d0.annual_rate(2030) == pytest.approx(extra)
 
 

@@ -23,6 +23,12 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ResponsibilityClass = Literal["1", "2", "3", "4", "clinic"]
 JobKind = Literal["recondition", "corrective", "preventive", "installation", "fitting"]
+KpiName = Literal[
+    "kpi_delivery_on_planned_day",
+    "kpi_repair_done_within_5_workdays",
+    "kpi_fitting_offered_within_15_workdays",
+    "kpi_rental_rate_devices_at_customer",
+]
 
 
 FAMILY_CV: dict[str, float] = {"exponential": 1.0, "fixed": 0.0}
@@ -181,7 +187,17 @@ class Depot(Model):
         le=10_000_000,
     )
     fitting_booking_delay_days: Dist = param(
-        Dist(mean=8.0, cv=1.0), "days", "calibration", "from referral until a fitting can be booked"
+        Dist(mean=8.0, cv=1.0),
+        "days",
+        "assumption: prescriber and patient need days to arrange a visit (no source)",
+        "from referral until the earliest day a fitting can take place (capacity cannot shorten it)",
+    )
+    fitting_booking_horizon_workdays: int = param(
+        40,
+        "workdays",
+        "assumption: consultants' calendars open about two months ahead (no source)",
+        "how far ahead fittings can be booked; referrals beyond it wait on a list",
+        ge=1,
     )
     fitting_hours: Dist = param(
         Dist(mean=3.0, cv=0.5), "hours", "assumption: visit incl. travel and documentation", "consultant time"
@@ -253,6 +269,20 @@ class Transport(Model):
         "deliveries that fail",
         ge=0,
         lt=1,
+    )
+    technician_speed_kmh: float | None = param(
+        None,
+        "km per hour",
+        "assumption: the shipped work times (repair_hours, installation_hours) include travel",
+        "service technicians' driving speed to users; None: no separate travel (it is in the work times)",
+        gt=0,
+    )
+    service_visits_per_trip: float = param(
+        3.0,
+        "visits",
+        "assumption: a technician combines a few work orders in one municipality per trip",
+        "work orders and installations sharing one round trip (used when technician_speed_kmh is set)",
+        ge=1,
     )
     dropoff_share: float = param(
         0.0,
@@ -493,6 +523,15 @@ class InitialState(Model):
     reconditioning_backlog_days: float = param(
         2.0, "days of returns", "assumption", "devices awaiting reconditioning at the start", ge=0, le=365
     )
+    history_years: int = param(
+        15,
+        "years",
+        "assumption: longer than nearly all rentals and device lives, so the fleet at the start forgets "
+        "the empty region the pre-simulation starts from",
+        "past years of demand run forward to build the fleet at the start (sim/model/warmstart.py)",
+        ge=1,
+        le=40,
+    )
 
 
 class Outputs(Model):
@@ -527,4 +566,10 @@ class Scenario(Model):
     )
     governance: GovernanceChoice | None = param(
         None, "-", "docs/governance.md", "a governance option, expanded into dated changes"
+    )
+    kpi_targets: dict[KpiName, float] = param(
+        {},
+        "share",
+        "per region (the centre's targets, calibration/observed)",
+        "service KPI targets, shown beside the simulated KPIs per year by hmsim run and hmsim summary",
     )

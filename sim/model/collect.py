@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.fleet import STATE_NAMES
+from sim.model.limits import kpi_limits
 from sim.model.records import DEPOT_COUNTS, DEPOT_LEVELS, MUNI_COUNTS, MUNI_LEVELS
 from sim.model.workshop import JOB_KINDS, POOL_NAMES
 from sim.output import RunOutput
@@ -310,5 +311,9 @@ def collect(sim: Simulation) -> RunOutput:
         "routes": sim.routes.names,
         "wall_seconds": round(sim.wall_seconds, 3),
         "simpy_events": sim.events_processed,
+        "kpi_targets": dict(s.kpi_targets),
+        "kpi_limits": kpi_limits(
+            s, dict(zip(cats, sim.demand.annual_rate(cal.start.year).sum(axis=0).tolist(), strict=True))
+        ),
     }
     return RunOutput(meta=meta, tables=tables)

@@ -14,12 +14,13 @@ import gc
 import time
 from collections.abc import Callable, Generator
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
+from sim.model.booking import FittingBook
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
@@ -29,6 +30,9 @@ from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
 from sim.model.rng import Streams
 from sim.model.transport import Routes
 from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
+
+if TYPE_CHECKING:
+    from sim.model.warmstart import History
 
 SERVICE_POOL = POOL_NAMES.index("service_technicians")
 CONSULT_POOL = POOL_NAMES.index("consultants")
@@ -81,6 +85,13 @@ class Simulation:
         self.muni_depot = [self.depot_index[mu.depot] for mu in s.municipalities.values()]
         self.muni_depot_array = np.array(self.muni_depot, dtype=np.int64)
         self.rented = [c.rented for c in s.categories.values()]
+        t = s.transport
+        # hours of driving per work order at a user: a round trip shared by service_visits_per_trip visits
+        speed = t.technician_speed_kmh
+        self.travel_hours = [
+            2.0 * t.road_factor * mu.distance_km / speed / t.service_visits_per_trip if speed else 0.0
+            for mu in s.municipalities.values()
+        ]
         self.demand = DemandModel(s, self.calendar)
         self.orders = OrderBook(self.demand, self.streams, self.days, self.muni_depot_array)
         self.order_depot = self.orders.depot  # the depot serving each order (dated changes may move them)
@@ -117,6 +128,10 @@ class Simulation:
                     for p in staff
                 ]
             )
+        self.fitting_books = [
+            FittingBook(self.env, self.calendar, self.jobs, depot, self._fitting_done)
+            for depot in s.depots.values()
+        ]
         self.routes = Routes(s, env, cal, streams, rec, self.orders, self.fleet, self.stock, self.deliver)
         self.to_report: list[int] = []
         self.to_pick: list[int] = []
@@ -125,6 +140,7 @@ class Simulation:
         self.in_workshop_kc = self.stock.in_workshop_kc  # owned by the stock, read for the daily levels
         self.fleet_tracked_kc = self.fleet.tracked_kc  # owned by the fleet
         self.initial_patients: list[Patients] = []
+        self.history: dict[tuple[int, int], History] = {}  # warm-start pre-simulation per depot x category
         self.wall_seconds = 0.0
         self.events_processed = 0
         self.progress: Callable[[int], None] | None = None
@@ -176,9 +192,8 @@ class Simulation:
             rec.count("rental_starts", d, m, c)
             if book.install[i]:
                 k = fleet.depot[dev]
-                job = self.jobs.add(
-                    SERVICE_POOL, INSTALLATION, k, m, c, dev, t, book.install_hours[i], ref=rid
-                )
+                hours = book.install_hours[i] + self.travel_hours[m]
+                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, hours, ref=rid)
                 rec.count("installations", d, m, c)
                 self.pools[k][SERVICE_POOL].submit(job)
         else:
@@ -196,7 +211,7 @@ class Simulation:
         m = fleet.r_muni[rid]
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
-        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours, ref=rid)
+        job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
         d = int(t)
         self.recorder.count("technical_work_orders", d, m, c)
         self.recorder.count("corrective_work_orders" if corrective else "preventive_work_orders", d, m, c)
@@ -216,12 +231,7 @@ class Simulation:
         k = book.depot[order]
         i = order - book.base
         job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, book.fitting_hours[i], ref=order)
-        booked = self.calendar.next_open(now + book.fitting_delay[i])
-        self.env.timeout(booked - now, value=(k, job)).callbacks.append(self._book)
-
-    def _book(self, event: Any) -> None:
-        k, job = event.value
-        self.pools[k][CONSULT_POOL].submit(job)
+        self.fitting_books[k].request(job, now + book.fitting_delay[i])
 
     def _fitting_done(self, job: int) -> None:
         order = self.jobs.ref[job]
@@ -316,6 +326,8 @@ class Simulation:
                 for pools in self.pools:
                     for pool in pools:
                         pool.pull()
+                for fitting_book in self.fitting_books:
+                    fitting_book.morning(d)
                 self._place_orders(d)
                 if routes.runs[d]:
                     env.timeout(routes.dep, value=d).callbacks.append(self._depart)

@@ -1,0 +1,244 @@
+"""Backtest: fit on one period, predict another, and compare the model's error with naive forecasts.
+
+Run from the repository root (about two minutes with three seeds)::
+
+    .venv/bin/python calibration/backtest.py [--seeds 3] [--markdown]
+
+Every shipped parameter was fitted to other periods or other figures (Västmanland activity to Jan-Apr 2023,
+Norrbotten's payer split to 2024/Q1 2025, both regions' money to their base year, the demand trend to the
+documented stock growth), so each prediction below is out of sample:
+
+- **Norrbotten 2023 -> 2024 volumes** (norrbotten_followup_2024.csv orders_change, returns_change,
+  reconditioned_change): the shipped Norrbotten config started on 2023-01-01 for two years; the change of
+  each yearly volume. Naive forecasts: "unchanged" (0 %) and "x order growth" (returns and reconditioning
+  change like orders; this naive is given the observed order change, so it is a demanding benchmark).
+- **Norrbotten total cost 2023 -> 2024** (cost_total 2023 and 2024): the model's cost ratio 2024 / 2023
+  applied to the observed 2023 cost. Naive: 2023 unchanged; 2023 x (1 + observed order change).
+- **Västmanland 2023 -> Jan-Apr 2024** (kpi_mil_driven_per_rented_individual_volume and
+  kpi_rental_rate_devices_at_customer, period 2024-01..2024-04): fitted on 2023 values. Naive: the 2023
+  value unchanged (no order-growth naive for a ratio).
+
+The error is prediction minus observation, in percentage points for changes and shares and in percent for
+amounts. The script then checks the fitted files: degrees of freedom (free parameters against targets) and
+parameters at a bound of their fit or outside a plausible range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import date
+from typing import Any
+
+import numpy as np
+from fitlib import FITTED_DIR, ROOT, read_rows
+
+from sim.config import load_scenario
+from sim.economics import compute
+from sim.model import run
+from sim.summary import summarise
+
+OBS = ROOT / "calibration" / "observed"
+REGIONS = ROOT / "configs" / "regions"
+COST_GROUPS = (
+    "cost_base_subscription_functions",
+    "cost_warehouse_staff_premises_technicians",
+    "cost_work_orders",
+    "cost_transport",
+)
+
+
+def observed(file: str) -> dict[tuple[str, str, str], float]:
+    return {(r["metric"], r["segment"], r["period"]): float(r["value"]) for r in read_rows(OBS / file)}
+
+
+def norrbotten(seeds: list[int]) -> list[dict[str, Any]]:
+    obs = observed("norrbotten_followup_2024.csv")
+    scenario = load_scenario(
+        REGIONS / "norrbotten.yaml", ["horizon.start_date=2023-01-01", "horizon.years=2"]
+    )
+    volumes: dict[str, list[float]] = {"orders": [], "returns": [], "recondition_work_orders": []}
+    cost_ratio: list[float] = []
+    for seed in seeds:
+        out = run(scenario, seed)
+        years = [summarise(out, date(y, 1, 1), date(y, 12, 31)) for y in (2023, 2024)]
+        for metric in volumes:
+            volumes[metric].append(years[1][metric] / years[0][metric] - 1)
+        econ = compute(out, scenario)
+        assert scenario.economics is not None
+        groups = scenario.economics.reporting_groups
+        accounts = {a for g in COST_GROUPS for a in groups.get(g, [])}
+        led = econ.ledger[econ.ledger["account"].astype(str).isin(accounts)]
+        by_year = led.groupby("year")["amount"].sum()
+        cost_ratio.append(float(by_year[2024] / by_year[2023]))
+    order_change = obs[("orders_change", "all", "2023..2024")]
+    rows: list[dict[str, Any]] = []
+    for metric, label in (
+        ("orders", "orders_change"),
+        ("returns", "returns_change"),
+        ("recondition_work_orders", "reconditioned_change"),
+    ):
+        actual = obs[(label, "all", "2023..2024")]
+        rows.append(
+            {
+                "case": "Norrbotten 2023->2024",
+                "quantity": f"{label} (pp)",
+                "observed": 100 * actual,
+                "model": 100 * float(np.mean(volumes[metric])),
+                "model_se": 100 * float(np.std(volumes[metric], ddof=1) / np.sqrt(len(seeds))),
+                "naive_unchanged": 0.0,
+                "naive_order_growth": None if metric == "orders" else 100 * order_change,
+            }
+        )
+    c23, c24 = obs[("cost_total", "all", "2023")], obs[("cost_total", "all", "2024")]
+    ratio = np.array(cost_ratio)
+    rows.append(
+        {
+            "case": "Norrbotten 2023->2024",
+            "quantity": "cost_total 2024 (kSEK)",
+            "observed": c24,
+            "model": c23 * float(ratio.mean()),
+            "model_se": c23 * float(ratio.std(ddof=1) / np.sqrt(len(seeds))),
+            "naive_unchanged": c23,
+            "naive_order_growth": c23 * (1 + order_change),
+        }
+    )
+    return rows
+
+
+def vastmanland(seeds: list[int]) -> list[dict[str, Any]]:
+    obs = observed("vastmanland_hmc_2024_interim.csv")
+    scenario = load_scenario(REGIONS / "vastmanland.yaml", ["horizon.years=1.34"])
+    values: dict[str, list[float]] = {}
+    metrics = ("kpi_mil_driven_per_rented_individual_volume", "kpi_rental_rate_devices_at_customer")
+    for seed in seeds:
+        res = summarise(run(scenario, seed), date(2024, 1, 1), date(2024, 4, 30))
+        for m in metrics:
+            values.setdefault(m, []).append(res[m])
+    rows = []
+    for m in metrics:
+        v = np.array(values[m])
+        rows.append(
+            {
+                "case": "Västmanland 2023->Jan-Apr 2024",
+                "quantity": m,
+                "observed": obs[(m, "all", "2024-01..2024-04")],
+                "model": float(v.mean()),
+                "model_se": float(v.std(ddof=1) / np.sqrt(len(seeds))),
+                "naive_unchanged": obs[(m, "all", "2023")],
+                "naive_order_growth": None,
+            }
+        )
+    return rows
+
+
+def _error(pred: float | None, actual: float, relative: bool) -> str:
+    if pred is None:
+        return "-"
+    return f"{(pred / actual - 1) * 100:+.1f} %" if relative else f"{pred - actual:+.2f}"
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| case | quantity | observed | model (± SE) | model error | naive unchanged: error | "
+        "naive x order growth: error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        relative = "kSEK" in r["quantity"]
+        fmt = "{:,.0f}" if relative else "{:.3g}"
+        lines.append(
+            f"| {r['case']} | {r['quantity']} | {fmt.format(r['observed'])} | "
+            f"{fmt.format(r['model'])} ± {fmt.format(r['model_se'])} | "
+            f"{_error(r['model'], r['observed'], relative)} | "
+            f"{_error(r['naive_unchanged'], r['observed'], relative)} | "
+            f"{_error(r['naive_order_growth'], r['observed'], relative)} |"
+        )
+    return lines
+
+
+# plausible ranges of fitted parameters (outside: flagged); bounds of the fit scripts' clamps
+PLAUSIBLE = {
+    "productive_share": (0.3, 0.95),
+    "special_housing_factor": (0.2, 5.0),
+    "home_care_factor": (0.2, 5.0),
+    "home_care_share": (0.0, 0.9),
+    "price_level": (0.5, 2.0),
+}
+CLAMPS = {
+    "special_housing_factor": (0.1, 10.0),
+    "home_care_factor": (0.1, 10.0),
+    "home_care_share": (0.0, 0.95),
+    "return_share": (0.3, 0.999),
+}
+
+
+# free parameters and independent targets of each fit (from the fit scripts' docstrings)
+DEGREES = {
+    "calibration/fit_vastmanland.py": (
+        23,
+        24,
+        "one factor per volume, share and KPI target, 9 free municipality factors (geometric mean fixed); "
+        "targets: 6 volumes, rented volume (all, municipalities; the region's part follows), 10 "
+        "municipalities, 5 KPIs, holders 65+, sold share of orders",
+    ),
+    "calibration/fit_norrbotten.py": (
+        14,
+        15,
+        "home-care level, 13 free municipality factors; targets: municipal revenue share, 14 invoicing "
+        "shares (summing to 1: 13 independent)",
+    ),
+    "calibration/fit_economics.py": (14, 14, "one knob per reported account line (7 per region)"),
+}
+
+
+def check_fitted() -> list[str]:
+    """Degrees of freedom per fit and fitted numbers at a clamp of their fit or outside a plausible range."""
+    lines = []
+    for script, (free, targets, what) in DEGREES.items():
+        lines.append(f"- `{script}`: {free} free parameters for {targets} independent targets "
+                     f"({targets - free} degrees of freedom left): {what}")  # fmt: skip
+    for path in sorted(FITTED_DIR.glob("*.yaml")):
+        flags = []
+        parents: list[tuple[int, str]] = []  # (indent, key) of the enclosing block mappings
+        for line in path.read_text(encoding="utf-8").splitlines():
+            body = line.split("#", 1)[0]
+            if not body.strip():
+                continue
+            indent = len(body) - len(body.lstrip())
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            key, _, rest = body.strip().lstrip("- ").partition(":")
+            if not rest.strip():
+                parents.append((indent, key))
+                continue
+            # an inline mapping is named by its own key, a scalar by the block that holds it
+            owner = key + "." if "{" in rest else (parents[-1][1] + "." if parents else "")
+            for key, value in re.findall(r"([A-Za-z_]+): (-?[0-9.eE+-]+)", body):
+                v = float(value)
+                if key in CLAMPS and v in CLAMPS[key]:
+                    flags.append(f"{owner}{key} = {value} is at the fit's clamp {CLAMPS[key]}")
+                elif key in PLAUSIBLE and not PLAUSIBLE[key][0] <= v <= PLAUSIBLE[key][1]:
+                    flags.append(f"{owner}{key} = {value} is outside the plausible range {PLAUSIBLE[key]}")
+        lines.append(
+            f"- `{path.relative_to(ROOT)}`: " + (f"{len(flags)} flagged" if flags else "nothing flagged")
+        )
+        lines += [f"  - {f}" for f in flags]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    seeds = list(range(1, args.seeds + 1))
+    rows = norrbotten(seeds) + vastmanland(seeds)
+    print(f"Backtest, mean of seeds {seeds} (errors: prediction - observed; pp or %):")
+    print(*table(rows), sep="\n")
+    print()
+    print("Calibration: degrees of freedom and flagged fitted parameters:")
+    print(*check_fitted(), sep="\n")
+
+
+if __name__ == "__main__":
+    main()

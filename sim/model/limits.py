@@ -1,0 +1,107 @@
+"""What capacity cannot buy: each service KPI's limit with unlimited staff and vehicles.
+
+Each KPI is produced by queues (staff pools, consultants' calendars, vehicle loads) plus delays that no
+capacity shortens. With unlimited capacity the queues vanish and the KPI tends to the share of events that
+those delays alone let through; a target above that limit is out of reach at any capacity:
+
+- delivery on the planned day: ``1 - failed_delivery_probability`` (a failed first attempt misses the day;
+  stock-outs can lower it further, capacity does not raise it);
+- repair within 5 workdays: ``1 - share of technical work orders whose spare-part wait exceeds 7 days``
+  (about 5 workdays), weighted by each category's expected corrective and preventive work orders;
+- fitting within 15 workdays: the share of referrals whose earliest possible day
+  (``fitting_booking_delay_days``, then the next workday) lies within 15 workdays on the first year's
+  calendar (holidays included), averaged over depots.
+
+The repair limit's "7 days" ignores holidays (approximate to about a percentage point). A run's first months
+can exceed the fitting limit: fittings referred before the start are not simulated, so early windows miss
+the longest waits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from sim.config.schema import Dist, Scenario
+from sim.model.calendar import Calendar
+from sim.model.distributions import mixture_mean
+
+
+def _ppf(dist: Dist, q: np.ndarray) -> np.ndarray:
+    """Quantiles of a config ``Dist``."""
+    mean, cv = dist.mean, dist.cv
+    if dist.dist == "fixed" or cv == 0:
+        return np.full(q.size, mean)
+    if dist.dist == "exponential":
+        return np.asarray(stats.expon(scale=mean).ppf(q))
+    if dist.dist == "gamma":
+        return np.asarray(stats.gamma(1.0 / (cv * cv), scale=mean * cv * cv).ppf(q))
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return np.asarray(stats.lognorm(sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2)).ppf(q))
+
+
+def _within_workdays(calendar: Calendar, delay: Dist, workdays: int) -> float:
+    """Share of events arising on the year's workdays (at noon) that are done within ``workdays`` workdays
+    when they wait ``delay`` days and are then served on the next workday (the calendar's holidays count)."""
+    q = (np.arange(200) + 0.5) / 200
+    waits = _ppf(delay, q)
+    days = np.flatnonzero(calendar.is_workday[: min(calendar.days, 365)])
+    hits = 0
+    for d in days.tolist():
+        for w in waits.tolist():
+            t = d + 0.5 + w
+            served = calendar.next_workday(int(t)) if int(t) < calendar.n_days else calendar.n_days - 1
+            hits += calendar.workdays_between(d + 0.5, served) <= workdays
+    return hits / (days.size * waits.size) if days.size else 1.0
+
+
+def _cdf(dist: Dist, x: float) -> float:
+    """P(X <= x) for a config ``Dist``."""
+    mean, cv = dist.mean, dist.cv
+    if dist.dist == "fixed" or cv == 0:
+        return 1.0 if mean <= x else 0.0
+    if dist.dist == "exponential":
+        return float(stats.expon(scale=mean).cdf(x))
+    if dist.dist == "gamma":
+        return float(stats.gamma(1.0 / (cv * cv), scale=mean * cv * cv).cdf(x))
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return float(stats.lognorm(sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2)).cdf(x))
+
+
+def kpi_limits(scenario: Scenario, annual_orders: dict[str, float] | None = None) -> dict[str, float]:
+    """Upper limits of the service KPIs at unlimited capacity (``annual_orders`` per category weights the
+    categories; equal weights when absent), over the first year's calendar."""
+    start = scenario.horizon.start_date
+    calendar = Calendar(scenario.calendar, start, 366, margin_days=200)
+    cats = {n: c for n, c in scenario.categories.items() if c.rented}
+    weight = {n: (annual_orders or {}).get(n, 1.0) for n in cats}
+    late = total = 0.0
+    for n, c in cats.items():
+        stock = weight[n] * mixture_mean(c.rental_duration) / 365.25
+        corrective = stock * c.corrective_per_device_year
+        total += corrective + stock * c.preventive_per_device_year
+        late += corrective * c.spare_part_share * (1.0 - _cdf(c.spare_part_wait_days, 7.0))
+    fit_weight = sum(weight[n] * c.fitting_share for n, c in cats.items())
+    depots = list(scenario.depots.values())
+    fitting = sum(_within_workdays(calendar, d.fitting_booking_delay_days, 15) for d in depots) / len(depots)
+    return {
+        "kpi_delivery_on_planned_day": 1.0 - scenario.transport.failed_delivery_probability,
+        "kpi_repair_done_within_5_workdays": 1.0 - late / total if total > 0 else 1.0,
+        "kpi_fitting_offered_within_15_workdays": fitting if fit_weight > 0 else 1.0,
+    }
+
+
+LIMIT_REASONS = {
+    "kpi_delivery_on_planned_day": "failed first delivery attempts (transport.failed_delivery_probability)",
+    "kpi_repair_done_within_5_workdays": "spare-part waits "
+    "(categories.*: spare_part_share, spare_part_wait_days)",
+    "kpi_fitting_offered_within_15_workdays": "the earliest day prescriber and patient can attend "
+    "(depots.*.fitting_booking_delay_days)",
+}
+CAPACITY_OF = {
+    "kpi_delivery_on_planned_day": "vehicles",
+    "kpi_repair_done_within_5_workdays": "service technicians",
+    "kpi_fitting_offered_within_15_workdays": "consultants",
+}
