@@ -19,26 +19,35 @@ documented stock growth), so each prediction below is out of sample:
   value unchanged (no order-growth naive for a ratio).
 
 The error is prediction minus observation, in percentage points for changes and shares and in percent for
-amounts. The script then checks the fitted files: degrees of freedom (free parameters against targets) and
-parameters at a bound of their fit or outside a plausible range.
+amounts. The script then checks the fitted files: degrees of freedom of each `hmsim calibrate` spec (free
+parameters against targets and constraints) and parameters at a clamp or outside a plausible range (the
+fit reports of `hmsim calibrate` flag parameters at a bound of the spec; see docs/calibration.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import re
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fitlib import FITTED_DIR, ROOT, read_rows
 
-from sim.config import load_scenario
-from sim.economics import compute
-from sim.model import run
-from sim.summary import summarise
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sim.config import load_scenario  # noqa: E402
+from sim.economics import compute  # noqa: E402
+from sim.model import run  # noqa: E402
+from sim.summary import summarise  # noqa: E402
 
 OBS = ROOT / "calibration" / "observed"
+FITTED_DIR = ROOT / "calibration" / "fitted"
+SPECS = ("vastmanland_activity", "norrbotten_payers", "vastmanland_economics", "norrbotten_economics")
 REGIONS = ROOT / "configs" / "regions"
 COST_GROUPS = (
     "cost_base_subscription_functions",
@@ -46,6 +55,11 @@ COST_GROUPS = (
     "cost_work_orders",
     "cost_transport",
 )
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def observed(file: str) -> dict[tuple[str, str, str], float]:
@@ -157,7 +171,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-# plausible ranges of fitted parameters (outside: flagged); bounds of the fit scripts' clamps
+# plausible ranges of fitted parameters (outside: flagged); clamps the retired fit scripts used
 PLAUSIBLE = {
     "productive_share": (0.3, 0.95),
     "special_housing_factor": (0.2, 5.0),
@@ -173,31 +187,24 @@ CLAMPS = {
 }
 
 
-# free parameters and independent targets of each fit (from the fit scripts' docstrings)
-DEGREES = {
-    "calibration/fit_vastmanland.py": (
-        23,
-        24,
-        "one factor per volume, share and KPI target, 9 free municipality factors (geometric mean fixed); "
-        "targets: 6 volumes, rented volume (all, municipalities; the region's part follows), 10 "
-        "municipalities, 5 KPIs, holders 65+, sold share of orders",
-    ),
-    "calibration/fit_norrbotten.py": (
-        14,
-        15,
-        "home-care level, 13 free municipality factors; targets: municipal revenue share, 14 invoicing "
-        "shares (summing to 1: 13 independent)",
-    ),
-    "calibration/fit_economics.py": (14, 14, "one knob per reported account line (7 per region)"),
-}
+def degrees() -> list[str]:
+    """Free parameters, fitted targets and constraints of each shipped spec (resolved, no runs)."""
+    from sim.calibration import prepare
+
+    lines = []
+    for name in SPECS:
+        p = prepare(ROOT / "calibration" / f"{name}.yaml")
+        free, rows = len(p.params), len(p.targets) + len(p.constraints)
+        lines.append(
+            f"- `calibration/{name}.yaml`: {free} free parameters for {len(p.targets)} targets and "
+            f"{len(p.constraints)} constraints ({rows - free} degrees of freedom left)"
+        )
+    return lines
 
 
 def check_fitted() -> list[str]:
     """Degrees of freedom per fit and fitted numbers at a clamp of their fit or outside a plausible range."""
-    lines = []
-    for script, (free, targets, what) in DEGREES.items():
-        lines.append(f"- `{script}`: {free} free parameters for {targets} independent targets "
-                     f"({targets - free} degrees of freedom left): {what}")  # fmt: skip
+    lines = degrees()
     for path in sorted(FITTED_DIR.glob("*.yaml")):
         flags = []
         parents: list[tuple[int, str]] = []  # (indent, key) of the enclosing block mappings

@@ -422,8 +422,8 @@ def test_norrbotten_q1_2025_repayment_from_the_models_own_activity(
     pooled = {m: sum(q1[m]["settlement"] for q1 in quarters) / 1000 for m in document}
     for municipality, value in document.items():
         share = pooled[municipality] / totals.sum()
-        # 1.5 pp: the shares are fitted within 0.3 pp by calibration/fit_norrbotten.py on seeds 1-3 of the
-        # whole quarter; one quarter of four seeds moves them by up to about 1 pp
+        # 1.5 pp: the shares are fitted within 0.3 pp (calibration/norrbotten_payers.yaml) on 3 replications
+        # of the whole quarter; one quarter of four seeds moves them by up to about 1 pp
         assert share == pytest.approx(value / printed, abs=0.015), municipality
     # 2024 is priced by the old model (rent follows depreciation with the 2020 markup: a product result);
     # from 2025 products are passed through at cost
