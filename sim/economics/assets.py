@@ -2,8 +2,14 @@
 
 A device of a rented category bought at or above the capitalisation threshold is capitalised and
 depreciated straight-line over its category's depreciation years, monthly, from its purchase month (or from
-1 January after its purchase year). Everything else is expensed when bought: sold categories and purchases
-below the threshold. When a capitalised device is scrapped or not returned its remaining book value is
+1 January after its purchase year). Purchases of rented categories below the threshold are expensed when
+bought. Devices of sold categories are goods for resale: they are held as inventory and expensed when they
+leave it, i.e. at the sale (the delivery, which is also when the sale is billed at purchase price), or when
+scrapped or lost unsold; the stock of them left at the end stays inventory (not a cost of the run). Expensing
+them when bought instead would let each quarter's cost swing with the replenishment batches of the sold
+stock (about 3 MSEK between quarters in Norrbotten) while the sales billed at purchase price do not, so a
+price model passing products through at cost would bill the rent the difference (docs/economics.md).
+When a capitalised device is scrapped or not returned its remaining book value is
 written off in that month; a fully depreciated device has book value 0 (and, in the Norrbotten model, rent 0).
 Devices existing at the start keep the schedule of their (earlier) purchase.
 """
@@ -30,7 +36,7 @@ class Assets:
         np.ndarray
     )  # per device, first depreciated month (index relative to the run's first month)
     schedule_months: np.ndarray  # per device, months of depreciation
-    expensed: np.ndarray  # [month] purchases expensed at once
+    expensed: np.ndarray  # [month] rented purchases below the threshold, and sold categories leaving stock
     capitalised_purchases: np.ndarray  # [month]
     depreciation: np.ndarray  # [month]
     write_offs: np.ndarray  # [month]
@@ -108,7 +114,17 @@ def assets(
 
     purchased_in_run = ~devices["initial"].to_numpy(dtype=bool) & (bought >= 0) & (bought < months.days)
     expensed = np.zeros(n_months)
-    np.add.at(expensed, bought_month[purchased_in_run & ~capitalised], price[purchased_in_run & ~capitalised])
+    cheap = purchased_in_run & is_rented & ~capitalised
+    np.add.at(expensed, bought_month[cheap], price[cheap])
+    # goods for resale: expensed when they leave the stock (sold, or scrapped or lost unsold) within the run
+    left = (
+        ~is_rented
+        & np.isin(state, ["sold", "scrapped", "lost"])
+        & np.isfinite(ended)
+        & (np.nan_to_num(ended, nan=-1.0) >= 0)
+        & (np.nan_to_num(ended, nan=-1.0) < months.days)
+    )
+    np.add.at(expensed, months.index_of_day(ended[left]), price[left])
     cap_purchases = np.zeros(n_months)
     np.add.at(
         cap_purchases, bought_month[purchased_in_run & capitalised], price[purchased_in_run & capitalised]
