@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.config.schema import Responsibility
+from sim.config.schema import Prescribing, Responsibility
 
 REGION = "region"
 
@@ -54,17 +54,23 @@ def payer_column(rules: Responsibility, table: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(muni, names, REGION), index=table.index, name="payer")
 
 
-def prescriber_column(table: pd.DataFrame) -> pd.Series:
+def prescriber_column(rules: Prescribing, table: pd.DataFrame) -> pd.Series:
     """The principal whose prescriber wrote each row: 'region' or the municipality's name.
 
-    The DES does not draw prescribers; they follow from where the patient is cared for (an assumption,
-    written down in docs/report.md): municipal care prescribes for patients in special housing and in
-    municipal home health care, a municipal care unit for its own unit devices; the region's prescribers
-    (primary and hospital care, habilitation) for everyone else, children included. The observed
+    The DES does not draw prescribers; they follow from the patient's attributes it records, with the rules
+    of the 2013 transfer of home health care to the municipalities (``rules``, docs/sources.md P1): a unit
+    device by the unit's principal; children and the region's specialist classes by the region; patients in
+    special housing or municipal home health care, and adults' devices that need a home visit to prescribe
+    and fit, by their municipality; everyone else (primary and hospital care) by the region. The observed
     counterpart is ``muni_share_of_rented_prescriptions`` (Västmanland review 2026, section 4.6).
     """
     unit = table["unit_device"].to_numpy(dtype=bool)
-    patient_muni = table["special_housing"].to_numpy(dtype=bool) | table["home_care"].to_numpy(dtype=bool)
+    cls = table["responsibility_class"].astype(str).to_numpy()
+    region = np.isin(cls, list(rules.region_classes))
+    if rules.children_with_region:
+        region |= table["child"].to_numpy(dtype=bool)
+    cared = table["special_housing"].to_numpy(dtype=bool) | table["home_care"].to_numpy(dtype=bool)
+    patient_muni = ~region & (cared | np.isin(cls, list(rules.home_visit_classes)))
     muni = np.where(unit, table["unit_municipal"].to_numpy(dtype=bool), patient_muni)
     names = table["municipality"].astype(str).to_numpy()
     return pd.Series(np.where(muni, names, REGION), index=table.index, name="prescriber")

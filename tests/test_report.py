@@ -255,6 +255,57 @@ def test_transition_windows_come_from_the_dated_changes() -> None:
 
 
 @pytest.mark.slow
+def test_cost_paths_shade_each_scenarios_own_transition_in_its_colour() -> None:
+    """Options with different transition windows: each gets its own span, in its line's colour, in its own
+    row below the costs, and in the legend; a scenario without transitions gets none."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    from sim.report.charts import CHARTS, Context
+    from sim.report.labels import Labels
+    from sim.report.observed import Observed
+
+    windows = [str(y) for y in range(2024, 2030)]
+    frame = pd.DataFrame(
+        [
+            {
+                "scenario": s,
+                "metric": "ledger_costs",
+                "window": w,
+                "value": v,
+                "value__low": v,
+                "value__high": v,
+            }
+            for s, base in (("today", 100.0), ("short", 110.0), ("long", 120.0))
+            for w, v in zip(windows, np.arange(6) * 5 + base, strict=True)
+        ]
+    )
+    spans = {"short": [("2026-01-01", "2026-07-01")], "long": [("2026-01-01", "2027-07-01")]}
+    ctx = Context(
+        data={"scenario_windows": frame},
+        labels=Labels("en"),
+        observed=Observed(rows=pd.DataFrame(), files=()),
+        kind="batch",
+        scenarios=["today", "short", "long"],
+        baseline="today",
+        meta={"transitions": spans},
+    )
+    fig = Figure()
+    CHARTS["cost_paths"].draw(fig, ctx)
+    costs, strip = fig.axes
+    colour = {str(line.get_label()): to_rgb(line.get_color()) for line in costs.get_lines()}
+    bars = {str(c.get_label()): c.patches[0] for c in strip.containers}
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["short", "long"]
+    for scenario, (start, end) in (("short", (2026.0, 2026.5)), ("long", (2026.0, 2027.5))):
+        bar = next(b for label, b in bars.items() if label.startswith(f"transition: {scenario} "))
+        assert to_rgb(bar.get_facecolor()) == colour[scenario]
+        assert bar.get_x() == pytest.approx(start, abs=0.01)
+        assert bar.get_x() + bar.get_width() == pytest.approx(end, abs=0.01)
+    legend = [t.get_text() for t in costs.get_legend().get_texts()]
+    assert sum(t.startswith("transition: ") for t in legend) == 2
+    assert not any("today" in t for t in legend if t.startswith("transition"))
+
+
 def test_a_batch_report_shows_scenarios_with_bands(tmp_path: Path) -> None:
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
@@ -287,25 +338,33 @@ def test_a_batch_report_shows_scenarios_with_bands(tmp_path: Path) -> None:
 
 
 def test_prescriber_follows_where_the_patient_is_cared_for() -> None:
-    """Hand-made rows: municipal care (special housing, home health care, a municipal unit) prescribes;
-    a child in special housing is prescribed by the municipality but paid by the region."""
-    from sim.config.schema import Responsibility
+    """Hand-made rows, one per rule of docs/sources.md P1: municipal care (special housing, home health
+    care, a municipal unit) and home-visit devices of adults are prescribed by the municipality; children,
+    the region's specialist classes, a region unit and an adult in ordinary housing with a rollator by the
+    region. A child in special housing is paid by the municipality's rules but prescribed by the region;
+    an adult's bed at home is prescribed by the municipality but paid by the region."""
+    from sim.config.schema import Prescribing, Responsibility
     from sim.responsibility import payer_column, prescriber_column
 
-    rows = pd.DataFrame(
-        {
-            "municipality": ["A", "A", "B", "B", "A", "B"],
-            "responsibility_class": ["2", "2", "2", "2", "2", "2"],
-            "child": [False, False, False, False, True, False],
-            "special_housing": [True, False, False, False, True, False],
-            "home_care": [False, True, False, False, False, False],
-            "unit_device": [False, False, False, True, False, True],
-            "unit_municipal": [False, False, False, True, False, False],
-        }
-    )
-    assert list(prescriber_column(rows)) == ["A", "A", "region", "B", "A", "region"]
+    cases = [  # municipality, class, child, special housing, home care, unit, unit municipal -> prescriber
+        ("A", "2", False, True, False, False, False, "A"),  # special housing
+        ("A", "2", False, False, True, False, False, "A"),  # home health care
+        ("B", "2", False, False, False, False, False, "region"),  # rollator from primary care
+        ("B", "2", False, False, False, True, True, "B"),  # municipal unit
+        ("A", "2", True, True, False, False, False, "region"),  # child: stays with the region
+        ("B", "4", False, False, False, True, False, "region"),  # the region's unit
+        ("A", "4", False, False, False, False, False, "A"),  # bed at home: home visit, municipal
+        ("A", "1", False, True, False, False, False, "region"),  # power wheelchair: specialist team
+        ("B", "4", True, False, False, False, False, "region"),  # child's bed: the region
+    ]
+    names = ["municipality", "responsibility_class", "child", "special_housing", "home_care"]
+    rows = pd.DataFrame([c[:7] for c in cases], columns=[*names, "unit_device", "unit_municipal"])
+    assert list(prescriber_column(Prescribing(), rows)) == [c[7] for c in cases]
+    rules = Prescribing(home_visit_classes=[], children_with_region=False)
+    assert list(prescriber_column(rules, rows))[4] == "A"  # the rules come from the config
+    assert list(prescriber_column(rules, rows))[6] == "region"
     payer = payer_column(Responsibility(), rows)
-    assert payer.iloc[4] == "region"  # the child: the prescriber is not the payer
+    assert payer.iloc[6] == "region"  # the bed at home: prescribed by the municipality, paid by the region
 
 
 def test_prescriber_payer_sheet_counts_every_rental_started(report: Path, tiny_run: Path) -> None:

@@ -519,6 +519,36 @@ class Responsibility(Model):
     )
 
 
+class Prescribing(Model):
+    """Who prescribes (region or municipal prescribers), applied to the DES's patient attributes by
+    ``sim.responsibility.prescriber_column``; the DES does not use it (reports compare prescriber and payer).
+
+    Rules in order: unit devices by the unit's principal; children and the region's classes (specialist
+    functions) by the region; patients in special housing or municipal home health care, and devices whose
+    prescription and fitting need a home visit, by their municipality; everyone else by the region.
+    """
+
+    region_classes: list[ResponsibilityClass] = param(
+        ["1", "clinic"],
+        "-",
+        "docs/sources.md P1 (Norrbotten review 2020: specialist functions stay with the region)",
+        "classes always prescribed by the region's specialist teams",
+    )
+    home_visit_classes: list[ResponsibilityClass] = param(
+        ["4"],
+        "-",
+        "docs/sources.md P1 (devices needing a home visit to prescribe and fit are municipal); assumption: "
+        "class 4 care devices (lifts, beds, hygiene chairs, pressure relief) are those",
+        "classes prescribed by municipal therapists also for adults in ordinary housing",
+    )
+    children_with_region: bool = param(
+        True,
+        "-",
+        "docs/sources.md P1 (devices for children 0-17 stay with the region)",
+        "children by the region",
+    )
+
+
 class InitialState(Model):
     reconditioning_backlog_days: float = param(
         2.0, "days of returns", "assumption", "devices awaiting reconditioning at the start", ge=0, le=365
@@ -558,6 +588,7 @@ class Scenario(Model):
     transport: Transport = param(..., "-", "-", "routes and vehicles")
     demand: Demand = param(..., "-", "-", "demand model")
     responsibility: Responsibility = param(Responsibility(), "-", "-", "cost-responsibility rules")
+    prescribing: Prescribing = param(Prescribing(), "-", "-", "who prescribes (reports only)")
     initial: InitialState = param(InitialState(), "-", "-", "warm-start settings")
     outputs: Outputs = param(Outputs(), "-", "-", "what to write")
     economics: Economics | None = param(None, "-", "-", "economic accounting (no ledger if absent)")

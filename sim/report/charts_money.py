@@ -217,12 +217,16 @@ def draw_book_value(fig: Figure, ctx: Context) -> None:
         "Rentals started per year by whose prescriber wrote them (region or municipalities) and who pays "
         "for them under the cost-responsibility rules; right: the municipalities' share of prescriptions "
         "and of payments, with the region's observed shares where its documents give them. The model "
-        "derives the prescriber from where the patient is cared for (special housing and municipal home "
-        "health care: municipal prescribers; see docs/report.md).",
+        "derives the prescriber from the patient's attributes with the rules of the transfer of home "
+        "health care (config 'prescribing', docs/sources.md P1): special housing, municipal home health "
+        "care and adults' home-visit devices by municipal prescribers; children and specialist devices by "
+        "the region.",
         "Påbörjade uthyrningar per år efter vems förskrivare som skrev dem (region eller kommuner) och vem "
         "som betalar enligt kostnadsansvaret; höger: kommunernas andel av förskrivningarna och av "
         "betalningarna, med regionens utfall där dokumenten anger det. Modellen härleder förskrivaren ur "
-        "var patienten vårdas (särskilt boende och kommunal hemsjukvård: kommunal förskrivare).",
+        "patientens uppgifter enligt kommunaliseringen av hemsjukvården (särskilt boende, kommunal "
+        "hemsjukvård och vuxnas hjälpmedel som kräver hembesök: kommunal förskrivare; barn och "
+        "specialisthjälpmedel: regionen).",
     ),
     ("prescriber_payer",),
     size=(12, 5.0),
@@ -247,7 +251,9 @@ def draw_prescriber_payer(fig: Figure, ctx: Context) -> None:
         left.bar(years, values, bottom=bottom, label=label)
         bottom += values
     year_axis(left)
-    finish(left, f"{L('rentals_started')} ({ctx.shown})", L("count"))
+    left.set_ylim(0, max(float(bottom.max()), 1.0) * 1.4)  # room above the bars for the legend
+    finish(left, f"{L('rentals_started')} ({ctx.shown})", L("count"), legend=False)
+    left.legend(fontsize=7, loc="upper left", ncol=2)
     shares = []
     for scenario, rows in frame.groupby("scenario", sort=False):
         muni_prescribed = rows[rows["prescriber"] == "municipalities"].groupby("year")["rental_share"].sum()

@@ -641,7 +641,16 @@ def book_value(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 
 
 PRESCRIBER_NEEDS = tuple(
-    f"rentals.{c}" for c in ("payer", "special_housing", "home_care", "unit_device", "unit_municipal")
+    f"rentals.{c}"
+    for c in (
+        "payer",
+        "responsibility_class",
+        "child",
+        "special_housing",
+        "home_care",
+        "unit_device",
+        "unit_municipal",
+    )
 )
 
 
@@ -654,8 +663,12 @@ PRESCRIBER_NEEDS = tuple(
 )
 def prescriber_payer(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     """Rentals started in each year (not the initial stock) by the prescriber's principal (region or
-    municipalities, ``sim.responsibility.prescriber_column``) and the payer's, with the year's share."""
+    municipalities, ``sim.responsibility.prescriber_column`` with the run's ``prescribing`` rules) and the
+    payer's, with the year's share."""
+    from sim.config.schema import Prescribing
     from sim.responsibility import prescriber_column
+
+    rules = Prescribing.model_validate(config.get("prescribing") or {})
 
     r = out["rentals"]
     r = r[~r["initial"] & (r["start_day"] >= 0)]
@@ -663,7 +676,7 @@ def prescriber_payer(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "year": _day_year(out, r["start_day"]),
-            "prescriber": (prescriber_column(r) == REGION).map(side).to_numpy(),
+            "prescriber": (prescriber_column(rules, r) == REGION).map(side).to_numpy(),
             "payer": (r["payer"].astype(str) == REGION).map(side).to_numpy(),
         }
     )
