@@ -62,6 +62,11 @@ def draw_forest(fig: Figure, ctx: Context) -> None:
     fig.text(0.5, 0.01, f"{L('difference')}: {frame['baseline'].iloc[0]}", ha="center", fontsize=8)
 
 
+def _year(date: str) -> float:
+    """A date ``YYYY-MM-DD`` as a fractional year on the charts' year axis."""
+    return int(date[:4]) + (int(date[5:7]) - 1) / 12 + (int(date[8:10]) - 1) / 365
+
+
 @chart(
     "cost_paths",
     "Scenarios",
@@ -69,9 +74,11 @@ def draw_forest(fig: Figure, ctx: Context) -> None:
     (
         "The centre's costs per window (year) for every scenario, mean with a 95 % band over "
         "replications, in "
-        "MSEK; shaded spans are dated changes (transitions) named in the experiment.",
+        "MSEK; each scenario's own transition windows (dated changes of its option) are shaded in its "
+        "colour and drawn in its row below the costs.",
         "Centrets kostnader per fönster (år) för varje scenario, medel med 95 % intervall över replikat, i "
-        "mnkr; skuggade perioder är daterade förändringar (övergångar) i experimentet.",
+        "mnkr; varje scenarios egna övergångsperioder (daterade förändringar) är skuggade i dess färg och "
+        "ritade på dess rad under kostnaderna.",
     ),
     ("scenario_windows",),
     batch_only=True,
@@ -95,28 +102,48 @@ def draw_cost_paths(fig: Figure, ctx: Context) -> None:
         )
     if rows.empty:
         rows = frame[frame["metric"] == "ledger_costs"]
-    ax = fig.subplots()
     if rows.empty:
         raise KeyError("ledger_costs not among the batch's metrics and no ledger kept")
+    found = {**transitions(ctx.meta.get("experiment", {})), **ctx.meta.get("transitions", {})}
+    shaded = [s for s in dict.fromkeys(rows["scenario"].astype(str)) if found.get(s)]
+    if shaded:  # costs above, one row per scenario with its own transition windows below
+        ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=[4, 0.35 + 0.25 * len(shaded)])
+    else:
+        ax, strip = fig.subplots(), None
+    colours: dict[str, object] = {}
     for scenario, r in rows.groupby("scenario", sort=False):
         x = pd.to_numeric(r["window"], errors="coerce")
         (line,) = ax.plot(x, r["value"] / MSEK, marker="o", ms=3, label=str(scenario))
+        colours[str(scenario)] = line.get_color()
         ax.fill_between(
             x, r["value__low"] / MSEK, r["value__high"] / MSEK, color=line.get_color(), alpha=0.15
         )
-    found = {**transitions(ctx.meta.get("experiment", {})), **ctx.meta.get("transitions", {})}
-    seen: set[tuple[str, str | None]] = set()
-    for name, spans in found.items():
-        for start, end in spans:
-            if (start, end) in seen:
-                continue
-            seen.add((start, end))
-            x0 = int(start[:4]) + (int(start[5:7]) - 1) / 12
-            x1 = int(end[:4]) + (int(end[5:7]) - 1) / 12 if end else x0 + 0.02
-            ax.axvspan(x0, x1, color="gray", alpha=0.2, label=f"{L('transition')}: {name}")
+    for i, scenario in enumerate(shaded):
+        colour = colours[scenario]
+        for k, (start, end) in enumerate(found[scenario]):
+            x0 = _year(start)
+            x1 = _year(end) if end else x0 + 0.02
+            # a faint span over the costs and a solid bar in the scenario's own row of the strip
+            ax.axvspan(x0, x1, color=colour, alpha=0.08, lw=0)
+            label = f"{L('transition')}: {scenario} ({start}..{end or ''})" if k == 0 else None
+            assert strip is not None
+            strip.barh(i, x1 - x0, left=x0, height=0.6, color=colour, alpha=0.6, label=label)
+            if not end:
+                strip.plot([x0], [i], ">", color=colour, ms=5)
+    if strip is not None:
+        strip.set_yticks(range(len(shaded)), shaded, fontsize=6)
+        strip.set_ylim(len(shaded) - 0.5, -0.5)
+        strip.tick_params(labelsize=7)
+        strip.grid(True, axis="x", alpha=0.3)
+        strip.set_title(L("transition"), fontsize=8, loc="left")
+        year_axis(strip)
     year_axis(ax)
-    finish(ax, L("ledger_costs"), L("MSEK"))
-    ax.legend(fontsize=6, ncol=2)
+    finish(ax, L("ledger_costs"), L("MSEK"), legend=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if strip is not None:
+        more = strip.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, fontsize=6, ncol=2)
 
 
 @chart(
