@@ -253,7 +253,7 @@ def draw_prescriber_payer(fig: Figure, ctx: Context) -> None:
     year_axis(left)
     left.set_ylim(0, max(float(bottom.max()), 1.0) * 1.4)  # room above the bars for the legend
     finish(left, f"{L('rentals_started')} ({ctx.shown})", L("count"), legend=False)
-    left.legend(fontsize=7, loc="upper left", ncol=2)
+    left.legend(fontsize=7, loc="upper left")
     shares = []
     for scenario, rows in frame.groupby("scenario", sort=False):
         muni_prescribed = rows[rows["prescriber"] == "municipalities"].groupby("year")["rental_share"].sum()
