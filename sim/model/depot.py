@@ -184,9 +184,9 @@ class DepotStock:
     def triage(self, devices: list[int], t: float) -> None:
         """Returned devices at the depot: scrap, recondition by a technician, or restock directly."""
         fleet = self.fleet
-        rec = self.recorder
+        counts = self.recorder.muni_counts
         C = self.C
-        d = int(t)
+        day_base = int(t) * self.recorder.M
         for dev in devices:
             c = fleet.cat[dev]
             rid = fleet.rental[dev]
@@ -197,7 +197,7 @@ class DepotStock:
             if fleet.cycles[dev] >= self.max_cycles[c] or u_scrap < p_scrap:
                 fleet.state[dev] = SCRAPPED
                 fleet.end[dev] = t
-                rec.count("scrapped", d, m, c)
+                counts["scrapped"].append((day_base + m) * C + c)
                 if fleet.tracked[dev]:
                     fleet.tracked_kc[fleet.depot[dev] * C + c] -= 1
             elif u_work < self.wo_share[c]:
@@ -207,7 +207,7 @@ class DepotStock:
                 job = self.jobs.add(
                     RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid], ref=rid
                 )
-                rec.count("recondition_work_orders", d, m, c)
+                counts["recondition_work_orders"].append((day_base + m) * C + c)
                 self.pools[k][RECON_POOL].submit(job)
             else:
                 self.put(dev, t, reconditioned=True)

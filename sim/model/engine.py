@@ -101,6 +101,7 @@ class Simulation:
         self.order_backordered = self.orders.backordered
         self.order_attempts = self.orders.attempts
         self.recorder = Recorder(self.days, self.M, self.K, self.C)
+        self.counts = self.recorder.muni_counts  # code arrays appended to directly in the hot path
         self.jobs = JobLog()
         # the components own their state and get their collaborators explicitly; what one hands to another
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
@@ -175,31 +176,33 @@ class Simulation:
         """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
         fleet = self.fleet
         rec = self.recorder
+        counts = self.counts
         c = fleet.cat[dev]
-        d = int(t)
-        self.allocated_mc[m * self.C + c] -= 1
+        C = self.C
+        code = (int(t) * self.M + m) * C + c  # (day, municipality, category) of the counts
+        self.allocated_mc[m * C + c] -= 1
         rec.del_order.append(order)
         rec.del_device.append(dev)
         rec.del_time.append(t)
         rec.del_planned.append(self.order_planned[order])
         rec.del_attempts.append(self.order_attempts[order])
-        rec.count("deliveries", d, m, c)
+        counts["deliveries"].append(code)
         book = self.orders
         i = order - book.base  # the order's row in the window of fates
         book.delivered(order)
         if self.rented[c]:
-            rid = fleet.start_rental(dev, order, m, t, book.fates, i)
-            rec.count("rental_starts", d, m, c)
+            rid = fleet.start_rental(dev, order, m, t, book.rows, i)
+            counts["rental_starts"].append(code)
             if book.install[i]:
                 k = fleet.depot[dev]
                 hours = book.install_hours[i] + self.travel_hours[m]
                 job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, hours, ref=rid)
-                rec.count("installations", d, m, c)
+                counts["installations"].append(code)
                 self.pools[k][SERVICE_POOL].submit(job)
         else:
             fleet.state[dev] = SOLD
             fleet.end[dev] = t
-            rec.count("sales", d, m, c)
+            counts["sales"].append(code)
 
     def work_order(
         self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool
@@ -212,9 +215,10 @@ class Simulation:
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
-        d = int(t)
-        self.recorder.count("technical_work_orders", d, m, c)
-        self.recorder.count("corrective_work_orders" if corrective else "preventive_work_orders", d, m, c)
+        code = (int(t) * self.M + m) * self.C + c
+        counts = self.counts
+        counts["technical_work_orders"].append(code)
+        counts["corrective_work_orders" if corrective else "preventive_work_orders"].append(code)
         self.env.timeout(t + parts_wait - self.env.now, value=(k, job)).callbacks.append(self._submit_service)
 
     def _submit_service(self, event: Any) -> None:
@@ -245,22 +249,23 @@ class Simulation:
         lo, hi = book.day_start[d - book.day0], book.day_start[d - book.day0 + 1]
         if hi <= lo:
             return
-        rec = self.recorder
         env = self.env
         now = env.now
         planned = self.order_planned
         year = book.current
         assert year is not None
         span = slice(lo - book.first, hi - book.first)
-        munis = year.municipality[span].tolist()
-        cats = year.category[span].tolist()
-        fitting = year.fitting[span].tolist()
+        fit = year.fitting[span]
+        munis_np = year.municipality[span].astype(np.int64)
+        codes = (d * self.M + munis_np) * self.C + year.category[span].astype(np.int64)
+        self.counts["orders"].frombytes(codes.tobytes())
+        self.counts["consultant_fitting_referrals"].frombytes(codes[fit].tobytes())
+        munis = munis_np.tolist()
+        fitting = fit.tolist()
         times = year.time[span].tolist()
         for i, o in enumerate(range(lo, hi)):
-            m, c = munis[i], cats[i]
-            rec.count("orders", d, m, c)
+            m = munis[i]
             if fitting[i]:
-                rec.count("consultant_fitting_referrals", d, m, c)
                 env.timeout(times[i] - now, value=o).callbacks.append(self._referral)
             else:
                 planned[o] = self.routes.planned_day(m * self.K + self.order_depot[o], d)
@@ -269,15 +274,17 @@ class Simulation:
     def _close(self, event: Any) -> None:
         d = event.value
         now = self.env.now
-        rec = self.recorder
         fleet = self.fleet
         routes = self.routes
+        returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
+        M, C = self.M, self.C
         for rid in self.to_report:
             dev = fleet.r_device[rid]
-            m, c = fleet.r_muni[rid], fleet.r_cat[rid]
-            rec.count("returns", d, m, c)
+            m = fleet.r_muni[rid]
+            code = (d * M + m) * C + fleet.r_cat[rid]
+            returns.append(code)
             if routes.add_return(dev, m * self.K + fleet.depot[dev], now, fleet.r_u_group[rid]):
-                rec.count("pickup_orders", d, m, c)
+                pickup_orders.append(code)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []
         for o in picking:

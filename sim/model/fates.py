@@ -15,6 +15,7 @@ Work orders: corrective candidates form a Poisson process over the rental at the
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -84,6 +85,24 @@ class Fates:
         values = {f: np.concatenate([getattr(p, f) for p in parts]) for f in names}
         return Fates(wo_offset=np.concatenate(offsets), **values)
 
+    def rows(self) -> FateRows:
+        """The columns a rental reads at its start, as typed arrays (fast scalar reads in the event loop)."""
+        return FateRows(
+            duration=array("d", self.duration.astype(np.float64).tobytes()),
+            returned=array("b", self.returned.astype(np.int8).tobytes()),
+            dropoff=array("b", self.dropoff.astype(np.int8).tobytes()),
+            u_group=array("d", self.u_group.astype(np.float64).tobytes()),
+            u_scrap=array("d", self.u_scrap.astype(np.float64).tobytes()),
+            u_work=array("d", self.u_work.astype(np.float64).tobytes()),
+            recondition_hours=array("d", self.recondition_hours.astype(np.float64).tobytes()),
+            wo_offset=array("q", self.wo_offset.astype(np.int64).tobytes()),
+            wo_frac=array("d", self.wo_frac.astype(np.float64).tobytes()),
+            wo_accept=array("d", self.wo_accept.astype(np.float64).tobytes()),
+            wo_corrective=array("b", self.wo_corrective.astype(np.int8).tobytes()),
+            wo_hours=array("d", self.wo_hours.astype(np.float64).tobytes()),
+            wo_parts_wait=array("d", self.wo_parts_wait.astype(np.float64).tobytes()),
+        )
+
     def select(self, index: np.ndarray) -> Fates:
         """Rows ``index`` (in that order), with their work-order candidates."""
         counts = np.diff(self.wo_offset)[index]
@@ -93,6 +112,26 @@ class Fates:
         values = {f: getattr(self, f)[index] for f in Fates.ROW_FIELDS}
         values.update({f: getattr(self, f)[gather] for f in Fates.WO_FIELDS})
         return Fates(wo_offset=offset, **values)
+
+
+@dataclass
+class FateRows:
+    """What :meth:`sim.model.fleet.Fleet.start_rental` reads of a fate, as typed arrays of Python scalars
+    (a scalar read of a numpy array builds a numpy scalar: several times slower in the hot path)."""
+
+    duration: array[float]
+    returned: array[int]
+    dropoff: array[int]
+    u_group: array[float]
+    u_scrap: array[float]
+    u_work: array[float]
+    recondition_hours: array[float]
+    wo_offset: array[int]
+    wo_frac: array[float]
+    wo_accept: array[float]
+    wo_corrective: array[int]
+    wo_hours: array[float]
+    wo_parts_wait: array[float]
 
 
 def empty_fates() -> Fates:

@@ -19,7 +19,7 @@ import simpy
 from sim.config.schema import Scenario
 from sim.model.calendar import Calendar
 from sim.model.distributions import sampler
-from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, Fates
+from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, FateRows
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
 
@@ -142,13 +142,13 @@ class Fleet:
 
     # ---- rentals --------------------------------------------------------------------------------------
     def start_rental(
-        self, dev: int, source: int, m: int, t: float, fates: Fates, i: int, start: float | None = None
+        self, dev: int, source: int, m: int, t: float, fates: FateRows, i: int, start: float | None = None
     ) -> int:
         """Put ``dev`` on rent in municipality ``m`` at ``t`` with fate row ``i`` (``start`` < ``t`` for a
         rental already in progress at the warm start)."""
         c = self.cat[dev]
         begin = t if start is None else start
-        end = begin + float(fates.duration[i])
+        end = begin + fates.duration[i]
         rid = len(self.r_device)
         self.r_device.append(dev)
         self.r_source.append(source)
@@ -158,12 +158,12 @@ class Fleet:
         self.r_start.append(begin)
         self.r_end.append(end)
         self.r_returned.append(-1)
-        self.r_will_return.append(bool(fates.returned[i]))
-        self.r_dropoff.append(bool(fates.dropoff[i]))
-        self.r_u_group.append(float(fates.u_group[i]))
-        self.r_u_scrap.append(float(fates.u_scrap[i]))
-        self.r_u_work.append(float(fates.u_work[i]))
-        self.r_recon_hours.append(float(fates.recondition_hours[i]))
+        self.r_will_return.append(fates.returned[i])
+        self.r_dropoff.append(fates.dropoff[i])
+        self.r_u_group.append(fates.u_group[i])
+        self.r_u_scrap.append(fates.u_scrap[i])
+        self.r_u_work.append(fates.u_work[i])
+        self.r_recon_hours.append(fates.recondition_hours[i])
         self.rental[dev] = rid
         self.state[dev] = ON_RENT
         self.cycles[dev] += 1
@@ -172,28 +172,28 @@ class Fleet:
         if self.tracked[dev]:
             self.onrent_tracked_mc[idx] += 1
         self._bucket(self.ends_by_day, int(end), rid, end, self._end)
-        lo, hi = int(fates.wo_offset[i]), int(fates.wo_offset[i + 1])
+        lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
         if hi > lo:
             self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
         return rid
 
     def _plan_work_orders(
-        self, dev: int, rid: int, begin: float, end: float, now: float, fates: Fates, lo: int, hi: int
+        self, dev: int, rid: int, begin: float, end: float, now: float, fates: FateRows, lo: int, hi: int
     ) -> None:
         factor = self.age_factor[self.cat[dev]]
         bound = 1.0 + factor * AGE_CAP_YEARS
         purchased = self.purchased[dev]
         span = end - begin
         for j in range(lo, hi):
-            when = begin + float(fates.wo_frac[j]) * span
+            when = begin + fates.wo_frac[j] * span
             if when < now:
                 continue  # before the simulation (rentals in progress at the warm start)
             corrective = bool(fates.wo_corrective[j])
             if corrective and factor > 0:
                 age = min(max((when - purchased) / DAYS_PER_YEAR, 0.0), AGE_CAP_YEARS)
-                if float(fates.wo_accept[j]) * bound > 1.0 + factor * age:
+                if fates.wo_accept[j] * bound > 1.0 + factor * age:
                     continue  # thinning: younger devices need fewer repairs
-            item = (when, rid, float(fates.wo_hours[j]), float(fates.wo_parts_wait[j]), corrective)
+            item = (when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective)
             self._bucket(self.wo_by_day, int(when), item, when, self._work_order)
 
     def _bucket(self, buckets: dict[int, list[Any]], day: int, item: Any, when: float, callback: Any) -> None:
@@ -244,8 +244,9 @@ class Fleet:
         self.onrent_mc[i] -= 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[i] -= 1
-        rec = self.recorder
-        rec.count("rental_ends", d, m, c)
+        counts = self.recorder.muni_counts
+        code = (d * self.recorder.M + m) * C + c
+        counts["rental_ends"].append(code)
         if self.r_will_return[rid]:
             self.r_returned[rid] = 1
             self.state[dev] = AWAITING_PICKUP
@@ -257,4 +258,4 @@ class Fleet:
             self.end[dev] = t
             if self.tracked[dev]:
                 self.tracked_kc[self.depot[dev] * C + c] -= 1
-            rec.count("lost_not_returned", d, m, c)
+            counts["lost_not_returned"].append(code)

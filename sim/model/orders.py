@@ -11,8 +11,9 @@ delivery attempts), about 40 bytes. Its fate (:mod:`sim.model.fates`: duration, 
 candidates, ...; over 100 bytes) is needed only until it is delivered, when the rental copies what it
 uses. Fates live in a window of the years that still have undelivered orders: a year's fates are dropped
 once all its orders are delivered (a year with an order that is never delivered stays to the end of the
-run). ``fates`` and the scalar columns ``install``, ``install_hours``, ``fitting_delay``,
-``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by ``order - base``.
+run). ``fates`` (and ``rows``, what a rental start reads) and the scalar columns ``install``,
+``install_hours``, ``fitting_delay``, ``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by
+``order - base``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ class OrderBook:
         # the window of fates of years with undelivered orders
         self._live: list[_Year] = []
         self.base = 0
-        self.fates = Fates.concat([])
         self._set_window()
         self._full: OrderStream | None = None
         if self.years:
@@ -117,15 +117,21 @@ class OrderBook:
     def _set_window(self) -> None:
         live = self._live
         self.base = live[0].first if live else len(self)
-        self.fates = Fates.concat([year.fates for year in live]) if len(live) != 1 else live[0].fates
         f = self.fates
-        # scalar columns as lists: fast access in the hot path
-        self.install = f.install.tolist()
-        self.install_hours = f.install_hours.tolist()
-        self.fitting_delay = f.fitting_delay.tolist()
-        self.fitting_hours = f.fitting_hours.tolist()
-        self.u_fail1 = f.u_fail1.tolist()
-        self.u_fail2 = f.u_fail2.tolist()
+        # typed arrays of Python scalars: fast scalar reads in the hot path, 8 bytes or less per value
+        self.rows = f.rows()
+        self.install = array("b", f.install.astype(np.int8).tobytes())
+        self.install_hours = array("d", f.install_hours.astype(np.float64).tobytes())
+        self.fitting_delay = array("d", f.fitting_delay.astype(np.float64).tobytes())
+        self.fitting_hours = array("d", f.fitting_hours.astype(np.float64).tobytes())
+        self.u_fail1 = array("d", f.u_fail1.astype(np.float64).tobytes())
+        self.u_fail2 = array("d", f.u_fail2.astype(np.float64).tobytes())
+
+    @property
+    def fates(self) -> Fates:
+        """The fates of the window's orders (row ``order - base``), concatenated on each call."""
+        live = self._live
+        return Fates.concat([year.fates for year in live]) if len(live) != 1 else live[0].fates
 
     def delivered(self, order: int) -> None:
         """``order`` is delivered: its fate is no longer needed."""

@@ -265,6 +265,7 @@ def add_rentals_in_progress(
     if prior_cycles is None:
         prior_cycles = ((age_days - elapsed) // (mean_days + TURNAROUND_DAYS)).astype(np.int64)
     cycles = prior_cycles.tolist()
+    rows = fates.rows()
     for i in range(len(elapsed)):
         dev = fleet.new_device(
             c,
@@ -276,7 +277,7 @@ def add_rentals_in_progress(
             price=float(price[i]),
         )
         fleet.cycles[dev] = int(cycles[i])
-        fleet.start_rental(dev, -(first + i + 1), m, 0.0, fates, i, start=-float(elapsed[i]))
+        fleet.start_rental(dev, -(first + i + 1), m, 0.0, rows, i, start=-float(elapsed[i]))
 
 
 def _initial_stock(sim: Simulation) -> None:
