@@ -119,16 +119,20 @@ class Simulation:
             INSTALLATION: self._noop,
             FITTING: self._fitting_done,
         }
+        # the service technicians' jobs (repairs, maintenance, installations) feed nothing back into devices,
+        # stock or routes: their pool keeps no SimPy event per job (see sim/model/workshop.py)
+        feedback = [p != SERVICE_POOL for p in range(len(POOL_NAMES))]
         for depot in s.depots.values():
             staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
             self.pools.append(
                 [
                     ServerPool(
-                        self.env, self.calendar, self.jobs, p.count, p.productive_share, done, p.priority
+                        self.env, self.calendar, self.jobs, p.count, p.productive_share, done, p.priority,
+                        feedback[i],
                     )
-                    for p in staff
+                    for i, p in enumerate(staff)
                 ]
-            )
+            )  # fmt: skip
         self.fitting_books = [
             FittingBook(self.env, self.calendar, self.jobs, depot, self._fitting_done)
             for depot in s.depots.values()
@@ -360,6 +364,9 @@ class Simulation:
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
+        for pools in self.pools:
+            for pool in pools:
+                pool.settle(self.days + 1e-9)  # completions within the horizon not yet processed
         self.wall_seconds = time.perf_counter() - started
         self.events_processed = self.env.events_processed
         from sim.model.invariants import check_state

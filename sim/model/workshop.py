@@ -8,10 +8,20 @@ is closed wait for the next opening. One SimPy timeout per job; no process per j
 Waiting jobs start by priority class, first come first served within a class: the pool's ``priority`` names
 job kinds served before all others (e.g. corrective repairs before preventive maintenance, which a centre
 postpones when short-staffed); kinds not named share the last class.
+
+A pool whose completions feed nothing back (``feedback=False``: the service technicians, whose jobs change
+no device, stock or route) keeps no SimPy event per job: its running jobs' ends wait in the pool's own heap
+and are processed, in the order SimPy would have processed them (end time, then start order), whenever
+the pool is next touched (a submission, the daily pull, a read of its state, the end of the run). Each
+completion still frees its server at its exact time and starts the next queued job then, so every job's
+start and end are those of the event-per-job pool. The one difference is a tie: a completion at exactly
+the instant of a submission is processed first here, while SimPy would order the two by when their events
+were scheduled; with continuous work-time distributions such ties do not occur.
 """
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -87,6 +97,7 @@ class ServerPool:
         productive_share: float,
         on_done: dict[int, Callable[[int], None]],
         priority: tuple[str, ...] = (),
+        feedback: bool = True,
     ) -> None:
         self.env = env
         self.calendar = calendar
@@ -97,23 +108,37 @@ class ServerPool:
         last = len(priority)
         self.rank = [priority.index(k) if k in priority else last for k in JOB_KINDS]
         self.queues: list[deque[int]] = [deque() for _ in range(last + 1)]
-        self.busy = 0
+        self._busy = 0
+        self.feedback = feedback
+        self._ends: list[tuple[float, int, int]] = []  # (end, start order, job) of running jobs (no feedback)
+        self._started = 0
+
+    @property
+    def busy(self) -> int:
+        """Servers busy now."""
+        if self._ends:
+            self._settle(self.env.now)
+        return self._busy
 
     def __len__(self) -> int:
         """Jobs waiting (not yet started)."""
+        if self._ends:
+            self._settle(self.env.now)
         return sum(len(q) for q in self.queues)
 
     def submit(self, job: int) -> None:
         """Start ``job`` now if a server is free (work begins at the next opening), else queue it."""
-        if self.busy < self.servers[int(self.env.now)]:
-            self._start(job)
+        now = self.env.now
+        if self._ends:
+            self._settle(now)
+        if self._busy < self.servers[int(now)]:
+            self._start(job, now)
         else:
             self.queues[self.rank[self.log.kind[job]]].append(job)
 
-    def _start(self, job: int) -> None:
-        env, cal, log = self.env, self.calendar, self.log
-        now = env.now
-        self.busy += 1
+    def _start(self, job: int, now: float) -> None:
+        cal, log = self.calendar, self.log
+        self._busy += 1
         w0 = cal.work_clock(now)
         w1 = w0 + log.hours[job] * self.inflate
         end = cal.from_work_clock(w1)
@@ -121,19 +146,44 @@ class ServerPool:
         log.w_start[job] = w0
         log.w_end[job] = w1
         log.end[job] = end
-        env.timeout(end - now, value=job).callbacks.append(self._finish)
+        if self.feedback:
+            self.env.timeout(end - now, value=job).callbacks.append(self._finish)
+        else:
+            self._started += 1
+            heapq.heappush(self._ends, (end, self._started, job))
 
     def _finish(self, event: Any) -> None:
         job: int = event.value
-        self.busy -= 1
+        self._busy -= 1
         self.on_done[self.log.kind[job]](job)
-        self.pull()
+        self._pull(self.env.now)
+
+    def _settle(self, now: float) -> None:
+        """Process the completions (no-feedback pool) up to and including ``now``, each at its own time."""
+        ends = self._ends
+        while ends and ends[0][0] <= now:
+            end, _, job = heapq.heappop(ends)
+            self._busy -= 1
+            self.on_done[self.log.kind[job]](job)
+            self._pull(end)
+
+    def settle(self, until: float) -> None:
+        """Process the completions before ``until`` (the end of the run: later ones never happen)."""
+        ends = self._ends
+        while ends and ends[0][0] < until:
+            self._settle(ends[0][0])
 
     def pull(self) -> None:
         """Start queued jobs while servers are free (called at completions and at each workday start)."""
-        cap = self.servers[int(self.env.now)]
+        now = self.env.now
+        if self._ends:
+            self._settle(now)
+        self._pull(now)
+
+    def _pull(self, now: float) -> None:
+        cap = self.servers[int(now)]
         for queue in self.queues:
-            while queue and self.busy < cap:
-                self._start(queue.popleft())
-            if self.busy >= cap:
+            while queue and self._busy < cap:
+                self._start(queue.popleft(), now)
+            if self._busy >= cap:
                 return
