@@ -4,6 +4,7 @@ per-run overhead of the batch machinery over doing the same run in process.
 Run from the repository root (about 5 minutes on two cores)::
 
     .venv/bin/python benchmarks/bench_batch.py --runs 12
+    .venv/bin/python benchmarks/bench_batch.py --runs 32 --workers 1,2,4,8,16 --no-dask   # a larger machine
 
 The task is a one-year Västmanland run with economics, the summary rows and writing the kept tables: the
 same work whether called in process (``run_task`` directly, the "bare" time) or through ``run_batch``.
@@ -50,7 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=2, help="timings per executor; the fastest is kept")
+    parser.add_argument("--workers", default="1,2", help="local worker counts to time, comma-separated")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster timing")
     args = parser.parse_args()
+    counts = sorted({int(w) for w in args.workers.split(",")})
+    if not counts or counts[0] < 1:
+        parser.error(f"--workers {args.workers!r}: worker counts must be positive integers")
     work = Path(tempfile.mkdtemp(prefix="hmsim-bench-"))
     try:
         exp = experiment_file(work, args.runs)
@@ -74,11 +80,12 @@ def main() -> None:
                 shutil.rmtree(out, ignore_errors=True)
             return best
 
-        rows = [("local, 1 worker", timed("one", workers=1)), ("local, 2 workers", timed("two", workers=2))]
-        with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster:
-            rows.append(("Dask LocalCluster, 2 workers", timed("dask", dask=cluster.scheduler_address)))
+        rows = [(f"local, {w} worker{'s' if w > 1 else ''}", timed(f"local{w}", workers=w)) for w in counts]
+        if not args.no_dask:
+            with LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster:
+                rows.append(("Dask LocalCluster, 2 workers", timed("dask", dask=cluster.scheduler_address)))
         start = time.perf_counter()
         subprocess.run(
             [
@@ -101,11 +108,13 @@ def main() -> None:
             f"{args.runs} runs, fastest of {args.repeat} per executor; bare run in process {bare_run:.2f} s "
             f"(mean of {len(bare)}); hmsim run end to end {cli:.2f} s"
         )
-        print("| executor | wall s | runs per minute | speed-up vs 1 worker |")
+        print(f"| executor | wall s | runs per minute | speed-up vs {counts[0]} worker(s) |")
         print("|---|---|---|---|")
         for label, wall in rows:
             print(f"| {label} | {wall:.1f} | {args.runs / wall * 60:.1f} | {one / wall:.2f} |")
         extra = one / args.runs - bare_run
+        if counts[0] != 1:
+            return
         print(
             f"batch overhead per run with 1 worker: {extra:.3f} s = {extra / bare_run:.1%} of the bare run, "
             f"{(one / args.runs - cli) / cli:.1%} vs hmsim run (incl. starting the worker once per batch)"
