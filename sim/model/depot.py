@@ -176,8 +176,8 @@ class DepotStock:
         self.on_order[k][c] -= quantity
         if int(t) < self.days:
             self.recorder.count_depot("purchases", int(t), k, c, quantity)
-        for _ in range(quantity):
-            dev = self.fleet.new_device(c, k, t, initial=False, state=STOCK_NEW)
+        first = self.fleet.new_devices(c, k, t, quantity, STOCK_NEW)
+        for dev in range(first, first + quantity):
             self.put(dev, t, reconditioned=False)
 
     # ---- returns -----------------------------------------------------------------------------------

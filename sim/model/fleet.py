@@ -140,6 +140,26 @@ class Fleet:
             self.tracked_kc[k * self.C + c] += 1
         return dev
 
+    def new_devices(self, c: int, k: int, purchased: float, n: int, state: int) -> int:
+        """Register ``n`` bought devices at once (tracked flags and prices drawn as ``n`` calls of
+        :meth:`new_device` would); returns the first id."""
+        first = len(self.cat)
+        share = self.tracked_share[c]
+        tracked = [u < share for u in self.tracked_draw[c].take(n)]
+        self.cat.extend([c] * n)
+        self.depot.extend([k] * n)
+        self.tracked.extend(tracked)
+        self.price.extend(self.price_draw[c].take(n))
+        self.purchased.extend([purchased] * n)
+        self.initial.extend([0] * n)
+        self.cycles.extend([0] * n)
+        self.state.extend([state] * n)
+        self.end.extend([math.nan] * n)
+        self.rental.extend([-1] * n)
+        if self.rented[c]:
+            self.tracked_kc[k * self.C + c] += sum(tracked)
+        return first
+
     # ---- rentals --------------------------------------------------------------------------------------
     def start_rental(
         self, dev: int, source: int, m: int, t: float, fates: FateRows, i: int, start: float | None = None

@@ -67,3 +67,16 @@ class BufferedDraws:
             i = 0
         self._i = i + 1
         return self._buf[i]
+
+    def take(self, n: int) -> list[float]:
+        """The next ``n`` draws (the same numbers as ``n`` calls of :meth:`next`)."""
+        out: list[float] = []
+        while len(out) < n:
+            i = self._i
+            if i >= len(self._buf):
+                self._buf = self._draw(self._gen, self._block).tolist()
+                i = 0
+            j = min(len(self._buf), i + n - len(out))
+            out.extend(self._buf[i:j])
+            self._i = j
+        return out
