@@ -172,6 +172,7 @@ def _municipality_depot(sim: Simulation, key: list[str], new: Scenario, day: int
     transfer = {k for k, x in new.municipalities.items() if x.rentals_on_move == "transfer"}
 
     def at_day(_: Any) -> None:
+        sim.fleet.settle(sim.env.now)  # rental ends and needs since 00:00 (no events of their own)
         _split_levels(sim, day)
         for name in transfer:
             _transfer_rentals(sim, new, sim.municipality_names.index(name))

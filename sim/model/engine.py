@@ -111,6 +111,9 @@ class Simulation:
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
         env, cal, streams, rec = self.env, self.calendar, self.streams, self.recorder
         self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned)
+        fleet = self.fleet
+        # work-order needs take no event (sim/model/fleet.py): those due are reported before a job is logged
+        self.jobs.before_add = lambda: fleet.settle_work_orders(env.now)
         self.pools: list[list[ServerPool]] = []  # [depot][pool], filled below
         self.stock = DepotStock(
             s, env, cal, streams, rec, self.demand, self.muni_depot, self.days, self.orders, self.fleet,
@@ -227,11 +230,8 @@ class Simulation:
         counts = self.counts
         counts["technical_work_orders"].append(code)
         counts["corrective_work_orders" if corrective else "preventive_work_orders"].append(code)
-        self.env.timeout(t + parts_wait - self.env.now, value=(k, job)).callbacks.append(self._submit_service)
-
-    def _submit_service(self, event: Any) -> None:
-        k, job = event.value
-        self.pools[k][SERVICE_POOL].submit(job)
+        # the job reaches the technicians once the parts are there (in the pool's heap, not a SimPy event)
+        self.pools[k][SERVICE_POOL].submit_at(job, t + parts_wait)
 
     # ---- fittings --------------------------------------------------------------------------------
     def _referral(self, event: Any) -> None:
@@ -283,6 +283,7 @@ class Simulation:
         d = event.value
         now = self.env.now
         fleet = self.fleet
+        fleet.settle(now)  # the rental ends and work-order needs until now (no events of their own)
         routes = self.routes
         returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
         M, C = self.M, self.C
@@ -331,6 +332,7 @@ class Simulation:
         year_starts = book.year_starts()
         for d in range(self.days):
             if d > 0:
+                self.fleet.settle(d)  # the rest of yesterday's rental ends and needs, before its levels
                 self._end_of_day(d - 1)
             if d in year_starts:
                 book.open_year(year_starts[d])
@@ -348,6 +350,7 @@ class Simulation:
                     env.timeout(routes.dep, value=d).callbacks.append(self._depart)
                 env.timeout(cal.close_frac, value=d).callbacks.append(self._close)
             yield env.timeout(1.0)
+        self.fleet.settle(self.days)
         self._end_of_day(self.days - 1)
 
     def run(self, progress: Callable[[int], None] | None = None) -> Simulation:

@@ -2,16 +2,28 @@
 
 Each device has an id indexing plain lists (category, depot, price, purchase time, cycles, state). A rental
 is a row in columnar arrays; its fate (duration, return, triage draws, work orders) comes from its order
-(see :mod:`sim.model.fates`). Ends and work orders wait in per-day buckets; each day's are scheduled at
-00:00 as one timeout each, so they happen at their exact times while the event heap holds only today's.
-A work order is reported at the next opening after the need arises, if the rental has not ended by then.
+(see :mod:`sim.model.fates`). Ends and work-order needs wait in per-day buckets; at 00:00 each day's are
+put in time order. A work order is reported at the next opening after the need arises, if the rental has
+not ended by then.
+
+Neither takes a SimPy event unless something reacts to it at once. A rental end whose device awaits pickup
+(the day's close reports it) or is lost, and a work-order need (it logs a job and hands it to the service
+technicians' pool, which keeps its own clock, see :mod:`sim.model.workshop`), wait in today's lists in time
+order and are processed up to the present by :meth:`Fleet.settle` wherever their effects are read: the
+day's close, the end of the day before its levels are recorded, a dated transfer of rentals, and (for the
+needs) before any other job is logged, so that job ids keep the order of one event per need. Their order
+among themselves and their effects are those of one event each (equal times keep the bucket's order, as
+SimPy's event ids would); only a rental end dropped off at the depot (it reaches the workshop at its own
+time) keeps its event.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from array import array
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -27,6 +39,8 @@ from sim.model.rng import Streams, uniform
 # returned rental ended (rental, device, municipality, time, dropped off by the customer)
 WorkOrderFn = Callable[[int, int, float, float, float, bool], None]
 ReturnFn = Callable[[int, int, int, float, bool], None]
+# a work-order need during a rental: (time the need arises, rental, work hours, parts wait, corrective)
+WorkOrderItem = tuple[float, int, float, float, bool]
 
 # device states
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
@@ -95,7 +109,18 @@ class Fleet:
         self.r_u_work = array("d")
         self.r_recon_hours = array("d")
         self.ends_by_day: dict[int, list[int]] = {}
-        self.wo_by_day: dict[int, list[tuple[float, int, float, float, bool]]] = {}
+        # today's rental ends without an event (see the module docstring): rental ids and end times in time
+        # order, processed up to index ``_settled``
+        self._silent: list[int] = []
+        self._silent_end: list[float] = []
+        self._settled = 0
+        self.wo_by_day: dict[int, list[WorkOrderItem]] = {}
+        # today's work-order needs (no SimPy event either): items and times in time order, reported up to
+        # index ``_wo_settled`` (see settle_work_orders)
+        self._wo: list[WorkOrderItem] = []
+        self._wo_when: list[float] = []
+        self._wo_settled = 0
+        self._wo_busy = False
         self.scheduled_through = -1
         # level counters kept by transitions (read once per day)
         self.onrent_mc = [0] * (M * C)
@@ -191,7 +216,7 @@ class Fleet:
         self.onrent_mc[idx] += 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[idx] += 1
-        self._bucket(self.ends_by_day, int(end), rid, end, self._end)
+        self._schedule_end(rid, end)
         lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
         if hi > lo:
             self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
@@ -213,47 +238,109 @@ class Fleet:
                 age = min(max((when - purchased) / DAYS_PER_YEAR, 0.0), AGE_CAP_YEARS)
                 if fates.wo_accept[j] * bound > 1.0 + factor * age:
                     continue  # thinning: younger devices need fewer repairs
-            item = (when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective)
-            self._bucket(self.wo_by_day, int(when), item, when, self._work_order)
+            self._schedule_work_order((when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective))
 
-    def _bucket(self, buckets: dict[int, list[Any]], day: int, item: Any, when: float, callback: Any) -> None:
+    def _schedule_end(self, rid: int, end: float) -> None:
+        day = int(end)
         if day >= self.days:
             return
-        if day <= self.scheduled_through:  # that day's items are already scheduled: schedule directly
+        if day > self.scheduled_through:
+            bucket = self.ends_by_day.get(day)
+            if bucket is None:
+                self.ends_by_day[day] = [rid]
+            else:
+                bucket.append(rid)
+        elif self.r_dropoff[rid] and self.r_will_return[rid]:  # today, with an event: schedule it directly
             env = self.env
-            env.timeout(max(when - env.now, 0.0), value=item).callbacks.append(callback)
+            env.timeout(max(end - env.now, 0.0), value=rid).callbacks.append(self._end)
+        else:  # today, without an event: into today's list at its time (after equal times, as SimPy would)
+            i = bisect.bisect_right(self._silent_end, end, self._settled)
+            self._silent.insert(i, rid)
+            self._silent_end.insert(i, end)
+
+    def settle_ends(self, until: float) -> None:
+        """Process today's rental ends without an event up to and including ``until``, in time order."""
+        silent, ends = self._silent, self._silent_end
+        i, n = self._settled, len(silent)
+        while i < n and ends[i] <= until:
+            self._finish(silent[i])
+            i += 1
+        self._settled = i
+
+    def _schedule_work_order(self, item: WorkOrderItem) -> None:
+        when = item[0]
+        day = int(when)
+        if day >= self.days:
             return
-        bucket = buckets.get(day)
-        if bucket is None:
-            buckets[day] = [item]
-        else:
-            bucket.append(item)
+        if day > self.scheduled_through:
+            bucket = self.wo_by_day.get(day)
+            if bucket is None:
+                self.wo_by_day[day] = [item]
+            else:
+                bucket.append(item)
+        else:  # today: into today's list at its time (after equal times, as SimPy would)
+            i = bisect.bisect_right(self._wo_when, when, self._wo_settled)
+            self._wo.insert(i, item)
+            self._wo_when.insert(i, when)
+
+    def settle_work_orders(self, until: float) -> None:
+        """Report today's work-order needs up to and including ``until``, in time order (called before any
+        other job is logged, so job ids keep the order of one event per need)."""
+        if self._wo_busy:
+            return  # reporting one logs its job: the ones after it wait for the outer loop
+        self._wo_busy = True
+        items, whens = self._wo, self._wo_when
+        try:
+            while self._wo_settled < len(items) and whens[self._wo_settled] <= until:
+                item = items[self._wo_settled]
+                self._wo_settled += 1
+                self._report(item)
+        finally:
+            self._wo_busy = False
+
+    def settle(self, until: float) -> None:
+        """Process today's rental ends and work-order needs up to and including ``until``."""
+        self.settle_ends(until)
+        self.settle_work_orders(until)
 
     def schedule_day(self, d: int) -> None:
         """At 00:00 of day ``d``: schedule the day's rental ends and work orders at their exact times."""
         self.scheduled_through = d
         env = self.env
         now = env.now
+        assert self._settled == len(self._silent), "the previous day's rental ends are not all processed"
+        silent: list[int] = []
         rids = self.ends_by_day.pop(d, None)
         if rids:
-            end = self.r_end
+            end, dropoff, will_return = self.r_end, self.r_dropoff, self.r_will_return
             for rid in rids:
-                env.timeout(end[rid] - now, value=rid).callbacks.append(self._end)
-        items = self.wo_by_day.pop(d, None)
-        if items:
-            for item in items:
-                env.timeout(item[0] - now, value=item).callbacks.append(self._work_order)
+                if dropoff[rid] and will_return[rid]:
+                    env.timeout(end[rid] - now, value=rid).callbacks.append(self._end)
+                else:
+                    silent.append(rid)
+            silent.sort(key=end.__getitem__)  # stable: equal times keep the bucket's order (SimPy's ids)
+        self._silent = silent
+        self._silent_end = [self.r_end[rid] for rid in silent]
+        self._settled = 0
+        assert self._wo_settled == len(self._wo), "the previous day's work orders are not all reported"
+        items = self.wo_by_day.pop(d, [])
+        items.sort(key=itemgetter(0))  # stable: equal times keep the bucket's order, as SimPy's ids would
+        self._wo = items
+        self._wo_when = [item[0] for item in items]
+        self._wo_settled = 0
 
-    def _work_order(self, event: Any) -> None:
-        when, rid, hours, parts_wait, corrective = event.value
+    def _report(self, item: WorkOrderItem) -> None:
+        when, rid, hours, parts_wait, corrective = item
         reported = self.calendar.next_open(when)
         if reported >= self.r_end[rid]:
             return  # the rental ends before anyone reports the need
         self.on_work_order(self.r_device[rid], rid, reported, hours, parts_wait, corrective)
 
     def _end(self, event: Any) -> None:
+        self._finish(event.value)
+
+    def _finish(self, rid: int) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
-        rid: int = event.value
         dev = self.r_device[rid]
         c = self.r_cat[rid]
         m = self.r_muni[rid]

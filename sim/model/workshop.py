@@ -10,13 +10,15 @@ job kinds served before all others (e.g. corrective repairs before preventive ma
 postpones when short-staffed); kinds not named share the last class.
 
 A pool whose completions feed nothing back (``feedback=False``: the service technicians, whose jobs change
-no device, stock or route) keeps no SimPy event per job: its running jobs' ends wait in the pool's own heap
-and are processed, in the order SimPy would have processed them (end time, then start order), whenever
-the pool is next touched (a submission, the daily pull, a read of its state, the end of the run). Each
-completion still frees its server at its exact time and starts the next queued job then, so every job's
-start and end are those of the event-per-job pool. The one difference is a tie: a completion at exactly
-the instant of a submission is processed first here, while SimPy would order the two by when their events
-were scheduled; with continuous work-time distributions such ties do not occur.
+no device, stock or route) keeps no SimPy event per job: its running jobs' ends and its submissions due later
+(:meth:`ServerPool.submit_at`, e.g. a work order waiting for parts) wait in the pool's own heap and are
+processed, in the order SimPy would have processed them (time, then the order they were scheduled in),
+whenever the pool is next touched (a submission, the daily pull, a read of its state, the end of the run).
+Each completion still frees its server at its exact time and starts the next queued job then, and each
+submission arrives at its own time, so every job's start and end are those of the event-per-job pool. The
+one difference is a tie with another component's event: a completion or due submission at exactly the
+instant of a direct submission is processed first here, while SimPy would order the two by when their
+events were scheduled; with continuous times such ties do not occur.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ JOB_KINDS: tuple[str, ...] = get_args(JobKind)  # declared once, in the schema
 POOL_NAMES = ("reconditioning_technicians", "service_technicians", "consultants")
 
 
+def _nothing() -> None:
+    return None
+
+
 class JobLog:
     """Columnar record of every job: who, what, when (days) and working-clock span (hours)."""
 
@@ -53,6 +59,9 @@ class JobLog:
         self.w_start = array("d")
         self.w_end = array("d")
         self.ref = array("q")  # order id for fittings, rental id for other jobs (-1: initial backlog)
+        # called before each job is logged (the engine reports the work-order needs due by then, see
+        # sim/model/fleet.py)
+        self.before_add: Callable[[], None] = _nothing
 
     def add(
         self,
@@ -66,6 +75,7 @@ class JobLog:
         hours: float,
         ref: int = -1,
     ) -> int:
+        self.before_add()
         self.pool.append(pool)
         self.kind.append(kind)
         self.depot.append(depot)
@@ -110,8 +120,10 @@ class ServerPool:
         self.queues: list[deque[int]] = [deque() for _ in range(last + 1)]
         self._busy = 0
         self.feedback = feedback
-        self._ends: list[tuple[float, int, int]] = []  # (end, start order, job) of running jobs (no feedback)
-        self._started = 0
+        # no-feedback pool: (time, order scheduled, job) of running jobs' ends and (time, order, -job - 1) of
+        # submissions due later
+        self._ends: list[tuple[float, int, int]] = []
+        self._scheduled = 0
 
     @property
     def busy(self) -> int:
@@ -136,6 +148,17 @@ class ServerPool:
         else:
             self.queues[self.rank[self.log.kind[job]]].append(job)
 
+    def submit_at(self, job: int, when: float) -> None:
+        """Submit ``job`` at ``when`` (not before now): a SimPy event, or the pool's heap without feedback."""
+        if self.feedback:
+            self.env.timeout(when - self.env.now, value=job).callbacks.append(self._submit_event)
+        else:
+            self._scheduled += 1
+            heapq.heappush(self._ends, (when, self._scheduled, -job - 1))
+
+    def _submit_event(self, event: Any) -> None:
+        self.submit(event.value)
+
     def _start(self, job: int, now: float) -> None:
         cal, log = self.calendar, self.log
         self._busy += 1
@@ -149,8 +172,8 @@ class ServerPool:
         if self.feedback:
             self.env.timeout(end - now, value=job).callbacks.append(self._finish)
         else:
-            self._started += 1
-            heapq.heappush(self._ends, (end, self._started, job))
+            self._scheduled += 1
+            heapq.heappush(self._ends, (end, self._scheduled, job))
 
     def _finish(self, event: Any) -> None:
         job: int = event.value
@@ -159,16 +182,25 @@ class ServerPool:
         self._pull(self.env.now)
 
     def _settle(self, now: float) -> None:
-        """Process the completions (no-feedback pool) up to and including ``now``, each at its own time."""
+        """Process the completions and due submissions (no-feedback pool) up to and including ``now``, each
+        at its own time."""
         ends = self._ends
         while ends and ends[0][0] <= now:
-            end, _, job = heapq.heappop(ends)
-            self._busy -= 1
-            self.on_done[self.log.kind[job]](job)
-            self._pull(end)
+            t, _, job = heapq.heappop(ends)
+            if job >= 0:  # a completion
+                self._busy -= 1
+                self.on_done[self.log.kind[job]](job)
+                self._pull(t)
+            else:  # a submission due at t
+                job = -job - 1
+                if self._busy < self.servers[int(t)]:
+                    self._start(job, t)
+                else:
+                    self.queues[self.rank[self.log.kind[job]]].append(job)
 
     def settle(self, until: float) -> None:
-        """Process the completions before ``until`` (the end of the run: later ones never happen)."""
+        """Process the completions and submissions before ``until`` (the end of the run: later ones never
+        happen)."""
         ends = self._ends
         while ends and ends[0][0] < until:
             self._settle(ends[0][0])
