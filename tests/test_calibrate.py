@@ -312,6 +312,18 @@ def test_report_flags_parameters_at_a_bound_or_outside_their_plausible_range() -
     assert flags([{**row, "fitted": 1.0, "at_bound": "", "implausible": ""}]) == []
 
 
+def test_a_fit_stopped_by_its_budget_says_so_plainly() -> None:
+    from sim.calibration.fit import BUDGET_MESSAGE
+    from sim.calibration.report import budget_note
+
+    data = {"message": BUDGET_MESSAGE, "evaluations": 27, "cost_before": 30.34, "cost_after": 5.324}
+    note = budget_note(data)
+    assert note is not None and note.startswith(
+        "budget-limited: 27 evaluations, cost 30.34 -> 5.324, not converged"
+    )
+    assert budget_note({**data, "message": "`ftol` termination condition is satisfied."}) is None
+
+
 def test_holders_measure_splits_the_devices_on_rent_by_age_band() -> None:
     from sim.calibration.measures import Context, compute_measure
     from sim.config import load_scenario

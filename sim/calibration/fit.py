@@ -174,6 +174,10 @@ def prepare(
     return problem
 
 
+BUDGET_MESSAGE = "budget of evaluations used up"
+"""The optimiser's message when it stopped on ``max_evaluations``: budget-limited, not converged."""
+
+
 class _BudgetError(Exception):
     pass
 
@@ -264,7 +268,7 @@ def _least_squares(obj: Objective, u0: np.ndarray) -> str:
             gtol=opt.tolerance, x_scale=1.0,
         )  # fmt: skip
     except _BudgetError:
-        return "budget of evaluations used up"
+        return BUDGET_MESSAGE
     return str(result.message)
 
 
@@ -287,7 +291,7 @@ def _nelder_mead(obj: Objective, u0: np.ndarray) -> str:
             options={"initial_simplex": np.array(simplex), "xatol": opt.tolerance, "fatol": opt.tolerance},
         )
     except _BudgetError:
-        return "budget of evaluations used up"
+        return BUDGET_MESSAGE
     return str(result.message)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from sim.analysis import interval
-from sim.calibration.fit import FitResult, at_bound, fmt
+from sim.calibration.fit import BUDGET_MESSAGE, FitResult, at_bound, fmt
 from sim.calibration.params import implausible, owners, settings
 from sim.config.loader import set_value
 from sim.store import write_json_atomic
@@ -166,10 +166,23 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def budget_note(data: dict[str, Any]) -> str | None:
+    """A plain statement when the optimiser stopped on its budget rather than converging, else None."""
+    if data["message"] != BUDGET_MESSAGE:
+        return None
+    return (
+        f"budget-limited: {data['evaluations']} evaluations, cost {fmt(data['cost_before'])} -> "
+        f"{fmt(data['cost_after'])}, not converged (rerun with a larger optimiser.max_evaluations; the cache "
+        "keeps the work done)"
+    )
+
+
 def report_markdown(data: dict[str, Any]) -> str:
+    note = budget_note(data)
     lines = [
         f"# Fit report: {data['name']}",
         "",
+        *([f"**{note[0].upper()}{note[1:]}.**", ""] if note else []),
         f"Spec `{data['spec']}`, written {data['written_at']}; {data['replications']} replications per point "
         f"(seeds {data['seeds']}, the same at every point); optimiser {data['optimiser']['method']}: "
         f"{data['message'].rstrip('.')}.",
@@ -353,6 +366,7 @@ def write_fitted(result: FitResult, path: Path, data: dict[str, Any]) -> None:
         f"({data['degrees_of_freedom']} degrees of freedom), {data['replications']} replications per point, "
         f"seeds {data['seeds']} (the same at every point); cost {fmt(data['cost_before'])} -> "
         f"{fmt(data['cost_after'])}.",
+        *([f"# {budget_note(data)}."] if budget_note(data) else []),
         "# Each value names its parameter, the fit date and the targets that fitted it.",
         "# Fit report: the report.md beside the fit's cache (results/calibrate/<name>/), copied into docs.",
     ]
