@@ -312,6 +312,15 @@ def test_report_flags_parameters_at_a_bound_or_outside_their_plausible_range() -
     assert flags([{**row, "fitted": 1.0, "at_bound": "", "implausible": ""}]) == []
 
 
+def test_cache_keys_change_with_the_model_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.calibration.evaluate as evaluate
+
+    ev = Evaluator(load_raw(TINY), {"orders": Measure(metric="orders", **YEAR)}, 1, 1, tmp_path, workers=1)
+    before = ev._key("config", 1)
+    monkeypatch.setattr(evaluate, "code_hash", lambda: "other code")
+    assert ev._key("config", 1) != before
+
+
 def test_a_fit_stopped_by_its_budget_says_so_plainly() -> None:
     from sim.calibration.fit import BUDGET_MESSAGE
     from sim.calibration.report import budget_note

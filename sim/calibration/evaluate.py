@@ -6,7 +6,9 @@ runs with the same seed (``replication_seed(master, r)``, as in ``hmsim batch``)
 two points differ by their parameters and not by their random draws, and a deterministic optimiser sees a
 deterministic function of the parameters. Each (resolved config, seed, measures) is one task; its result is
 written atomically to ``<cache>/<key>.json`` the moment it finishes, so a killed search re-run with the same
-spec finds every finished evaluation and repeats only the unfinished ones. Tasks run on the executors of
+spec finds every finished evaluation and repeats only the unfinished ones. The key also holds a hash of the
+``sim`` package's source (:func:`code_hash`), so evaluations cached by other model or accounting code are
+never reused: after a rebase or a model change a search starts afresh. Tasks run on the executors of
 :func:`sim.experiment.batch.map_tasks` (local worker processes, or Dask), or in this process with one worker.
 """
 
@@ -18,6 +20,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,17 @@ from sim.experiment.plan import replication_seed
 from sim.store import write_json_atomic
 
 Settings = Sequence[tuple[str, Any]]
+
+
+@cache
+def code_hash() -> str:
+    """A hash of every source file of the ``sim`` package (path and bytes): the code an evaluation ran."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ class Evaluator:
         return scenario_dict(scenario), scenario_hash(scenario)
 
     def _key(self, config_hash: str, seed: int) -> str:
-        text = f"{config_hash}:{seed}:{self._measures_hash}"
+        text = f"{config_hash}:{seed}:{self._measures_hash}:{code_hash()}"
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def evaluate(self, points: Sequence[Settings], seeds: Sequence[int] | None = None) -> list[np.ndarray]:
