@@ -202,6 +202,7 @@ def on_rent_by_payer(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     ("deliveries.band", "config.population"),
     ("year",),
     {
+        "delivered_share": "share",
         "orders_65_plus": "count",
         "orders_80_plus": "count",
         "population_65_plus": "persons",
@@ -217,16 +218,26 @@ def orders_per_1000(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     dl = out["deliveries"]
     year = pd.Series(_day_year(out, dl["order_day"]), index=dl.index)
     band = dl["band"]
+    placed = None
+    if out.has("timeseries"):  # every order placed in the year, delivered or not by the run's end
+        ts = out["timeseries"]
+        ts = ts[ts["metric"] == "orders"]
+        placed = ts.groupby(pd.to_datetime(ts["date"]).dt.year)["value"].sum()
     rows = []
     for y in years:
         in_year = (year == y).to_numpy()
         p65 = float(pop[(pop["year"] == y) & pop["band"].isin(b65)]["persons"].sum())
         p80 = float(pop[(pop["year"] == y) & pop["band"].isin(b80)]["persons"].sum())
-        o65 = float((in_year & band.isin(b65)).sum())
-        o80 = float((in_year & band.isin(b80)).sum())
+        delivered = float(in_year.sum())
+        # Orders of the last years still undelivered at the run's end carry no age band: the delivered
+        # orders' band shares scale to all orders placed (the last of ten Västmanland years lost a quarter).
+        share = delivered / float(placed.get(y, delivered)) if placed is not None and delivered else 1.0
+        o65 = float((in_year & band.isin(b65)).sum()) / share
+        o80 = float((in_year & band.isin(b80)).sum()) / share
         rows.append(
             {
                 "year": y,
+                "delivered_share": share,
                 "orders_65_plus": o65,
                 "orders_80_plus": o80,
                 "population_65_plus": p65,
@@ -524,6 +535,13 @@ def _ledger(out: RunOutput) -> pd.DataFrame:
     return led.assign(account=led["account"].astype(str), principal=led["principal"].astype(str))
 
 
+def _operators(led: pd.DataFrame) -> set[str]:
+    """The principals that run the supply: those carrying the ``result`` rows (the centre, or after a
+    governance change the federation, company or contractor), so the operator's costs stay its costs."""
+    found = set(led.loc[led["account"] == "result", "principal"])
+    return found or {CENTRE}
+
+
 @table(
     "income_statement",
     ("The centre's income statement per year", "Centrets resultaträkning per år"),
@@ -534,7 +552,7 @@ def _ledger(out: RunOutput) -> pd.DataFrame:
 def income_statement(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     led = _ledger(out)
     rev = led[led["account"].str.startswith("revenue_")].groupby("year")["amount"].sum()
-    centre = led[led["principal"] == CENTRE]
+    centre = led[led["principal"].isin(_operators(led))]
     cost = centre[centre["account"].str.startswith("cost_")].groupby("year")["amount"].sum()
     settled = centre[centre["account"] == "settled"].groupby("year")["amount"].sum()
     years = sorted(led["year"].unique())
@@ -555,7 +573,7 @@ def income_statement(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 )
 def costs_by_block(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     led = _ledger(out)
-    c = led[(led["principal"] == CENTRE) & led["account"].str.startswith("cost_")]
+    c = led[led["principal"].isin(_operators(led)) & led["account"].str.startswith("cost_")]
     g = c.groupby(["year", "account"])["amount"].sum() / 1000
     g = g[g != 0]
     frame = g.rename("amount").reset_index()
@@ -593,7 +611,7 @@ def result_split(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 )
 def principals(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     led = _ledger(out)
-    led = led[led["principal"] != CENTRE]
+    led = led[~led["principal"].isin(_operators(led))]
     paid = led[led["account"].str.startswith("revenue_")].groupby(["year", "principal"])["amount"].sum()
     back = led[led["account"] == "settlement"].groupby(["year", "principal"])["amount"].sum()
     frame = pd.DataFrame({"paid": paid}).join(pd.DataFrame({"settlement": back}), how="outer").fillna(0.0)
@@ -625,7 +643,7 @@ def principals(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
 def book_value(out: RunOutput, config: dict[str, Any]) -> pd.DataFrame:
     p = out["products"].set_index("year")
     led = _ledger(out)
-    centre = led[led["principal"] == CENTRE]
+    centre = led[led["principal"].isin(_operators(led))]
     dep = centre[centre["account"] == "cost_depreciation"].groupby("year")["amount"].sum()
     exp = centre[centre["account"] == "cost_devices_expensed"].groupby("year")["amount"].sum()
     years = [int(y) for y in p.index]
