@@ -109,6 +109,12 @@ def share_interval(values: np.ndarray, confidence: float = 0.95) -> dict[str, fl
         return out
     low = 1 / (1 + math.exp(-zs["ci_low"]))
     high = 1 / (1 + math.exp(-zs["ci_high"]))
+    if ((x <= 0) | (x >= 1)).any():
+        # A replication at exactly 0 or 1 puts the logit interval at the mercy of LOGIT_EPS (one share
+        # of 0.04 among four 0s gave [0, mean]); there the interval also covers the plain t-interval,
+        # clipped to [0, 1]: coverage measured in tests/test_analysis.py near both bounds.
+        low = min(low, max(0.0, out["ci_low"]))
+        high = max(high, min(1.0, out["ci_high"]))
     low, high = min(low, out["mean"]), max(high, out["mean"])  # the mean always lies inside
     out.update(ci_low=low, ci_high=high, half_width=(high - low) / 2)
     return out

@@ -106,3 +106,23 @@ def test_analyze_prints_a_pivot(tmp_path: Path) -> None:
     assert out.count("today__growth=0.0  ") == 2  # one row per metric, years side by side
     assert re.search(r"\b1[45]\d \d{3} \[1[45]\d \d{3}, 1[45]\d \d{3}\]", out)  # ~150 000 kSEK
     assert not re.search(r"\d{3} \d{3} \d{3}", out)  # not 150 000 000 SEK
+
+
+def test_share_interval_with_replications_at_zero_is_not_pinned_to_the_mean() -> None:
+    """One replication of 0.04 among four at 0: the interval reaches past the mean (it once ended at it)."""
+    s = share_interval(np.array([0.04, 0.0, 0.0, 0.0, 0.0]))
+    assert s["ci_low"] == 0.0 and s["ci_high"] > 2 * s["mean"]
+    assert s["ci_high"] == pytest.approx(interval(np.array([0.04, 0.0, 0.0, 0.0, 0.0]))["ci_high"])
+
+
+@pytest.mark.parametrize(("p", "events"), [(0.01, 100), (0.98, 100)])
+def test_share_interval_coverage_near_the_bounds(p: float, events: int) -> None:
+    """Rare events (many replications at exactly 0) and near-certain ones (many at 1): coverage at least
+    about 95 %. 3000 trials: sd of the estimate 0.004, tolerance 0.015 below."""
+    rng = np.random.default_rng(13)
+    shares = rng.binomial(events, p, size=(3000, 5)) / events
+    covered = [
+        (s := share_interval(row))["ci_low"] <= p <= s["ci_high"] and s["ci_low"] >= 0 and s["ci_high"] <= 1
+        for row in shares
+    ]
+    assert np.mean(covered) >= 0.935
