@@ -469,3 +469,46 @@ def test_calibrate_and_sensitivity_folders_as_written_by_the_commands(tmp_path: 
     assert both.returncode == 0, both.stderr
     drawn = json.loads((run / "report" / "report.json").read_text())["charts"]
     assert set(CREDIBILITY) <= set(drawn) and "volumes_yearly" in drawn
+
+
+def test_money_follows_the_operator_after_a_governance_change() -> None:
+    """Outsourcing moves the cost accounts and the result from the centre to the contractor: the income
+    statement keeps counting them as the operator's costs, and the contractor is not a paying principal."""
+    from typing import cast
+
+    from sim.report.tables import costs_by_block, income_statement
+    from sim.store import RunOutput
+
+    rows = [
+        (2025, "region", "revenue_rent", 150_000.0),
+        (2025, "centre", "cost_staff_technicians", 100_000.0),
+        (2025, "centre", "result", 50_000.0),
+        (2026, "region", "revenue_rent", 150_000.0),
+        (2026, "contractor", "cost_staff_technicians", 120_000.0),
+        (2026, "contractor", "result", 30_000.0),
+    ]
+    ledger = pd.DataFrame(rows, columns=["year", "principal", "account", "amount"])
+    out = cast(RunOutput, {"ledger": ledger})
+    income = income_statement(out, {})
+    assert income["costs"].tolist() == [100.0, 120.0]  # kSEK
+    assert income["result"].tolist() == [50.0, 30.0]
+    blocks = costs_by_block(out, {})
+    assert blocks["amount"].tolist() == [100.0, 120.0]
+
+
+def test_orders_per_1000_count_orders_still_undelivered_at_the_end(report: Path, tiny_run: Path) -> None:
+    """The band counts scale by the share of the year's orders delivered by the run's end (from the raw
+    deliveries and daily tables), so the last year is not cut by orders in flight."""
+    wb = openpyxl.load_workbook(report / "report.xlsx")
+    sheet = _sheet(wb, "orders_per_1000").set_index("year")
+    start = pd.Timestamp(json.loads((tiny_run / "manifest.json").read_text())["meta"]["start_date"])
+    dl = pd.read_parquet(tiny_run / "deliveries.parquet")
+    delivered = dl.groupby((start + pd.to_timedelta(dl["order_day"].astype(int), unit="D")).dt.year).size()
+    ts = pd.read_parquet(tiny_run / "timeseries.parquet")
+    placed = ts[ts["metric"] == "orders"].groupby(ts["date"].dt.year)["value"].sum()
+    for year, share in sheet["delivered_share (share)"].items():
+        assert share == pytest.approx(delivered[year] / placed[year], rel=1e-12)
+        raw = dl[(start + pd.to_timedelta(dl["order_day"].astype(int), unit="D")).dt.year == year]
+        old = raw["band"].astype(str).str.startswith("age_80").sum()
+        assert sheet.loc[year, "orders_80_plus (count)"] == pytest.approx(old / share, rel=1e-12)
+    assert sheet["delivered_share (share)"].iloc[-1] < 1.0  # the tiny run ends with orders in flight

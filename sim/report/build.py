@@ -32,7 +32,7 @@ from sim.report import (  # noqa: F401  (register charts)
     charts_scenarios,
 )
 from sim.report.batch_tables import BATCH_TABLES, batch_tables, run_transitions
-from sim.report.charts import CHARTS, MARGINS, Context
+from sim.report.charts import CHARTS, MARGINS, Context, scenario_legend
 from sim.report.credibility import CREDIBILITY_TABLES, Credibility, read_credibility
 from sim.report.html import Drawn, write_html
 from sim.report.labels import Labels
@@ -381,6 +381,8 @@ def make_report(
                         0.01, 0.005, f"{labels.pick('Source', 'Källa')}: {source}", fontsize=6, color="gray"
                     )
                     fig.subplots_adjust(**{**MARGINS, **dict(spec.margins)})
+                    if ctx.kind == "batch":
+                        scenario_legend(fig, ctx.scenarios)
                     png = f"png/{len(drawn) + 1:02d}_{spec.id}.png"
                     fig.savefig(stage / png, dpi=DPI, metadata={"Software": None})
                     svg = f"svg/{len(drawn) + 1:02d}_{spec.id}.svg"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -46,6 +47,11 @@ class Context:
     @property
     def shown(self) -> str:
         return self.baseline if self.baseline in self.scenarios else self.scenarios[0]
+
+    @property
+    def shown_suffix(self) -> str:
+        """`` (scenario)`` for the title of a chart that shows one scenario of a batch, else empty."""
+        return f" ({self.shown})" if self.kind == "batch" else ""
 
 
 Draw = Callable[[Figure, Context], None]
@@ -95,6 +101,15 @@ def chart(
 # ---------------------------------------------------------------- drawing helpers
 
 
+FAMILY_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"))
+
+
+def scenario_colour(i: int, n: int) -> tuple[float, float, float, float]:
+    """The colour of the ``i``-th of ``n`` scenarios: the same in every panel and chart of a batch."""
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return cmap(i % cmap.N)
+
+
 def series(
     ax: Axes,
     frame: pd.DataFrame,
@@ -104,13 +119,31 @@ def series(
     scale: float = 1.0,
     **style: Any,
 ) -> None:
-    """One line per scenario in ``frame`` (x sorted), with the 95 % band where the table has one."""
+    """One line per scenario in ``frame`` (x sorted), with the 95 % band where the table has one.
+
+    With several scenarios (a batch) each scenario keeps its colour in every panel and each quantity
+    drawn on the same axes (``label``) gets its own line style, so ``scenario_legend`` can explain both
+    once for the whole figure."""
     scenarios = list(dict.fromkeys(frame["scenario"]))
-    for scenario in scenarios:
+    several = len(scenarios) > 1
+    if several:
+        families: list[str] = ax.__dict__.setdefault("_hmsim_families", [])
+        if label not in families:
+            families.append(str(label))
+        ls, marker = FAMILY_STYLES[families.index(str(label)) % len(FAMILY_STYLES)]
+        style = {k: v for k, v in style.items() if k not in ("ls", "linestyle", "color")}
+    for i, scenario in enumerate(scenarios):
         rows = frame[frame["scenario"] == scenario].sort_values(x)
         name = label if len(scenarios) == 1 and label else (f"{label}: {scenario}" if label else scenario)
+        if several:
+            style = {**style, "color": scenario_colour(i, len(scenarios)), "ls": ls}
         (line,) = ax.plot(
-            rows[x], rows[y] / scale, marker="o" if len(rows) <= 20 else None, ms=3, label=name, **style
+            rows[x],
+            rows[y] / scale,
+            marker=(marker if several else "o") if len(rows) <= 20 else None,
+            ms=3,
+            label=name,
+            **style,
         )
         if f"{y}__low" in rows and rows[f"{y}__low"].notna().any():
             ax.fill_between(
@@ -118,9 +151,66 @@ def series(
                 rows[f"{y}__low"] / scale,
                 rows[f"{y}__high"] / scale,
                 color=line.get_color(),
-                alpha=0.2,
+                alpha=0.2 if not several else 0.12,
                 linewidth=0,
             )
+
+
+def _scenario_of(label: str, names: set[str]) -> tuple[str, str] | None:
+    """``(quantity, scenario)`` of a line label ``scenario`` or ``quantity: scenario`` (else None)."""
+    if label in names:
+        return "", label
+    head, sep, tail = label.rpartition(": ")
+    return (head, tail) if sep and tail in names else None
+
+
+def scenario_legend(fig: Figure, scenarios: list[str]) -> bool:
+    """In a batch, lines named after scenarios repeat in every panel's legend and hide the data: replace
+    those legends with one legend beside the panels (a coloured line per scenario, a grey line per
+    quantity in its line style, then targets and observed values once). Returns whether it did."""
+    from matplotlib.lines import Line2D
+
+    names = set(scenarios)
+    if len(names) < 2:
+        return False
+    colours: dict[str, Any] = {}
+    families: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    touched = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        handles, labels = ax.get_legend_handles_labels()
+        if legend is None or not any(_scenario_of(lab, names) for lab in labels):
+            continue
+        touched.append(legend)
+        for handle, lab in zip(handles, labels, strict=True):
+            found = _scenario_of(lab, names)
+            if found is None:
+                others.setdefault(lab, handle)
+                continue
+            family, scenario = found
+            if isinstance(handle, Line2D):
+                colours.setdefault(scenario, handle.get_color())
+                if family:
+                    families.setdefault(family, (handle.get_linestyle(), handle.get_marker()))
+    if not touched:
+        return False
+    for legend in touched:
+        legend.remove()
+    entries = [(Line2D([], [], color=c, lw=2), s) for s in scenarios if (c := colours.get(s)) is not None]
+    if len(families) > 1:
+        grey = [(Line2D([], [], color="0.35", ls=ls, marker=m, ms=3), f) for f, (ls, m) in families.items()]
+        entries += grey
+    entries += [(h, lab) for lab, h in others.items()]
+    fig.legend(
+        [h for h, _ in entries],
+        [lab for _, lab in entries],
+        loc="center right",
+        fontsize=7,
+        frameon=False,
+    )
+    fig.subplots_adjust(right=min(fig.subplotpars.right, 0.8))
+    return True
 
 
 def observed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from sim.report.charts import Context, chart, finish, grid, observed, series, target, year_axis
@@ -173,13 +174,39 @@ def draw_orders_per_1000(fig: Figure, ctx: Context) -> None:
 def draw_kpi_panel(fig: Figure, ctx: Context) -> None:
     frame = ctx.data["kpis_yearly"]
     L = ctx.labels
-    for ax, kpi in zip(grid(fig, len(KPI_PANEL)), KPI_PANEL, strict=True):
+    axes = grid(fig, len(KPI_PANEL))
+    entries: dict[str, Artist] = {}
+    for ax, kpi in zip(axes, KPI_PANEL, strict=True):
         if frame[kpi].notna().any():
             series(ax, frame, "year", kpi)
-        target(ax, ctx, OBSERVED_NAME[kpi])
+        goal = target(ax, ctx, OBSERVED_NAME[kpi])
+        if goal is not None:  # the number on its line; the legend says what a dashed line is
+            ax.annotate(
+                f"{goal:g}",
+                (1.0, goal),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color="tab:red",
+            )
         observed(ax, ctx, OBSERVED_NAME[kpi])
         year_axis(ax)
-        finish(ax, L(kpi), L("share") if kpi != "mil_per_device" else "mil", legend=True)
+        finish(ax, L(kpi), L("share") if kpi != "mil_per_device" else "mil", legend=False)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(L("target") if label.startswith(f"{L('target')} ") else label, handle)
+    # One legend in the grid's free cell, not one per panel over the lines.
+    spare = fig.axes[len(KPI_PANEL)]
+    fig.legend(
+        list(entries.values()),
+        list(entries),
+        loc="center",
+        bbox_to_anchor=(0.5, 0.5),
+        bbox_transform=spare.transAxes,
+        fontsize=8,
+        frameon=False,
+    )
 
 
 @chart(
@@ -254,7 +281,7 @@ def draw_kpis_municipality(fig: Figure, ctx: Context) -> None:
                 ctx.used.append(found[1])
         ax.set_xlim(0, 1)
         ax.tick_params(labelsize=7)
-        finish(ax, L(kpi), "")
+        finish(ax, L(kpi) + ctx.shown_suffix, "")
 
 
 @chart(
@@ -447,5 +474,5 @@ def draw_routes(fig: Figure, ctx: Context) -> None:
         right.plot(rows["year"], rows["stops"], marker="o", ms=3, label=str(route))
     year_axis(left)
     year_axis(right)
-    finish(left, L("km"), f"1 000 {L('km')}")
-    finish(right, L("stops"), L("count"))
+    finish(left, L("km") + ctx.shown_suffix, f"1 000 {L('km')}")
+    finish(right, L("stops") + ctx.shown_suffix, L("count"))

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.report.charts import Context, chart, finish, grid, year_axis
+from sim.report.charts import Context, chart, finish, grid, scenario_colour, year_axis
 
 MSEK = 1000.0  # the tables hold kSEK
 FOREST_MAX = 6
@@ -82,6 +82,7 @@ def _year(date: str) -> float:
     ),
     ("scenario_windows",),
     batch_only=True,
+    margins={"left": 0.17},
 )
 def draw_cost_paths(fig: Figure, ctx: Context) -> None:
     from sim.report.batch_tables import transitions
@@ -111,9 +112,12 @@ def draw_cost_paths(fig: Figure, ctx: Context) -> None:
     else:
         ax, strip = fig.subplots(), None
     colours: dict[str, object] = {}
-    for scenario, r in rows.groupby("scenario", sort=False):
+    groups = list(rows.groupby("scenario", sort=False))
+    for i, (scenario, r) in enumerate(groups):
         x = pd.to_numeric(r["window"], errors="coerce")
-        (line,) = ax.plot(x, r["value"] / MSEK, marker="o", ms=3, label=str(scenario))
+        (line,) = ax.plot(
+            x, r["value"] / MSEK, marker="o", ms=3, label=str(scenario), color=scenario_colour(i, len(groups))
+        )
         colours[str(scenario)] = line.get_color()
         ax.fill_between(
             x, r["value__low"] / MSEK, r["value__high"] / MSEK, color=line.get_color(), alpha=0.15
@@ -214,14 +218,14 @@ def draw_option_matrix(fig: Figure, ctx: Context) -> None:
     window = _last_window(frame)
     rows = frame[frame["window"] == window]
     wide = rows.pivot_table(index="scenario", columns="metric", values="value", aggfunc="first", sort=False)
+    unit = dict(zip(rows["metric"], rows["unit"], strict=False)) if "unit" in rows else {}
     ax = fig.subplots()
     ax.axis("off")
     cells = [
         [f"{v:,.0f}".replace(",", " ") if abs(v) >= 10 else f"{v:.3f}" for v in r] for r in wide.to_numpy()
     ]
-    tab = ax.table(
-        cellText=cells, rowLabels=list(wide.index), colLabels=[L(c) for c in wide.columns], loc="center"
-    )
+    heads = [f"{L(c)} ({unit[c]})" if unit.get(c) else L(c) for c in wide.columns]
+    tab = ax.table(cellText=cells, rowLabels=list(wide.index), colLabels=heads, loc="center")
     tab.auto_set_font_size(False)
     tab.set_fontsize(6)
     tab.scale(1, 1.3)
