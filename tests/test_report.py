@@ -512,3 +512,20 @@ def test_orders_per_1000_count_orders_still_undelivered_at_the_end(report: Path,
         old = raw["band"].astype(str).str.startswith("age_80").sum()
         assert sheet.loc[year, "orders_80_plus (count)"] == pytest.approx(old / share, rel=1e-12)
     assert sheet["delivered_share (share)"].iloc[-1] < 1.0  # the tiny run ends with orders in flight
+
+
+def test_batch_bands_of_shares_stay_within_zero_and_one() -> None:
+    """Two replications of a KPI far apart: the Student-t band (1 degree of freedom) would reach below 0
+    and above 1; a count's band is left as it is."""
+    from sim.report.tables import TableSpec, aggregate
+
+    spec = TableSpec(
+        "t", ("t", "t"), (), ("year",), {"kpi": "share", "orders": "count"}, lambda o, c: pd.DataFrame()
+    )
+    frames = [
+        ("a", pd.DataFrame({"year": [2024], "kpi": [0.05], "orders": [10.0]})),
+        ("a", pd.DataFrame({"year": [2024], "kpi": [0.95], "orders": [30.0]})),
+    ]
+    row = aggregate(frames, spec).iloc[0]
+    assert row["kpi__low"] == 0.0 and row["kpi__high"] == 1.0 and row["kpi"] == pytest.approx(0.5)
+    assert row["orders__low"] < 0 < 20 < row["orders__high"]

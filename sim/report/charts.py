@@ -179,11 +179,17 @@ def scenario_legend(fig: Figure, scenarios: list[str]) -> bool:
     touched = []
     for ax in fig.axes:
         legend = ax.get_legend()
-        handles, labels = ax.get_legend_handles_labels()
-        if legend is None or not any(_scenario_of(lab, names) for lab in labels):
+        if legend is None:
+            continue
+        # the legend's own entries: a panel's legend may also explain artists of another axes
+        handles = list(legend.legend_handles)
+        labels = [t.get_text() for t in legend.get_texts()]
+        if not any(_scenario_of(lab, names) for lab in labels):
             continue
         touched.append(legend)
         for handle, lab in zip(handles, labels, strict=True):
+            if handle is None:
+                continue
             found = _scenario_of(lab, names)
             if found is None:
                 others.setdefault(lab, handle)

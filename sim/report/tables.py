@@ -735,8 +735,13 @@ def aggregate(
         half = half.where(n > 1)
         out = mean.copy()
         for c in values:
-            out[f"{c}__low"] = mean[c] - half[c]
-            out[f"{c}__high"] = mean[c] + half[c]
+            low, high = mean[c] - half[c], mean[c] + half[c]
+            if (
+                spec.units[c] == "share"
+            ):  # a share's band stays within [0, 1] (few replications, a collapsed KPI)
+                low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+            out[f"{c}__low"] = low
+            out[f"{c}__high"] = high
         out = out.reset_index()
     out = out.assign(_o=out["scenario"].map({s: i for i, s in enumerate(order)}))
     out = out.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
