@@ -54,6 +54,9 @@ from sim.store import (
 MARKER = "report.json"
 DPI = 100
 SVG_STYLE: Any = {"svg.fonttype": "none", "svg.hashsalt": "hmsim report"}
+# Segment charts draw up to 15 lines (Norrbotten's 14 municipalities and the region): tab10's colours first,
+# then Dark2's, so no two lines of a chart share a colour (tab10 alone repeated from the eleventh line).
+LINE_COLOURS = ("tab10", "Dark2")
 
 
 @dataclass
@@ -270,8 +273,12 @@ def make_report(
     import matplotlib
 
     matplotlib.use("Agg")
+    from cycler import cycler
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
+
+    colours = [c for name in LINE_COLOURS for c in matplotlib.colormaps[name].colors]  # type: ignore[attr-defined]
+    line_colours: Any = {"axes.prop_cycle": cycler(color=colours)}
     from tqdm import tqdm
 
     labels = Labels(lang)
@@ -369,7 +376,8 @@ def make_report(
                     ctx.used = []
                     fig = Figure(figsize=spec.size, dpi=DPI)
                     try:
-                        spec.draw(fig, ctx)
+                        with matplotlib.rc_context(line_colours):
+                            spec.draw(fig, ctx)
                     except (KeyError, ValueError, TypeError, IndexError) as exc:  # data of another shape
                         why = f"could not be drawn from the tables ({type(exc).__name__}: {exc})"
                         omitted.append((spec.section, title, why))
