@@ -259,3 +259,24 @@ def test_a_route_from_another_depot_must_wait_with_no_vehicles() -> None:
     assert (
         "municipalities.Village.municipal_depot: 'Other': no transport.routes entry" in info.value.problems[0]
     )
+
+
+def test_limited_cooperation_gives_each_organisation_the_vehicles_for_its_share() -> None:
+    """After the split each organisation runs whole vehicles on its own timetable, so a route's fleet split
+    by the municipalities' share of the work is rounded up on both sides: neither side may carry its share
+    of today's volume with less than that share of today's vehicles (Norrbotten's east route has 2: 1 + 1
+    left the municipalities' 70 % with half the capacity: deliveries 0.1-0.2 on the planned day)."""
+    root = Path(__file__).resolve().parents[1]
+    config = root / "configs" / "regions" / "norrbotten.yaml"
+    base = load_scenario(config)
+    scenario = load_scenario(config, ["governance={option: limited_cooperation, decided: 2025-03-31}"])
+    share = 0.7  # municipal_work_share, norrbotten_supply_review_2020.txt (docs/governance.md)
+    final: dict[str, int] = {}
+    for change in scenario.changes:
+        for key, value in change.set.items():
+            if key.startswith("transport.routes.") and key.endswith(".vehicles"):
+                final[key.split(".")[2]] = int(value)
+    for name, route in base.transport.routes.items():
+        region, municipal = final[name], final[f"{name}_kommunerna"]
+        assert municipal >= share * route.vehicles and region >= (1 - share) * route.vehicles, name
+        assert region + municipal <= route.vehicles + 2, name  # rounding up, not more
