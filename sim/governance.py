@@ -11,7 +11,9 @@ terminated at least 9 months before a year end, so an option decided on ``decide
 after the first year end at least 9 months away (decided 2026-03-31: 2027-01-01; 2026-04-01: 2028-01-01),
 and not before its own lead time (outsourcing: a takeover of at least 6 months). A transition period with
 degraded service follows (staff capacity lowered by ``transition_capacity_loss`` for
-``transition_months``); existing rentals transfer to the new operator on the effective date.
+``transition_months``); existing rentals transfer to the new operator on the effective date or, with
+``rentals: run_off``, stay with the old one until they end (an operator change: the old operator's run-off
+books, :mod:`sim.economics.runoff`; limited cooperation: the region's depot keeps serving them).
 
 Every number cites the review section (``norrbotten_supply_review_2020.txt``, the "Lösningsförslag ... –
 Analys (2/2)" pages, and ``calibration/observed/governance_options_norrbotten_2020.csv``); what the review
@@ -727,11 +729,11 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     rentals = choice.get("rentals", "transfer")
     if rentals not in ("transfer", "run_off"):
         problems.append(f"governance.rentals: {rentals!r}: must be transfer or run_off")
-    elif rentals != "transfer" and not option.rentals_choice:
+    elif rentals != "transfer" and not option.rentals_choice and option.operator == "centre":
         problems.append(
-            f"governance.rentals: {rentals!r}: only 'transfer' is implemented for {option_name!r} (the "
-            "ledger has one operator per month, so rentals in progress move to the new operator on the "
-            "effective date); run_off works for limited_cooperation, whose patients change depot"
+            f"governance.rentals: {rentals!r}: {option_name!r} changes neither the operator nor the depot "
+            "serving the patients, so there is nothing to run off (run_off works for the operator changes "
+            "and limited_cooperation)"
         )
     if problems:
         raise ConfigError(problems)
@@ -756,6 +758,9 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
             option.prepare(ctx, out)
         except (AttributeError, KeyError, TypeError, ValueError, StopIteration):
             return data  # a malformed base config: the schema reports it
+    for change in built:  # the operator's handover: rentals in progress transfer or run off
+        if "economics.operator" in change["set"]:
+            change["set"] = {**change["set"], "economics.rentals_on_operator_change": ctx.rentals}
     out["changes"] = [*changes, *built]
     if option.shocks is not None:
         demand = out.setdefault("demand", {})

@@ -14,7 +14,7 @@ import pytest
 from conftest import hmsim
 
 from sim.config import build_scenario, load_raw, load_scenario
-from sim.economics import check_money, compute
+from sim.economics import MoneyError, check_money, compute
 from sim.economics.views import aggregate
 from sim.errors import ConfigError
 from sim.governance import OPTIONS, effective_date
@@ -146,7 +146,8 @@ def test_nothing_changes_before_the_effective_date(runs: dict[str, tuple[Any, An
     for _, output, ledger in runs.values():
         mine = ledger[ledger["period"] < EFFECTIVE].reset_index(drop=True)
         pd.testing.assert_frame_equal(
-            mine.astype({"principal": str, "account": str}), early.astype({"principal": str, "account": str})
+            mine.astype({"principal": str, "account": str, "operator": str}),
+            early.astype({"principal": str, "account": str, "operator": str}),
         )
         d = output["deliveries"]
         pd.testing.assert_frame_equal(
@@ -237,8 +238,8 @@ def test_limited_cooperation_moves_the_municipalities_patients_to_their_own_depo
     stay = _served_by(run_off, split)
     stay = stay[(stay["start_day"] < split) & stay["muni"] & (stay["end_day"] > split)]
     assert (stay["depot"] == "Depot").all() and len(stay) == len(ongoing)
-    with pytest.raises(ConfigError) as info:
-        _load("outsourcing", "governance.rentals=run_off")
+    with pytest.raises(ConfigError) as info:  # no new operator, no depot change: nothing runs off
+        _load("joint_committee", "governance.rentals=run_off")
     assert "governance.rentals: 'run_off'" in info.value.problems[0]
 
 
@@ -280,3 +281,83 @@ def test_limited_cooperation_gives_each_organisation_the_vehicles_for_its_share(
         region, municipal = final[name], final[f"{name}_kommunerna"]
         assert municipal >= share * route.vehicles and region >= (1 - share) * route.vehicles, name
         assert region + municipal <= route.vehicles + 2, name  # rounding up, not more
+
+
+OPERATOR_OPTIONS = ("municipal_federation", "joint_company", "outsourcing")
+
+
+@pytest.fixture(scope="module")
+def run_offs(runs: dict[str, tuple[Any, Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """The operator changes with rentals running off, priced from the same simulation as their transfer
+    runs (the flow is the same: only who books the money differs)."""
+    out = {}
+    for option in OPERATOR_OPTIONS:
+        scenario = _load(option, "governance.rentals=run_off")
+        out[option] = (scenario, compute(runs[option][1], scenario).ledger)
+    return out
+
+
+def _by(ledger: pd.DataFrame, *columns: str) -> pd.Series:
+    keys = [ledger[c].astype(str) for c in columns]
+    return ledger.groupby(keys)["amount"].sum()
+
+
+def test_rentals_in_progress_run_off_with_the_old_operator(
+    runs: dict[str, tuple[Any, Any, Any]], run_offs: dict[str, tuple[Any, Any]]
+) -> None:
+    """With run_off the centre keeps the rentals in progress on the effective date (their rent, work
+    orders, pickups, reconditioning and devices) in its own books after the date, the new operator gets
+    every new rental and everything else; with transfer the centre has nothing after the date. Before the
+    date the two ledgers are identical (paired difference exactly 0); in total the same activity is priced
+    the same, only booked to another operator; money is conserved per operator."""
+    rentals = runs["municipal_federation"][1]["rentals"]
+    split = (EFFECTIVE.date() - date(2023, 1, 1)).days
+    in_progress = rentals[(rentals["start_day"] < split) & (rentals["end_day"] > split)]
+    assert len(in_progress) > 20
+    for option, (_, ledger) in run_offs.items():
+        check_money(ledger)
+        transfer = runs[option][2]
+        new = OPTIONS[option].operator
+        as_text = {"principal": str, "account": str, "operator": str}
+        pd.testing.assert_frame_equal(
+            ledger[ledger["period"] < EFFECTIVE].reset_index(drop=True).astype(as_text),
+            transfer[transfer["period"] < EFFECTIVE].reset_index(drop=True).astype(as_text),
+        )
+        after = ledger[ledger["period"] >= EFFECTIVE]
+        kept = after[after["operator"].astype(str) == "centre"]
+        assert set(transfer.loc[transfer["period"] >= EFFECTIVE, "operator"].astype(str)) == {new}, option
+        accounts = set(kept["account"].astype(str))
+        assert {"revenue_rent", "revenue_rent_markup", "cost_depreciation", "result"} <= accounts, option
+        # only what follows the rentals: no sales, subscriptions, staff, premises or administration
+        assert not accounts & {"revenue_sales", "revenue_base_subscription", "revenue_other"}, option
+        assert not any(
+            a.startswith(("cost_staff", "cost_premises", "cost_it", "cost_governance")) for a in accounts
+        )
+        assert set(
+            kept.loc[kept["account"].astype(str).str.startswith("cost_"), "principal"].astype(str)
+        ) == {"centre"}
+        # the run-off shrinks as the rentals end: its first month's rent is its largest
+        rent = kept[kept["account"].astype(str) == "revenue_rent"].groupby("period")["amount"].sum()
+        assert rent.iloc[0] == pytest.approx(rent.max()) and rent.iloc[-1] < rent.iloc[0], option
+        # the same activity priced the same way, whoever books it (tax and settlement follow the books)
+        totals, base = _by(ledger, "account"), _by(transfer, "account")
+        for account in base.index:
+            if account.startswith(("revenue_", "cost_")) and account != "cost_tax":
+                assert totals.get(account, 0.0) == pytest.approx(base[account], rel=1e-9, abs=1e-3), (
+                    option,
+                    account,
+                )
+        moved = _by(after[after["account"].astype(str) == "revenue_rent"], "operator")
+        assert moved["centre"] > 0.2 * moved.sum(), option  # most devices on rent were rented before
+
+
+def test_money_checks_catch_revenue_booked_to_the_wrong_operator(
+    run_offs: dict[str, tuple[Any, Any]],
+) -> None:
+    """The per-operator balance fails if a run-off rent row is moved to the new operator."""
+    ledger = run_offs["municipal_federation"][1].copy()
+    acc, op = ledger["account"].astype(str), ledger["operator"].astype(str)
+    row = ledger.index[(acc == "revenue_rent") & (op == "centre") & (ledger["period"] >= EFFECTIVE)][0]
+    ledger.loc[row, "operator"] = "federation"
+    with pytest.raises(MoneyError):
+        check_money(ledger)

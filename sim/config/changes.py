@@ -68,9 +68,10 @@ class GovernanceChoice(Model):
         "transfer",
         "-",
         "assumption: the review leaves it open",
-        "rentals in progress when patients move to another depot (limited cooperation) transfer to it or run "
-        "off with the old one (run_off: not implemented for operator changes, whose ledger has one operator "
-        "per month)",
+        "rentals in progress on the effective date transfer to the new operator or depot, or run off with "
+        "the old one until they end (operator changes: their rent, work orders, pickup, reconditioning and "
+        "the device's depreciation and interest in the old operator's books; limited cooperation: the "
+        "region's depot keeps serving them); options changing neither have nothing to run off",
     )
     expanded: bool = param(False, "-", "-", "set when the preset has been expanded into changes (internal)")
     effective: date | None = param(None, "date", "-", "effective date, set on expansion (internal)")

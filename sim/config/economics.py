@@ -256,6 +256,14 @@ class Economics(Model):
         "ledger principal of the operator (a federation, company or contractor is its own entity)",
         min_length=1,
     )
+    rentals_on_operator_change: Literal["transfer", "run_off"] = param(
+        "transfer",
+        "-",
+        "assumption: the review leaves it open (docs/governance.md)",
+        "when this state brings a new operator, rentals in progress move to it (transfer) or stay with the "
+        "old operator until they end (run_off: their rent, work orders, pickup, reconditioning and the "
+        "device's depreciation and interest stay in the old operator's books)",
+    )
     admin_costs: list[AdminCost] = param([], "-", "docs/governance.md", "administration costs of governance")
     corporate_tax_rate: float = param(
         0.0,

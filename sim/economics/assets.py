@@ -36,6 +36,7 @@ class Assets:
         np.ndarray
     )  # per device, first depreciated month (index relative to the run's first month)
     schedule_months: np.ndarray  # per device, months of depreciation
+    depreciation_end: np.ndarray  # per device, month it leaves the books (written off), or a large number
     expensed: np.ndarray  # [month] rented purchases below the threshold, and sold categories leaving stock
     capitalised_purchases: np.ndarray  # [month]
     depreciation: np.ndarray  # [month]
@@ -144,6 +145,7 @@ def assets(
         monthly_depreciation=monthly,
         schedule_start=start,
         schedule_months=n_dep,
+        depreciation_end=end_month,
         expensed=expensed,
         capitalised_purchases=cap_purchases,
         depreciation=depreciation,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from sim.config.changes import State, states
 from sim.config.schema import Scenario
+from sim.economics import runoff
 from sim.economics.assets import Assets, assets
 from sim.economics.costs import month_share, operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
@@ -131,13 +132,37 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         costs_by.append(c)
     costs = {k: _splice([c[k] for c in costs_by], month_state) for k in costs_by[0]}
     costs["cost_tax"] = np.zeros(len(months))
+
+    # rentals that run off with an old operator form their own books (sim/economics/runoff.py)
+    operators = [found[i].scenario.economics.operator for i in month_state]
+    modes = [found[i].scenario.economics.rentals_on_operator_change for i in month_state]
+    hand = runoff.handovers(operators, modes, month_state, months)
+    owner = runoff.owners(output["rentals"], hand)
+    splits: list[runoff.Split] = []
+    rest_rentals, rest_jobs = output["rentals"], jobs
+    for h, ho in enumerate(hand):
+        book, rest_rentals, rest_jobs = runoff.split(rest_rentals, rest_jobs, owner, h, ho, output.days)
+        splits.append(book)
+    run_costs: list[dict[str, np.ndarray]] = []
+    for book in splits:
+        by_state = [
+            runoff.costs(book, st.scenario.economics, output["route_stops"], devices, a, months)
+            for st in found
+        ]
+        c = {k: _splice([b[k] for b in by_state], month_state) for k in by_state[0]}
+        c = {k: c.get(k, np.zeros(len(months))) for k in COST_ACCOUNTS}
+        run_costs.append(c)
+        for k, v in c.items():
+            costs[k] = costs[k] - v
     product_cost = sum((costs[k] for k in PRODUCT_COST), np.zeros(len(months)))
 
     revenue_by: list[dict[str, np.ndarray]] = []
+    run_revenue_by: list[list[dict[str, np.ndarray]]] = [[] for _ in hand]
     payers: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+    no_deliveries = output["deliveries"].iloc[:0].copy()
     for st in found:
         econ = st.scenario.economics
-        rentals = output["rentals"].copy()
+        rentals = rest_rentals.copy()
         rentals["payer"] = payer_column(st.scenario.responsibility, rentals)  # the state's rules
         deliveries = output["deliveries"].copy()
         deliveries["payer"] = payer_column(st.scenario.responsibility, deliveries)
@@ -147,7 +172,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         for account, values in sold.items():
             revenue[account] = revenue.get(account, 0) + values
         revenue["revenue_base_subscription"] = base_subscription(st.scenario, econ, index, months)
-        revenue.update(services(jobs, rentals, deliveries, econ, index, months))
+        revenue.update(services(rest_jobs, rentals, deliveries, econ, index, months))
         other = np.zeros((len(principals), len(months)))
         other[index[REGION]] = (
             econ.other_revenue_sek_per_year
@@ -156,30 +181,80 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         )
         revenue["revenue_other"] = other
         revenue_by.append(revenue)
-    accounts = list(dict.fromkeys(k for r in revenue_by for k in r))
+        for h, book in enumerate(splits):
+            theirs = book.rentals.copy()
+            theirs["payer"] = payer_column(st.scenario.responsibility, theirs)
+            own_cost = sum((run_costs[h][k] for k in PRODUCT_COST), np.zeros(len(months)))
+            r = rent(theirs, devices, econ, years, index, months, own_cost, None)
+            r.update(services(book.jobs, theirs, no_deliveries, econ, index, months))
+            run_revenue_by[h].append(r)
     zero = np.zeros((len(principals), len(months)))
+    accounts = list(dict.fromkeys(k for r in revenue_by for k in r))
     revenue = {k: _splice([r.get(k, zero) for r in revenue_by], month_state) for k in accounts}
-    admin = admin_costs(found, month_state, revenue, principals, months, costs)
+    run_revenue = [
+        {
+            k: _splice([r.get(k, zero) for r in by], month_state)
+            for k in dict.fromkeys(k for r in by for k in r)
+        }
+        for by in run_revenue_by
+    ]
+    total_revenue = {
+        k: revenue.get(k, zero) + sum((r.get(k, zero) for r in run_revenue), zero)
+        for k in dict.fromkeys([*revenue, *(k for r in run_revenue for k in r)])
+    }
+    admin = admin_costs(found, month_state, total_revenue, principals, months, costs)
     costs["cost_tax"] = corporate_tax(found, month_state, revenue, costs, months)
     rules = [found[i].scenario.economics.settlement for i in month_state]
     settlement, settled = settle(rules, revenue, costs, principals, REGION, months)
+    books = [Book(revenue, costs, settlement, settled, list(operators))]
+    for h, ho in enumerate(hand):
+        old = [ho.old_state] * len(months)
+        c = run_costs[h]
+        c["cost_tax"] = corporate_tax(found, old, run_revenue[h], c, months)
+        s_rows, s_total = settle(
+            [found[ho.old_state].scenario.economics.settlement] * len(months),
+            run_revenue[h],
+            c,
+            principals,
+            REGION,
+            months,
+        )
+        active: list[str | None] = [None] * ho.month + [ho.old] * (len(months) - ho.month)
+        books.append(Book(run_revenue[h], c, s_rows, s_total, active))
 
-    operators = [found[i].scenario.economics.operator for i in month_state]
-    ledger = _rows(revenue, costs, settlement, settled, principals, months, operators, admin)
+    ledger = _rows(books, principals, months, operators, admin)
     check_money(ledger)
-    rentals = payers[-1][0]
+    all_costs = {k: sum((b.costs[k] for b in books), np.zeros(len(months))) for k in COST_ACCOUNTS}
+    rentals = output["rentals"].copy()
+    rentals["payer"] = payer_column(found[-1].scenario.responsibility, rentals)
     products = _products(
-        rentals, devices, revenue, costs, a.book_value, a.capitalised_purchases, years, months
+        rentals, devices, total_revenue, all_costs, a.book_value, a.capitalised_purchases, years, months
     )
     return Economy(
         ledger=ledger,
         products=products,
         staff=_splice_frames(
-            [staff_table(st.scenario, st.scenario.economics, output["staff"], costs, months) for st in found],
+            [
+                staff_table(st.scenario, st.scenario.economics, output["staff"], all_costs, months)
+                for st in found
+            ],
             month_state,
         ),
         assets=_asset_table(devices, a, months),
     )
+
+
+@dataclass
+class Book:
+    """One operator's money: the operator in force (its months) or an old operator's run-off rentals.
+
+    ``operators[month]`` names the operator of each month (None: the book has no activity that month)."""
+
+    revenue: dict[str, np.ndarray]  # account -> [principal, month]
+    costs: dict[str, np.ndarray]  # account -> [month]
+    settlement: np.ndarray  # [principal, month]
+    settled: np.ndarray  # [month]
+    operators: list[str | None]
 
 
 def admin_costs(
@@ -308,23 +383,25 @@ def _asset_table(devices: pd.DataFrame, a: Assets, months: Months) -> pd.DataFra
 
 
 def _rows(
-    revenue: dict[str, np.ndarray],
-    costs: dict[str, np.ndarray],
-    settlement: np.ndarray,
-    settled: np.ndarray,
+    books: list[Book],
     principals: list[str],
     months: Months,
-    operators: list[str] | None = None,
+    operators: list[str],
     admin: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Ledger rows; ``operators[month]`` names the operator principal of each month (default the centre)."""
+    """Ledger rows of each book, with the ``operator`` receiving the revenue, bearing the costs and paying
+    the settlement (administration rows: the operator in force that month, though not its money)."""
     periods = months.periods
     parts = []
-    op_names = list(dict.fromkeys(operators or [CENTRE]))
+    op_names = list(dict.fromkeys([CENTRE, *operators, *(o for b in books for o in b.operators if o)]))
+    if CENTRE not in operators and not any(CENTRE in b.operators for b in books):
+        op_names.remove(CENTRE)
     names = np.asarray([*principals, *op_names])
-    op_index = np.array([len(principals) + op_names.index(o) for o in (operators or [CENTRE] * len(months))])
+    ops = np.asarray(op_names)
 
-    def add(account: str, principal_idx: np.ndarray, month_idx: np.ndarray, amount: np.ndarray) -> None:
+    def add(
+        account: str, principal_idx: np.ndarray, month_idx: np.ndarray, amount: np.ndarray, op: np.ndarray
+    ) -> None:
         parts.append(
             pd.DataFrame(
                 {
@@ -332,46 +409,55 @@ def _rows(
                     "principal": names[principal_idx],
                     "account": account,
                     "amount": amount,
+                    "operator": ops[op[month_idx]],
                 }
             )
         )
 
+    month_op = np.array([op_names.index(o) for o in operators])
     for account, amounts in (admin or {}).items():
         p, k = np.nonzero(amounts)
-        add(account, p, k, amounts[p, k])
-    for account in REVENUE_ACCOUNTS:
-        values = revenue.get(account)
-        if values is None:
-            continue
-        p, k = np.nonzero(values)
-        add(account, p, k, values[p, k])
-    total_cost = np.zeros(len(months))
-    for account in COST_ACCOUNTS:
-        values = costs[account]
-        total_cost += values
-        k = np.nonzero(values)[0]
-        add(account, op_index[k], k, values[k])
-    result = sum(revenue.values(), np.zeros((len(principals), len(months)))).sum(axis=0) - total_cost
-    k = np.arange(len(months))
-    add("result", op_index[k], k, result)
-    p, k = np.nonzero(settlement)
-    add("settlement", p, k, settlement[p, k])
-    k = np.nonzero(settled)[0]
-    add("settled", op_index[k], k, settled[k])
+        add(account, p, k, amounts[p, k], month_op)
+    for book in books:
+        active = np.array([o is not None for o in book.operators])
+        op = np.array([op_names.index(o) if o else 0 for o in book.operators])
+        own = len(principals) + op  # the operator as a principal
+        for account in REVENUE_ACCOUNTS:
+            values = book.revenue.get(account)
+            if values is None:
+                continue
+            p, k = np.nonzero(values * active)
+            add(account, p, k, values[p, k], op)
+        total_cost = np.zeros(len(months))
+        for account in COST_ACCOUNTS:
+            values = book.costs[account]
+            total_cost += values
+            k = np.nonzero(values * active)[0]
+            add(account, own[k], k, values[k], op)
+        result = sum(book.revenue.values(), np.zeros((len(principals), len(months)))).sum(axis=0) - total_cost
+        k = np.nonzero(active)[0]
+        add("result", own[k], k, result[k], op)
+        p, k = np.nonzero(book.settlement * active)
+        add("settlement", p, k, book.settlement[p, k], op)
+        k = np.nonzero(book.settled * active)[0]
+        add("settled", own[k], k, book.settled[k], op)
     ledger = pd.concat(parts, ignore_index=True)
     ledger["year"] = ledger["period"].dt.year
     ledger["quarter"] = ledger["period"].dt.quarter
     ledger["principal"] = pd.Categorical(ledger["principal"], categories=list(names))
+    ledger["operator"] = pd.Categorical(ledger["operator"], categories=op_names)
     ledger["account"] = pd.Categorical(
         ledger["account"],
         categories=[*REVENUE_ACCOUNTS, *COST_ACCOUNTS, "result", "settlement", "settled", *ADMIN_ACCOUNTS],
     )
-    return ledger[["period", "year", "quarter", "principal", "account", "amount"]]
+    return ledger[["period", "year", "quarter", "principal", "account", "amount", "operator"]]
 
 
 def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
     """Raise MoneyError unless every amount is finite and the ledger balances (per month, in SEK, to
-    ``tolerance`` relative), for the whole ledger and for each operator over the months it operates.
+    ``tolerance`` relative), for the whole ledger and for each operator: its own rows (``operator`` column:
+    the months it operates and any rentals running off with it), or, in ledgers without that column, the
+    months it operates.
     Comparisons are written so that NaN fails them."""
     amounts = ledger["amount"].to_numpy(dtype=float)
     finite = np.isfinite(amounts)
@@ -383,6 +469,19 @@ def check_money(ledger: pd.DataFrame, tolerance: float = 1e-6) -> None:
         )
     _check_balance(ledger, tolerance)
     acc = ledger["account"].astype(str)
+    if "operator" in ledger.columns:  # each operator's own rows (the operator in force, run-off books)
+        money = ledger[~acc.str.startswith("admin_")]
+        by = money["operator"].astype(str)
+        if by.nunique() > 1:
+            for op in by.unique():
+                rows = money[by == op]
+                r_acc, r_who = rows["account"].astype(str), rows["principal"].astype(str)
+                if (
+                    (r_acc.str.startswith("cost_") | r_acc.isin(["result", "settled"])) & (r_who != op)
+                ).any():
+                    raise MoneyError(f"operator {op}: costs or results booked to another principal")
+                _check_balance(rows, tolerance)
+        return
     result_rows = ledger[acc == "result"]
     operator_of = dict(zip(result_rows["period"], result_rows["principal"].astype(str), strict=False))
     operators = set(operator_of.values())

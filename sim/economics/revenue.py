@@ -41,6 +41,8 @@ def _rental_frame(rentals: pd.DataFrame, devices: pd.DataFrame, days: int) -> pd
     """Rentals clipped to the run, with the device's price, purchase time and category."""
     dev = devices.set_index("device")
     r = rentals[["device", "category", "payer", "start_day", "end_day"]].copy()
+    # a rental continued in another book (run-off, sim/economics/runoff.py) was issued before its start_day
+    r["issued"] = ~rentals["continued"].to_numpy(dtype=bool) if "continued" in rentals else True
     r["price"] = dev.loc[r["device"], "purchase_price"].to_numpy()
     r["bought"] = dev.loc[r["device"], "purchased_day"].to_numpy()
     r["a"] = np.clip(r["start_day"].to_numpy(), 0.0, days)
@@ -135,7 +137,7 @@ def _rent_factor(x: RentInput) -> dict[str, np.ndarray]:
     rented = price > scheme.rent_threshold_sek
     rate = np.where(rented, price * factors[group] / DAYS_PER_YEAR, 0.0)
     out = {"revenue_rent": integrate_by_group(a, b, rate, x.payer, x.groups, months.bounds)}
-    sold = ~rented & (r["start_day"].to_numpy() >= 0)
+    sold = ~rented & (r["start_day"].to_numpy() >= 0) & r["issued"].to_numpy(dtype=bool)
     out["revenue_sales"] = sum_by_month(a[sold], price[sold], x.payer[sold], x.groups, months)
     out["revenue_sales_markup"] = out["revenue_sales"] * x.econ.sale_markup
     return out

@@ -125,7 +125,11 @@ def aggregate(
         for op, months in months_of.items():
             if op == CENTRE or len(months_of) == 1:
                 continue
-            result[str(op)] = _operator(rows[rows["period"].isin(months)])
+            if "operator" in rows.columns:  # its own books (not an old operator's run-off rentals)
+                own = rows[(rows["operator"].astype(str) == op) & ~acc.str.startswith("admin_")]
+                result[str(op)] = _operator(own)
+            else:
+                result[str(op)] = _operator(rows[rows["period"].isin(months)])
     return result
 
 
