@@ -356,6 +356,17 @@ def test_experiment_scenarios_accept_wildcards(tmp_path: Path, tiny_path: Path) 
     assert {c["spare_part_share"] for c in cats.values()} == {0.3}
 
 
+def test_set_reaches_a_grid_entry_whose_name_is_a_dotted_key(tmp_path: Path, tiny_path: Path) -> None:
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(
+        f"name: grid\nbase: {tiny_path}\nreplications: 1\nyears: 0.1\n"
+        "grid:\n  'categories.bed.spare_part_share': [0.1, 0.2, 0.3]\n",
+        encoding="utf-8",
+    )
+    plan = load_plan(exp, tmp_path / "out", ["grid.categories.bed.spare_part_share=[0.25]"])
+    assert [t.config["categories"]["bed"]["spare_part_share"] for t in plan.tasks] == [0.25]
+
+
 def test_population_table_errors_name_the_table(tmp_path: Path) -> None:
     table = tmp_path / "pop.csv"
     table.write_text("municipality,year,band,persons,source\nTown,2023,old,nan,x\n", encoding="utf-8")

@@ -10,6 +10,8 @@
   'Västerås'?" instead of creating a new, incomplete entry that fails with several "missing" keys. Setting a
   whole new entry (``--set depots.New={...}``) still works.
 - Keys match existing keys by their text, so ``demand.population.Town.2024.old`` reaches the year 2024.
+- A mapping keyed by dotted names (an experiment's ``grid``) is reached whole:
+  ``--set grid.demand.trend.growth=[0.0]`` sets the grid entry ``demand.trend.growth``.
 """
 
 from __future__ import annotations
@@ -114,6 +116,16 @@ def _child(node: Any, key: str) -> Any:
     return None
 
 
+def _dotted_entry(node: Any, rest: list[str]) -> tuple[str, list[str]]:
+    """The next key of ``rest`` and what follows it; where a mapping's keys themselves contain dots (an
+    experiment's ``grid`` is keyed by dotted config keys), the longest run of parts naming such a key."""
+    if isinstance(node, Mapping) and not _find(node, rest[0])[0]:
+        for n in range(len(rest), 1, -1):
+            if _find(node, ".".join(rest[:n]))[0]:
+                return ".".join(rest[:n]), rest[n:]
+    return rest[0], rest[1:]
+
+
 def expand_key(
     data: Any, keys: list[str], label: str, model: type[BaseModel] | None = None
 ) -> list[list[str]]:
@@ -125,7 +137,7 @@ def expand_key(
         if not rest:
             out.append(done)
             return
-        key, tail = rest[0], rest[1:]
+        key, tail = _dotted_entry(node, rest)
         where = ".".join([*done, key])
         below = _step(annotation, key)
         named = typing.get_origin(annotation) is dict
