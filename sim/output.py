@@ -12,12 +12,26 @@ Tables (all pandas DataFrames; times in ``*_day`` columns are days since the sta
 - ``route_stops``: one row per route run x municipality visited: deliveries, pickups, km
 - ``staff``: date x depot x pool: staff present, available and busy hours
 - ``kpis``: month x municipality x service KPI: events, events meeting the target, share
+
+Where the tables live (:class:`Tables`): in memory, or, for a table too large to hold beside the run's state
+(more rows than one chunk, see :mod:`sim.model.collect`), as chunk files in a private temporary folder that
+are read back and concatenated when the table is asked for. The two are indistinguishable to a reader
+(same rows, columns and dtypes); a spilled table costs memory only while a caller holds it, plus the last
+one read (kept, since readers often ask for the same table several times in a row). The folder is
+``tempfile.gettempdir()`` (``TMPDIR``) and is removed with the RunOutput (or at exit).
 """
 
 from __future__ import annotations
 
+import pickle
+import shutil
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pandas as pd
@@ -36,18 +50,130 @@ TableName = Literal[
 TABLES: tuple[str, ...] = get_args(TableName)
 
 
+Finish = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory Arrow's allocator keeps for reuse back to the system (pandas' strings live there; its
+    default allocator otherwise holds on to each spilled chunk's, so the process would grow by chunks)."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+
+
+@dataclass
+class _Spilled:
+    """A table on disk: its chunk files in row order, their rows, and what to apply after concatenating."""
+
+    paths: list[Path]
+    rows: int
+    finish: Finish | None
+
+    def load(self) -> pd.DataFrame:
+        parts = []
+        for path in self.paths:
+            with path.open("rb") as handle:
+                parts.append(pickle.load(handle))
+        table = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        del parts
+        return self.finish(table) if self.finish is not None else table
+
+
+class Tables(MutableMapping[str, pd.DataFrame]):
+    """A run's tables by name, each in memory or spilled to chunk files (see the module docstring)."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame] | None = None) -> None:
+        self._tables: dict[str, pd.DataFrame | _Spilled] = dict(frames or {})
+        self._last: tuple[str, pd.DataFrame] | None = None
+        self._dir: Path | None = None
+
+    def spill(self, name: str, parts: Iterable[pd.DataFrame], finish: Finish | None = None) -> None:
+        """Store table ``name`` as ``parts`` (its rows in order, each written as soon as it is made);
+        reading it concatenates them and applies ``finish`` (e.g. a categorical over all rows)."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="hmsim-tables-"))
+            weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        paths, rows = [], 0
+        for i, part in enumerate(parts):
+            path = self._dir / f"{name}-{i:05d}.pickle"
+            with path.open("wb") as handle:
+                pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            paths.append(path)
+            rows += len(part)
+            del part
+            _release_arrow_memory()
+        if not paths:
+            raise ValueError(f"table {name!r}: no parts to spill")
+        self._forget(name)
+        self._tables[name] = _Spilled(paths, rows, finish)
+
+    def spilled(self, name: str) -> bool:
+        return isinstance(self._tables[name], _Spilled)
+
+    def rows(self, name: str) -> int:
+        """Rows of table ``name`` without reading it back."""
+        table = self._tables[name]
+        return table.rows if isinstance(table, _Spilled) else len(table)
+
+    def _forget(self, name: str) -> None:
+        old = self._tables.get(name)
+        if isinstance(old, _Spilled):
+            for path in old.paths:
+                path.unlink(missing_ok=True)
+        if self._last is not None and self._last[0] == name:
+            self._last = None
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        table = self._tables[name]
+        if not isinstance(table, _Spilled):
+            return table
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
+        self._last = None  # free the previous table before reading the next
+        frame = table.load()
+        self._last = (name, frame)
+        return frame
+
+    def __setitem__(self, name: str, table: pd.DataFrame) -> None:
+        self._forget(name)
+        self._tables[name] = table
+
+    def __delitem__(self, name: str) -> None:
+        self._forget(name)
+        del self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # another process cannot read this one's temporary files: a pickled copy holds every table
+        return (Tables, ({name: self[name] for name in self},))
+
+
 @dataclass
 class RunOutput:
     """Tables of one run plus metadata (start date, days, names, seed, wall time)."""
 
     meta: dict[str, Any]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: MutableMapping[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tables, Tables):
+            self.tables = Tables(self.tables)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
     def has(self, name: str) -> bool:
         return name in self.tables
+
+    def rows(self, name: str) -> int:
+        """Rows of table ``name`` (without reading a spilled table back)."""
+        tables = self.tables
+        return tables.rows(name) if isinstance(tables, Tables) else len(tables[name])
 
     @property
     def start_date(self) -> date:

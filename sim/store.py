@@ -385,10 +385,10 @@ def write_run(
         stage = _new_stage(out_dir)
         try:
             written: dict[str, str] = {}
-            for name, table in output.tables.items():
+            for name in list(output.tables):  # one table at a time (a spilled one is read back here)
                 if tables is not None and name not in tables:
                     continue
-                table.to_parquet(stage / f"{name}.parquet", index=False)
+                output.tables[name].to_parquet(stage / f"{name}.parquet", index=False)
                 written[name] = f"{name}.parquet"
             manifest = {**manifest, "tables": written, "meta": output.meta}
             write_json_atomic(stage / MANIFEST, manifest)

@@ -1,7 +1,18 @@
-"""Build the RunOutput tables from a finished Simulation (pandas only here, at the edge)."""
+"""Build the RunOutput tables from a finished Simulation (pandas only here, at the edge).
+
+A table of more than ``chunk_rows`` rows (rentals, devices, deliveries, jobs, the timeseries of a long or
+large run) is built a chunk of rows at a time and each chunk is spilled to disk as soon as it is made
+(:meth:`sim.output.Tables.spill`), so the whole table never sits in memory beside the run's records; the
+timeseries is chunked by metric (its rows are metric-major). Every column is computed row by row, so the
+concatenated chunks are the table built at once; what depends on all rows (a categorical's categories of
+the values present: ``payer``, the timeseries' ``metric``) is applied when the table is read back, and the
+KPI table is built from the few columns it needs, kept per chunk. A table of at most ``chunk_rows`` rows is
+built at once and kept in memory, as before.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -10,15 +21,17 @@ import pandas as pd
 
 from sim.model.fleet import STATE_NAMES
 from sim.model.limits import kpi_limits
-from sim.model.records import DEPOT_COUNTS, DEPOT_LEVELS, MUNI_COUNTS, MUNI_LEVELS
+from sim.model.records import DEPOT_COUNTS, DEPOT_LEVELS, MUNI_COUNTS, MUNI_LEVELS, Recorder
 from sim.model.workshop import JOB_KINDS, POOL_NAMES
-from sim.output import RunOutput
+from sim.output import RunOutput, Tables
 from sim.responsibility import payer_column
 
 if TYPE_CHECKING:
     from sim.model.engine import Simulation
 
 FITTING_KIND = JOB_KINDS.index("fitting")
+# rows per chunk of a spilled table: about 8 MB of pandas columns for the widest tables, 25 MB while made
+CHUNK_ROWS = 100_000
 
 
 def _cat(codes: np.ndarray, names: list[str]) -> pd.Categorical:
@@ -32,15 +45,17 @@ def _tidy(
     categories: list[str],
     dates: np.ndarray,
     place_col: str,
+    first_metric: int = 0,
 ) -> pd.DataFrame:
-    """Non-zero cells of ``stack[metric, day, place, category]`` as a tidy table."""
+    """Non-zero cells of ``stack[metric, day, place, category]`` as a tidy table (``stack`` may hold the
+    metrics from ``first_metric`` on)."""
     mi, di, pi, ci = np.nonzero(stack)
     return pd.DataFrame(
         {
             "date": dates[di],
             place_col: _cat(pi, places),
             "category": _cat(ci, categories),
-            "metric": _cat(mi, list(metrics)),
+            "metric": _cat(mi + first_metric, list(metrics)),
             "value": stack[mi, di, pi, ci].astype(np.int64),
         }
     )
@@ -59,15 +74,15 @@ def _busy_hours(w_start: np.ndarray, w_end: np.ndarray, bounds: np.ndarray) -> n
 
 def _patients(sim: Simulation, source: np.ndarray) -> dict[str, np.ndarray]:
     """Patient attributes for rows whose source is an order id (>= 0) or an initial index (< 0)."""
-    p = sim.orders.patients
     parts = sim.initial_patients
     fields = ("band", "child", "special_housing", "home_care", "unit_device", "unit_municipal")
     out: dict[str, np.ndarray] = {}
     from_order = source >= 0
+    p = sim.orders.select(source[from_order]).patients
     init_idx = -source[~from_order] - 1
     for name in fields:
         col = np.zeros(source.size, dtype=getattr(p, name).dtype)
-        col[from_order] = getattr(p, name)[source[from_order]]
+        col[from_order] = getattr(p, name)
         if init_idx.size:
             initial = np.concatenate([getattr(x, name) for x in parts])
             col[~from_order] = initial[init_idx]
@@ -75,22 +90,30 @@ def _patients(sim: Simulation, source: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def kpi_table(deliveries: pd.DataFrame, jobs: pd.DataFrame, start: date, munis: list[str]) -> pd.DataFrame:
-    """Monthly service KPIs per municipality: events, events meeting the target, share."""
+KPI_NAMES = ("delivery_on_planned_day", "repair_done_within_5_workdays", "fitting_offered_within_15_workdays")
+
+
+def kpi_counts(
+    deliveries: pd.DataFrame | None, jobs: pd.DataFrame | None, start: date
+) -> dict[str, pd.DataFrame]:
+    """Events and events meeting the target per month and municipality, per service KPI, from the rows
+    given (all of a run's, or a chunk of them: counts of chunks add up, see :func:`kpi_table`)."""
     first = pd.Timestamp(start)
-    parts = []
-    # only the columns used (a copy of whole rows of the jobs table would double its memory for a moment)
-    tech = jobs.loc[
-        jobs["kind"].isin(["corrective", "preventive"]), ["municipality", "end_day", "workdays_to_end"]
-    ].dropna(subset=["end_day"])
-    fit = jobs.loc[jobs["kind"] == "fitting", ["municipality", "start_day", "workdays_to_start"]].dropna(
-        subset=["start_day"]
-    )
-    for kpi, frame, day, met in (
-        ("delivery_on_planned_day", deliveries, deliveries["delivered_day"], deliveries["on_planned_day"]),
-        ("repair_done_within_5_workdays", tech, tech["end_day"], tech["workdays_to_end"] <= 5),
-        ("fitting_offered_within_15_workdays", fit, fit["start_day"], fit["workdays_to_start"] <= 15),
-    ):
+    sources = []
+    if deliveries is not None:
+        sources.append((KPI_NAMES[0], deliveries, deliveries["delivered_day"], deliveries["on_planned_day"]))
+    if jobs is not None:
+        # only the columns used (a copy of whole rows of the jobs table would double its memory for a moment)
+        tech = jobs.loc[
+            jobs["kind"].isin(["corrective", "preventive"]), ["municipality", "end_day", "workdays_to_end"]
+        ].dropna(subset=["end_day"])
+        fit = jobs.loc[jobs["kind"] == "fitting", ["municipality", "start_day", "workdays_to_start"]].dropna(
+            subset=["start_day"]
+        )
+        sources.append((KPI_NAMES[1], tech, tech["end_day"], tech["workdays_to_end"] <= 5))
+        sources.append((KPI_NAMES[2], fit, fit["start_day"], fit["workdays_to_start"] <= 15))
+    out = {}
+    for kpi, frame, day, met in sources:
         month = (first + pd.to_timedelta(np.floor(day.to_numpy()), unit="D")).to_period("M").to_timestamp()
         grouped = pd.DataFrame(
             {
@@ -99,18 +122,130 @@ def kpi_table(deliveries: pd.DataFrame, jobs: pd.DataFrame, start: date, munis: 
                 "met": met.to_numpy(dtype=bool),
             }
         ).groupby(["month", "municipality"], observed=True)
-        agg = grouped["met"].agg(["size", "sum"]).reset_index()
+        out[kpi] = grouped["met"].agg(["size", "sum"]).reset_index()
+    return out
+
+
+def kpi_table(parts: list[dict[str, pd.DataFrame]], munis: list[str]) -> pd.DataFrame:
+    """Monthly service KPIs per municipality: events, events meeting the target, share (``parts``: what
+    :func:`kpi_counts` gave for each chunk of rows; the counts of the same month and municipality add)."""
+    tables = []
+    for kpi in KPI_NAMES:
+        counted = [part[kpi] for part in parts if kpi in part]
+        if len(counted) == 1:
+            agg = counted[0]
+        else:
+            agg = (
+                pd.concat(counted, ignore_index=True)
+                .groupby(["month", "municipality"], observed=True)[["size", "sum"]]
+                .sum()
+                .reset_index()
+            )
         agg["kpi"] = kpi
-        parts.append(agg)
-    out = pd.concat(parts, ignore_index=True).rename(columns={"size": "events", "sum": "met"})
+        tables.append(agg)
+    out = pd.concat(tables, ignore_index=True).rename(columns={"size": "events", "sum": "met"})
     out["share"] = out["met"] / out["events"]
     out["municipality"] = pd.Categorical(out["municipality"], categories=munis)
     out["kpi"] = out["kpi"].astype("category")
     return out[["month", "municipality", "kpi", "events", "met", "share"]]
 
 
-def collect(sim: Simulation) -> RunOutput:
-    """All output tables of ``sim`` (after :meth:`Simulation.run`)."""
+def _metric_category(table: pd.DataFrame) -> pd.DataFrame:
+    table["metric"] = table["metric"].astype("category")
+    return table
+
+
+def _payer_category(table: pd.DataFrame) -> pd.DataFrame:
+    table["payer"] = table["payer"].astype("category")
+    return table
+
+
+def _emit(
+    tables: Tables,
+    name: str,
+    rows: int,
+    chunk_rows: int,
+    build: Callable[[int, int], pd.DataFrame],
+    finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> None:
+    """Table ``name`` of ``rows`` rows, ``build(lo, hi)`` making rows ``lo:hi``: at once in memory if it
+    fits one chunk, else a chunk at a time onto disk."""
+    if rows <= chunk_rows:
+        table = build(0, rows)
+        tables[name] = finish(table) if finish is not None else table
+        return
+    parts = (build(lo, min(lo + chunk_rows, rows)) for lo in range(0, rows, chunk_rows))
+    tables.spill(name, parts, finish)
+
+
+def _tidy_counts(
+    cells: np.ndarray,
+    values: np.ndarray,
+    metric: int,
+    metrics: tuple[str, ...],
+    places: list[str],
+    categories: list[str],
+    dates: np.ndarray,
+    place_col: str,
+) -> pd.DataFrame:
+    """One count metric's cells with events (sorted ``(day, place, category)`` codes, see
+    sim.model.records) as the rows :func:`_tidy` gives for it."""
+    n_places, n_cats = len(places), len(categories)
+    return pd.DataFrame(
+        {
+            "date": dates[cells // (n_places * n_cats)],
+            place_col: _cat((cells // n_cats) % n_places, places),
+            "category": _cat(cells % n_cats, categories),
+            "metric": _cat(np.full(cells.size, metric), list(metrics)),
+            "value": values,
+        }
+    )
+
+
+def _timeseries(
+    tables: Tables,
+    name: str,
+    rec: Recorder,
+    counted: tuple[str, ...],
+    levels: np.ndarray,
+    level_names: tuple[str, ...],
+    places: list[str],
+    categories: list[str],
+    dates: np.ndarray,
+    place_col: str,
+    chunk_rows: int,
+) -> None:
+    """The tidy counts (``counted``, tallied by ``rec``) and ``levels``, by metric when spilled."""
+    counts = [rec.tallied(metric) for metric in counted]
+    rows = sum(cells.size for cells, _ in counts) + int(np.count_nonzero(levels))
+
+    def count_parts() -> Iterator[pd.DataFrame]:
+        for m, (cells, values) in enumerate(counts):
+            if cells.size:
+                yield _tidy_counts(cells, values, m, counted, places, categories, dates, place_col)
+
+    if rows <= chunk_rows:
+        parts = [*count_parts()]
+        if not parts:  # no events at all: the empty table of the right dtypes
+            parts = [_tidy_counts(*counts[0], 0, counted, places, categories, dates, place_col)]
+        counted_rows = pd.concat(parts, ignore_index=True)
+        level_rows = _tidy(levels, level_names, places, categories, dates, place_col)
+        table = pd.concat([counted_rows, level_rows], ignore_index=True)
+        tables[name] = _metric_category(table)
+        return
+
+    def by_metric() -> Iterator[pd.DataFrame]:
+        yield from count_parts()
+        for m in range(len(level_names)):
+            if levels[m].any():
+                yield _tidy(levels[m : m + 1], level_names, places, categories, dates, place_col, m)
+
+    tables.spill(name, by_metric(), _metric_category)
+
+
+def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
+    """All output tables of ``sim`` (after :meth:`Simulation.run`); tables of more than ``chunk_rows``
+    rows are built a chunk at a time and spilled to disk (see the module docstring)."""
     s = sim.scenario
     cal = sim.calendar
     rec = sim.recorder
@@ -119,136 +254,149 @@ def collect(sim: Simulation) -> RunOutput:
     days = sim.days
     dates = (np.datetime64(cal.start, "D") + np.arange(days)).astype("datetime64[s]")
     resp_class = np.array([c.responsibility_class for c in s.categories.values()])
-    tables: dict[str, pd.DataFrame] = {}
+    tables = Tables()
 
-    counts = np.stack([rec.tally(rec.muni_counts[m], sim.M).astype(np.int32) for m in MUNI_COUNTS])
-    tables["timeseries"] = pd.concat(
-        [
-            _tidy(counts, MUNI_COUNTS, munis, cats, dates, "municipality"),
-            _tidy(rec.muni_levels, MUNI_LEVELS, munis, cats, dates, "municipality"),
-        ],
-        ignore_index=True,
-    )
-    tables["timeseries"]["metric"] = tables["timeseries"]["metric"].astype("category")
-    dcounts = np.stack([rec.tally(rec.depot_counts[m], sim.K) for m in DEPOT_COUNTS])
-    tables["depot_timeseries"] = pd.concat(
-        [
-            _tidy(dcounts, DEPOT_COUNTS, depots, cats, dates, "depot"),
-            _tidy(rec.depot_levels, DEPOT_LEVELS, depots, cats, dates, "depot"),
-        ],
-        ignore_index=True,
-    )
-    tables["depot_timeseries"]["metric"] = tables["depot_timeseries"]["metric"].astype("category")
+    _timeseries(
+        tables, "timeseries", rec, MUNI_COUNTS, rec.muni_levels, MUNI_LEVELS, munis, cats, dates,
+        "municipality", chunk_rows,
+    )  # fmt: skip
+    _timeseries(
+        tables, "depot_timeseries", rec, DEPOT_COUNTS, rec.depot_levels, DEPOT_LEVELS, depots, cats, dates,
+        "depot", chunk_rows,
+    )  # fmt: skip
 
     fleet = sim.fleet
-    r_dev = np.frombuffer(fleet.r_device, dtype=np.int64)
-    r_src = np.frombuffer(fleet.r_source, dtype=np.int64)
-    r_cat = np.frombuffer(fleet.r_cat, dtype=np.int16)
-    r_muni = np.frombuffer(fleet.r_muni, dtype=np.int16)
-    r_end = np.frombuffer(fleet.r_end, dtype=np.float64)
-    r_ret = np.frombuffer(fleet.r_returned, dtype=np.int8)
+    r_dev_all = np.frombuffer(fleet.r_device, dtype=np.int64)
     tracked = np.asarray(fleet.tracked, dtype=bool)
-    pat = _patients(sim, r_src)
-    rentals = pd.DataFrame(
-        {
-            "rental": np.arange(r_dev.size),
-            "device": r_dev,
-            "category": _cat(r_cat, cats),
-            "municipality": _cat(r_muni, munis),
-            "depot": _cat(np.frombuffer(fleet.r_depot, dtype=np.int16), depots),
-            "start_day": np.frombuffer(fleet.r_start, dtype=np.float64),
-            "end_day": r_end,
-            "ended": r_end <= days,
-            "returned": pd.array(np.where(r_ret < 0, pd.NA, r_ret == 1), dtype="boolean"),
-            "initial": r_src < 0,
-            "order": np.where(r_src >= 0, r_src, -1),
-            "tracked": tracked[r_dev] if r_dev.size else np.zeros(0, dtype=bool),
-            "responsibility_class": resp_class[r_cat] if r_cat.size else np.zeros(0, dtype=str),
-            "band": _cat(pat["band"], bands),
-            **{k: v for k, v in pat.items() if k != "band"},
-        }
-    )
-    rentals["payer"] = payer_column(s.responsibility, rentals).astype("category")
-    tables["rentals"] = rentals
 
-    state = np.asarray(fleet.state, dtype=np.int64)
-    tables["devices"] = pd.DataFrame(
-        {
-            "device": np.arange(state.size),
-            "category": _cat(np.asarray(fleet.cat), cats),
-            "depot": _cat(np.asarray(fleet.depot), depots),
-            "tracked": tracked,
-            "purchase_price": np.asarray(fleet.price, dtype=float),
-            "purchased_day": np.asarray(fleet.purchased, dtype=float),
-            "initial": np.asarray(fleet.initial, dtype=bool),
-            "cycles": np.asarray(fleet.cycles, dtype=np.int64),
-            "state": _cat(state, list(STATE_NAMES)),
-            "end_day": np.asarray(fleet.end, dtype=float),
-        }
-    )
+    def rentals(lo: int, hi: int) -> pd.DataFrame:
+        r_dev = r_dev_all[lo:hi]
+        r_src = np.frombuffer(fleet.r_source, dtype=np.int64)[lo:hi]
+        r_cat = np.frombuffer(fleet.r_cat, dtype=np.int16)[lo:hi]
+        r_muni = np.frombuffer(fleet.r_muni, dtype=np.int16)[lo:hi]
+        r_end = np.frombuffer(fleet.r_end, dtype=np.float64)[lo:hi]
+        r_ret = np.frombuffer(fleet.r_returned, dtype=np.int8)[lo:hi]
+        pat = _patients(sim, r_src)
+        table = pd.DataFrame(
+            {
+                "rental": np.arange(lo, hi),
+                "device": r_dev,
+                "category": _cat(r_cat, cats),
+                "municipality": _cat(r_muni, munis),
+                "depot": _cat(np.frombuffer(fleet.r_depot, dtype=np.int16)[lo:hi], depots),
+                "start_day": np.frombuffer(fleet.r_start, dtype=np.float64)[lo:hi],
+                "end_day": r_end,
+                "ended": r_end <= days,
+                "returned": pd.array(np.where(r_ret < 0, pd.NA, r_ret == 1), dtype="boolean"),
+                "initial": r_src < 0,
+                "order": np.where(r_src >= 0, r_src, -1),
+                "tracked": tracked[r_dev] if r_dev.size else np.zeros(0, dtype=bool),
+                "responsibility_class": resp_class[r_cat] if r_cat.size else np.zeros(0, dtype=str),
+                "band": _cat(pat["band"], bands),
+                **{k: v for k, v in pat.items() if k != "band"},
+            }
+        )
+        table["payer"] = payer_column(s.responsibility, table)
+        return table
 
-    order = np.frombuffer(rec.del_order, dtype=np.int64)
-    o = sim.orders.stream()
-    d_cat = o.category[order]
-    pat = _patients(sim, order)
-    delivered = np.frombuffer(rec.del_time, dtype=np.float64)
-    planned = np.frombuffer(rec.del_planned, dtype=np.int64)
-    deliveries = pd.DataFrame(
-        {
-            "order": order,
-            "device": np.frombuffer(rec.del_device, dtype=np.int64),
-            "category": _cat(d_cat, cats),
-            "municipality": _cat(o.municipality[order], munis),
-            "kind": np.where(np.asarray(sim.rented)[d_cat] if d_cat.size else [], "rent", "sale"),
-            "order_day": o.time[order],
-            "planned_day": planned,
-            "delivered_day": delivered,
-            "on_planned_day": delivered.astype(np.int64) == planned,
-            "attempts": np.frombuffer(rec.del_attempts, dtype=np.int8).astype(np.int64),
-            "backordered": np.frombuffer(bytes(sim.order_backordered), dtype=np.uint8)[order].astype(bool),
-            "fitting": o.fitting[order],
-            "responsibility_class": resp_class[d_cat] if d_cat.size else np.zeros(0, dtype=str),
-            "band": _cat(pat["band"], bands),
-            **{k: v for k, v in pat.items() if k != "band"},
-        }
-    )
-    deliveries["payer"] = payer_column(s.responsibility, deliveries).astype("category")
-    tables["deliveries"] = deliveries
+    _emit(tables, "rentals", r_dev_all.size, chunk_rows, rentals, _payer_category)
+
+    state_all = np.asarray(fleet.state, dtype=np.int64)
+
+    def devices(lo: int, hi: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "device": np.arange(lo, hi),
+                "category": _cat(np.asarray(fleet.cat)[lo:hi], cats),
+                "depot": _cat(np.asarray(fleet.depot)[lo:hi], depots),
+                "tracked": tracked[lo:hi],
+                "purchase_price": np.asarray(fleet.price, dtype=float)[lo:hi],
+                "purchased_day": np.asarray(fleet.purchased, dtype=float)[lo:hi],
+                "initial": np.asarray(fleet.initial, dtype=bool)[lo:hi],
+                "cycles": np.asarray(fleet.cycles, dtype=np.int64)[lo:hi],
+                "state": _cat(state_all[lo:hi], list(STATE_NAMES)),
+                "end_day": np.asarray(fleet.end, dtype=float)[lo:hi],
+            }
+        )
+
+    _emit(tables, "devices", state_all.size, chunk_rows, devices)
+
+    order_all = np.frombuffer(rec.del_order, dtype=np.int64)
+    backordered = np.frombuffer(bytes(sim.order_backordered), dtype=np.uint8)
+    kpi_parts: list[dict[str, pd.DataFrame]] = []  # per chunk of deliveries and of jobs
+
+    def deliveries(lo: int, hi: int) -> pd.DataFrame:
+        order = order_all[lo:hi]
+        o = sim.orders.select(order)
+        d_cat = o.category
+        pat = _patients(sim, order)
+        delivered = np.frombuffer(rec.del_time, dtype=np.float64)[lo:hi]
+        planned = np.frombuffer(rec.del_planned, dtype=np.int64)[lo:hi]
+        table = pd.DataFrame(
+            {
+                "order": order,
+                "device": np.frombuffer(rec.del_device, dtype=np.int64)[lo:hi],
+                "category": _cat(d_cat, cats),
+                "municipality": _cat(o.municipality, munis),
+                "kind": np.where(np.asarray(sim.rented)[d_cat] if d_cat.size else [], "rent", "sale"),
+                "order_day": o.time,
+                "planned_day": planned,
+                "delivered_day": delivered,
+                "on_planned_day": delivered.astype(np.int64) == planned,
+                "attempts": np.frombuffer(rec.del_attempts, dtype=np.int8)[lo:hi].astype(np.int64),
+                "backordered": backordered[order].astype(bool),
+                "fitting": o.fitting,
+                "responsibility_class": resp_class[d_cat] if d_cat.size else np.zeros(0, dtype=str),
+                "band": _cat(pat["band"], bands),
+                **{k: v for k, v in pat.items() if k != "band"},
+            }
+        )
+        table["payer"] = payer_column(s.responsibility, table)
+        kpi_parts.append(kpi_counts(table, None, cal.start))
+        return table
+
+    _emit(tables, "deliveries", order_all.size, chunk_rows, deliveries, _payer_category)
 
     j = sim.jobs
-    created = np.frombuffer(j.created, dtype=np.float64)
-    start = np.frombuffer(j.start, dtype=np.float64)
-    end = np.frombuffer(j.end, dtype=np.float64)
     wnum = cal.workday_number
 
-    def workdays(t: np.ndarray) -> np.ndarray:
-        ok = np.isfinite(t) & (t < cal.n_days)
-        out = np.full(t.size, np.nan)
-        out[ok] = wnum[t[ok].astype(np.int64)] - wnum[np.maximum(created[ok], 0).astype(np.int64)]
-        return out
+    def jobs(lo: int, hi: int) -> pd.DataFrame:
+        created = np.frombuffer(j.created, dtype=np.float64)[lo:hi]
+        start = np.frombuffer(j.start, dtype=np.float64)[lo:hi]
+        end = np.frombuffer(j.end, dtype=np.float64)[lo:hi]
 
-    ref = np.frombuffer(j.ref, dtype=np.int64)
-    job_kind = np.frombuffer(j.kind, dtype=np.int8)
-    tables["jobs"] = pd.DataFrame(
-        {
-            "job": np.arange(len(j)),
-            "pool": _cat(np.frombuffer(j.pool, dtype=np.int8), list(POOL_NAMES)),
-            "kind": _cat(np.frombuffer(j.kind, dtype=np.int8), list(JOB_KINDS)),
-            "depot": _cat(np.frombuffer(j.depot, dtype=np.int16), depots),
-            # municipality -1 (initial workshop backlog) becomes missing
-            "municipality": _cat(np.frombuffer(j.municipality, dtype=np.int16), munis),
-            "category": _cat(np.frombuffer(j.category, dtype=np.int16), cats),
-            "device": np.frombuffer(j.device, dtype=np.int64),
-            "order": np.where(job_kind == FITTING_KIND, ref, -1),
-            "rental": np.where(job_kind == FITTING_KIND, -1, ref),
-            "created_day": created,
-            "start_day": np.where(start <= days, start, np.nan),
-            "end_day": np.where(end <= days, end, np.nan),
-            "work_hours": np.frombuffer(j.hours, dtype=np.float64),
-            "workdays_to_start": workdays(np.where(start <= days, start, np.nan)),
-            "workdays_to_end": workdays(np.where(end <= days, end, np.nan)),
-        }
-    )
+        def workdays(t: np.ndarray) -> np.ndarray:
+            ok = np.isfinite(t) & (t < cal.n_days)
+            out = np.full(t.size, np.nan)
+            out[ok] = wnum[t[ok].astype(np.int64)] - wnum[np.maximum(created[ok], 0).astype(np.int64)]
+            return out
+
+        ref = np.frombuffer(j.ref, dtype=np.int64)[lo:hi]
+        job_kind = np.frombuffer(j.kind, dtype=np.int8)[lo:hi]
+        table = pd.DataFrame(
+            {
+                "job": np.arange(lo, hi),
+                "pool": _cat(np.frombuffer(j.pool, dtype=np.int8)[lo:hi], list(POOL_NAMES)),
+                "kind": _cat(job_kind, list(JOB_KINDS)),
+                "depot": _cat(np.frombuffer(j.depot, dtype=np.int16)[lo:hi], depots),
+                # municipality -1 (initial workshop backlog) becomes missing
+                "municipality": _cat(np.frombuffer(j.municipality, dtype=np.int16)[lo:hi], munis),
+                "category": _cat(np.frombuffer(j.category, dtype=np.int16)[lo:hi], cats),
+                "device": np.frombuffer(j.device, dtype=np.int64)[lo:hi],
+                "order": np.where(job_kind == FITTING_KIND, ref, -1),
+                "rental": np.where(job_kind == FITTING_KIND, -1, ref),
+                "created_day": created,
+                "start_day": np.where(start <= days, start, np.nan),
+                "end_day": np.where(end <= days, end, np.nan),
+                "work_hours": np.frombuffer(j.hours, dtype=np.float64)[lo:hi],
+                "workdays_to_start": workdays(np.where(start <= days, start, np.nan)),
+                "workdays_to_end": workdays(np.where(end <= days, end, np.nan)),
+            }
+        )
+        kpi_parts.append(kpi_counts(None, table, cal.start))
+        return table
+
+    _emit(tables, "jobs", len(j), chunk_rows, jobs)
 
     tables["route_stops"] = pd.DataFrame(
         {
@@ -296,7 +444,7 @@ def collect(sim: Simulation) -> RunOutput:
     staff_table["pool"] = pd.Categorical(staff_table["pool"], categories=list(POOL_NAMES))
     tables["staff"] = staff_table
 
-    tables["kpis"] = kpi_table(tables["deliveries"], tables["jobs"], cal.start, munis)
+    tables["kpis"] = kpi_table(kpi_parts, munis)
 
     meta = {
         "scenario": s.name,

@@ -335,6 +335,7 @@ class Simulation:
                 self.fleet.settle(d)  # the rest of yesterday's rental ends and needs, before its levels
                 self._end_of_day(d - 1)
             if d in year_starts:
+                self.recorder.flush(d)  # the finished years' counts tallied (the codes kept stay small)
                 book.open_year(year_starts[d])
             self.fleet.schedule_day(d)
             if self.progress is not None:

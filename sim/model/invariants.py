@@ -46,7 +46,7 @@ def check_state(sim: Simulation) -> None:
     initial = n_devices - purchased
     if sum(counts.values()) != initial + purchased:
         problems.append(f"states sum to {sum(counts.values())}, initial + purchased = {initial + purchased}")
-    recorded = int(np.frombuffer(sim.recorder.depot_counts["purchases"], dtype=np.int64).size)
+    recorded = sim.recorder.recorded("purchases")
     if recorded != purchased:
         problems.append(f"purchases recorded {recorded} != purchased devices {purchased}")
 

@@ -20,13 +20,19 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from sim.model.demand import DemandModel, OrderStream, Patients, concat_streams
 from sim.model.fates import Fates
 from sim.model.rng import Streams
+
+PATIENT_FIELDS = tuple(f.name for f in fields(Patients))
+
+
+def _patient(name: str) -> Callable[[OrderStream], np.ndarray]:
+    return lambda chunk: getattr(chunk.patients, name)
 
 
 @dataclass
@@ -146,6 +152,35 @@ class OrderBook:
         if self._full is None:
             self._full = concat_streams(self._chunks, self.days)
         return self._full
+
+    def select(self, ids: np.ndarray) -> OrderStream:
+        """Orders ``ids`` (in that order) with their time, place, category, fitting and patients, read from
+        each year's chunk (no concatenated copy of the whole run, unlike :meth:`stream`; fates and
+        ``day_start`` empty)."""
+        if self._full is not None or len(self._chunks) <= 1:
+            full = self.stream()
+            return OrderStream(
+                time=full.time[ids], municipality=full.municipality[ids], category=full.category[ids],
+                fitting=full.fitting[ids],
+                patients=Patients(*(getattr(full.patients, f)[ids] for f in PATIENT_FIELDS)),
+                fates=Fates.concat([]), day_start=np.zeros(0, dtype=np.int64),
+            )  # fmt: skip
+        firsts = np.cumsum([0, *(len(ch) for ch in self._chunks)])
+        year = np.searchsorted(firsts, ids, side="right") - 1
+        picks = [(ch, year == y) for y, ch in enumerate(self._chunks)]
+
+        def take(get: Callable[[OrderStream], np.ndarray]) -> np.ndarray:
+            out = np.empty(ids.size, dtype=get(self._chunks[0]).dtype)
+            for y, (ch, mask) in enumerate(picks):
+                out[mask] = get(ch)[ids[mask] - firsts[y]]
+            return out
+
+        return OrderStream(
+            time=take(lambda ch: ch.time), municipality=take(lambda ch: ch.municipality),
+            category=take(lambda ch: ch.category), fitting=take(lambda ch: ch.fitting),
+            patients=Patients(*(take(_patient(f)) for f in PATIENT_FIELDS)),
+            fates=Fates.concat([]), day_start=np.zeros(0, dtype=np.int64),
+        )  # fmt: skip
 
     @property
     def time(self) -> np.ndarray:

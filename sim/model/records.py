@@ -1,7 +1,11 @@
 """Columnar records kept during a run: event counts, end-of-day levels, deliveries, route stops.
 
-Counts are appended as flat ``(day, place, category)`` codes and tallied once with ``numpy.bincount`` at
-the end; levels are copied once per day. Nothing here builds pandas objects in the hot path.
+Counts are appended as flat ``(day, place, category)`` codes; at the start of each calendar year
+(:meth:`Recorder.flush`) the codes of the days before it are tallied into sorted ``(code, count)`` pairs
+and dropped, so the codes kept grow with a year's events, not the horizon's, and the pairs with the
+cells that had events. A code appended later for an earlier day (none is today) would still be counted:
+:meth:`Recorder.tallied` sums the pairs and the remaining codes. Levels are copied once per day. Nothing
+here builds pandas objects.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ class Recorder:
         self.days, self.M, self.K, self.C = days, municipalities, depots, categories
         self.muni_counts = {name: array("q") for name in MUNI_COUNTS}
         self.depot_counts = {name: array("q") for name in DEPOT_COUNTS}
+        # (sorted codes, counts) of the codes flushed so far, per metric
+        self._flushed: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
+            name: [] for name in (*MUNI_COUNTS, *DEPOT_COUNTS)
+        }
         self.muni_levels = np.zeros((len(MUNI_LEVELS), days, municipalities, categories), dtype=np.int32)
         self.depot_levels = np.zeros((len(DEPOT_LEVELS), days, depots, categories), dtype=np.int32)
         # deliveries: one row per delivered order
@@ -76,12 +84,42 @@ class Recorder:
         """``n`` events of a depot-level ``metric``."""
         self.depot_counts[metric].extend([(day * self.K + depot) * self.C + category] * n)
 
-    def tally(self, codes: array, places: int) -> np.ndarray:
-        """Counts as an array ``[day, place, category]``."""
-        size = self.days * places * self.C
-        flat = (
-            np.bincount(np.frombuffer(codes, dtype=np.int64), minlength=size)
-            if len(codes)
-            else np.zeros(size)
-        )
-        return flat[:size].reshape(self.days, places, self.C)
+    def _codes(self, name: str) -> tuple[array, int]:
+        if name in self.muni_counts:
+            return self.muni_counts[name], self.M
+        return self.depot_counts[name], self.K
+
+    def flush(self, day: int) -> None:
+        """Tally and drop the count codes of the days before ``day`` (each array is kept: the hot path
+        holds references to them)."""
+        for name, pairs in self._flushed.items():
+            codes, places = self._codes(name)
+            if not codes:
+                continue
+            values = np.frombuffer(codes, dtype=np.int64)
+            done = values < day * places * self.C
+            if not done.any():
+                del values
+                continue
+            pairs.append(np.unique(values[done], return_counts=True))
+            rest = values[~done].tobytes()
+            del values  # release the buffer before the array is resized
+            del codes[:]
+            codes.frombytes(rest)
+
+    def recorded(self, name: str) -> int:
+        """Events of count ``name`` recorded so far (flushed or not, within the horizon or after it)."""
+        return len(self._codes(name)[0]) + sum(int(n.sum()) for _, n in self._flushed[name])
+
+    def tallied(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Count ``name`` as sorted codes of the cells with events within the horizon, and their counts."""
+        codes, places = self._codes(name)
+        pairs = [*self._flushed[name], np.unique(np.frombuffer(codes, dtype=np.int64), return_counts=True)]
+        if len(pairs) == 1 or all(u.size == 0 for u, _ in pairs[1:]):
+            cells, counts = pairs[0]
+        else:
+            cells, inverse = np.unique(np.concatenate([u for u, _ in pairs]), return_inverse=True)
+            counts = np.zeros(cells.size, dtype=np.int64)
+            np.add.at(counts, inverse, np.concatenate([n for _, n in pairs]))
+        keep = cells < self.days * places * self.C
+        return cells[keep], counts[keep].astype(np.int64)

@@ -1,0 +1,87 @@
+"""Records flushed per year and tables spilled by chunk (issue 12): the same tables as built at once."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config import load_scenario
+from sim.model import Simulation
+from sim.model.collect import collect
+from sim.model.records import Recorder
+from sim.output import RunOutput, Tables
+
+
+def _simulate(tiny_path: Path, years: float = 2.2) -> Simulation:
+    return Simulation(load_scenario(tiny_path, [f"horizon.years={years}"]), 11).run()
+
+
+def _same(a: RunOutput, b: RunOutput) -> None:
+    assert list(a.tables) == list(b.tables)
+    for name in a.tables:
+        x, y = a[name], b[name]
+        assert list(x.dtypes) == list(y.dtypes), name
+        pd.testing.assert_frame_equal(x, y, check_exact=True, obj=name)
+
+
+@pytest.fixture(scope="module")
+def at_once(tiny_path: Path) -> RunOutput:
+    return collect(_simulate(tiny_path), chunk_rows=10**9)
+
+
+def test_tables_spilled_in_chunks_equal_tables_built_at_once(tiny_path: Path, at_once: RunOutput) -> None:
+    chunked = collect(_simulate(tiny_path), chunk_rows=313)
+    spilled = [name for name in chunked.tables if chunked.tables.spilled(name)]  # type: ignore[attr-defined]
+    # every table larger than a chunk went to disk, in several chunks
+    assert {"timeseries", "rentals", "devices", "deliveries", "jobs"} <= set(spilled)
+    for name in spilled:
+        assert chunked.rows(name) == at_once.rows(name) > 313
+    _same(at_once, chunked)
+    # read twice (the second from the kept copy) and after another table: the same again
+    first = chunked["rentals"]
+    assert chunked["rentals"] is first
+    chunked["jobs"]
+    pd.testing.assert_frame_equal(chunked["rentals"], first)
+
+
+def test_counts_flushed_per_year_equal_counts_tallied_at_the_end(
+    tiny_path: Path, at_once: RunOutput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = _simulate(tiny_path)
+    flushed = sum(len(pairs) for pairs in sim.recorder._flushed.values())
+    assert flushed > 0  # two year starts in 2.2 years: the first years' codes were tallied and dropped
+    monkeypatch.setattr(Recorder, "flush", lambda self, day: None)
+    kept = collect(_simulate(tiny_path), chunk_rows=10**9)
+    _same(at_once, kept)
+
+
+def test_recorder_flush_keeps_later_days_and_counts_late_codes() -> None:
+    rec = Recorder(days=10, municipalities=2, depots=1, categories=3)
+    for day, m, c in [(0, 1, 2), (3, 0, 0), (3, 0, 0), (7, 1, 1), (9, 0, 2), (12, 0, 0)]:
+        rec.count("orders", day, m, c)
+    rec.flush(5)
+    assert list(rec.muni_counts["orders"]) == [(7 * 2 + 1) * 3 + 1, (9 * 2 + 0) * 3 + 2, (12 * 2) * 3]
+    rec.count("orders", 3, 0, 0)  # a code for a day already flushed still counts
+    cells, counts = rec.tallied("orders")
+    expected = {(0 * 2 + 1) * 3 + 2: 1, (3 * 2) * 3: 3, (7 * 2 + 1) * 3 + 1: 1, (9 * 2) * 3 + 2: 1}
+    assert dict(zip(cells.tolist(), counts.tolist(), strict=True)) == expected  # day 12 is past the horizon
+    assert rec.recorded("orders") == 7
+
+
+def test_spilled_tables_pickle_whole_and_their_files_go_with_them() -> None:
+    tables = Tables()
+    parts = [pd.DataFrame({"x": np.arange(i, i + 3), "c": pd.Categorical(["a", "b", "a"])}) for i in (0, 3)]
+    tables.spill("t", iter(parts), None)
+    folder = tables._dir
+    assert folder is not None and len(list(folder.iterdir())) == 2
+    copy = pickle.loads(pickle.dumps(tables))
+    assert not copy.spilled("t")
+    pd.testing.assert_frame_equal(copy["t"], pd.concat(parts, ignore_index=True))
+    del tables
+    gc.collect()
+    assert not folder.exists()
