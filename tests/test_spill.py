@@ -85,3 +85,18 @@ def test_spilled_tables_pickle_whole_and_their_files_go_with_them() -> None:
     del tables
     gc.collect()
     assert not folder.exists()
+
+
+def test_tables_read_back_are_kept_within_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.output
+
+    tables = Tables()
+    for name in ("a", "b", "c"):
+        tables.spill(name, iter([pd.DataFrame({"x": np.arange(1000.0)}), pd.DataFrame({"x": [1.0]})]))
+    first = tables["a"]
+    assert tables["b"] is tables["b"] and tables["a"] is first  # both kept: far below the budget
+    monkeypatch.setattr(sim.output, "READ_BACK_MB", 0.001)  # a kilobyte: one table at a time
+    tables["c"]
+    again = tables["a"]
+    assert again is not first  # "a" had left and was read again, the same table
+    pd.testing.assert_frame_equal(again, first)
