@@ -283,3 +283,16 @@ def test_sampler_families_are_a_registry() -> None:
 
     with pytest.raises(ValueError, match="weibull"):
         _family(Odd())  # type: ignore[arg-type]
+    # the KPI limits' quantiles and probabilities use the same families, and reject an unknown one
+    from sim.config.schema import Dist
+    from sim.model.limits import FROZEN, _cdf, _ppf
+
+    assert set(FROZEN) == set(FAMILIES)
+    with pytest.raises(ValueError, match="weibull"):
+        _cdf(Odd(), 1.0)  # type: ignore[arg-type]
+    for family in FAMILIES:
+        shape = {"cv": 0.6} if family in ("gamma", "lognormal") else {}
+        dist = Dist(dist=family, mean=4.0, **shape)
+        q = _ppf(dist, np.array([0.3]))[0]
+        assert _cdf(dist, q) == pytest.approx(0.3 if family != "fixed" else 1.0)
+        assert _cdf(dist, q - 1e-6) < _cdf(dist, q) or family == "fixed"

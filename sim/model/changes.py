@@ -32,7 +32,6 @@ import numpy as np
 
 from sim.config.changes import dated_key, states
 from sim.config.schema import WEEKDAYS
-from sim.model.fleet import ON_RENT
 from sim.model.workshop import POOL_NAMES
 from sim.responsibility import municipality_pays
 
@@ -46,59 +45,31 @@ Applier = Callable[["Simulation", list[str], "Scenario", int], None]
 
 def _staff_count(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
     depot, pool_name = key[1], key[2]
-    count = getattr(new.depots[depot], pool_name).count
     pool = sim.pools[sim.depot_index[depot]][POOL_NAMES.index(pool_name)]
-    staffing = sim.calendar.staffing.tolist()
-    for d in range(day, len(pool.servers)):
-        pool.servers[d] = round(count * staffing[d])
+    pool.set_count(getattr(new.depots[depot], pool_name).count, sim.calendar.staffing.tolist(), day)
 
 
 def _route_capacity(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
-    name = key[2]
-    route = new.transport.routes[name]
-    r = sim.routes.names.index(name)
-    capacity = route.vehicles * route.capacity_units
-
-    def reset(_: Any) -> None:
-        sim.routes.capacity[r] = capacity
-
-    sim.env.timeout(day - sim.env.now).callbacks.append(reset)
+    route = new.transport.routes[key[2]]
+    sim.routes.set_capacity(key[2], route.vehicles * route.capacity_units, day)
 
 
 def _route_weekdays(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
-    name = key[2]
-    routes = sim.routes
-    cal = sim.calendar
-    r = routes.names.index(name)
-    days = {WEEKDAYS.index(w) for w in new.transport.routes[name].weekdays}
-    n = cal.n_days
-    for d in range(day, n):
-        runs = [x for x in routes.runs[d] if x != r]
-        if cal.is_workday[d] and int(cal.weekday[d]) in days:
-            runs.append(r)
-            runs.sort()
-        routes.runs[d] = runs
-    for lane in routes.route_lanes[r]:
-        nxt = routes.next_run[lane]
-        following = n
-        for d in range(n - 1, day - 1, -1):
-            nxt[d] = following
-            if r in routes.runs[d]:
-                following = d
+    days = {WEEKDAYS.index(w) for w in new.transport.routes[key[2]].weekdays}
+    sim.routes.set_weekdays(key[2], days, day)
 
 
 def _stock_levels(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
     """Reorder point and order-up-to level of a category from the change's year on (days of orders)."""
-    stock = sim.stock
-    c = sim.category_names.index(key[1])
     old = sim.scenario.categories[key[1]]
     spec = new.categories[key[1]]
-    first = sim.calendar.year_index(day)
-    for y in range(first, len(stock.levels)):
-        for k in range(sim.K):
-            _, up_to = stock.levels[y][k][c]
-            per_day = up_to / old.order_up_to_days if old.order_up_to_days > 0 else 0.0
-            stock.levels[y][k][c] = (per_day * spec.reorder_point_days, per_day * spec.order_up_to_days)
+    sim.stock.rescale_levels(
+        sim.category_names.index(key[1]),
+        sim.calendar.year_index(day),
+        old.order_up_to_days,
+        spec.reorder_point_days,
+        spec.order_up_to_days,
+    )
 
 
 def _municipal_pays(sim: Simulation, new: Scenario, source: np.ndarray, cats: np.ndarray) -> np.ndarray:
@@ -204,43 +175,23 @@ def _split_levels(sim: Simulation, day: int) -> None:
     base = np.zeros((M, C, K))
     base[np.arange(M), :, sim.muni_depot_array] = 1.0  # no order to go by: the municipality's own depot
     share = np.where(total > 0, served / np.maximum(total, 1.0), base)
-    stock = sim.stock
-    first = sim.calendar.year_index(day)
-    for y in range(first, len(stock.levels)):
+
+    def weight(y: int) -> np.ndarray:
         rate = sim.demand.annual_rate(sim.demand.years[y])  # [M, C]
         per_kc = np.einsum("mc,mck->kc", rate, share)
-        weight = per_kc / np.maximum(per_kc.sum(axis=0, keepdims=True), 1e-12)
-        for c in range(C):
-            reorder = sum(stock.levels[y][k][c][0] for k in range(K))
-            up_to = sum(stock.levels[y][k][c][1] for k in range(K))
-            for k in range(K):
-                w = float(weight[k, c])
-                stock.levels[y][k][c] = (reorder * w, up_to * w)
+        return np.asarray(per_kc / np.maximum(per_kc.sum(axis=0, keepdims=True), 1e-12))
+
+    sim.stock.split_levels(sim.calendar.year_index(day), weight)
 
 
 def _transfer_rentals(sim: Simulation, new: Scenario, m: int) -> None:
     """Devices on rent in municipality ``m`` move to the depot now serving their patient."""
-    fleet = sim.fleet
-    r_muni = np.frombuffer(fleet.r_muni, dtype=np.int16)
-    r_ret = np.frombuffer(fleet.r_returned, dtype=np.int8)
-    rids = np.nonzero((r_muni == m) & (r_ret < 0))[0]
+    rids, source, cats = sim.fleet.rentals_in_progress(m)
     if rids.size == 0:
         return
-    source = np.frombuffer(fleet.r_source, dtype=np.int64)[rids]
-    cats = np.frombuffer(fleet.r_cat, dtype=np.int16)[rids]
     target = _serving(new, sim, m, _municipal_pays(sim, new, source, cats))
-    C = sim.C
     for rid, k in zip(rids.tolist(), target.tolist(), strict=True):
-        dev = fleet.r_device[rid]
-        old = fleet.depot[dev]
-        if old == k or fleet.state[dev] != ON_RENT:
-            continue
-        fleet.depot[dev] = k
-        fleet.r_depot[rid] = k
-        if fleet.tracked[dev] and sim.rented[fleet.cat[dev]]:
-            c = fleet.cat[dev]
-            sim.fleet_tracked_kc[old * C + c] -= 1
-            sim.fleet_tracked_kc[k * C + c] += 1
+        sim.fleet.move_rental(rid, k)
 
 
 APPLIERS: dict[str, Applier] = {

@@ -109,6 +109,31 @@ class DepotStock:
                 ]
             )
 
+    # ---- dated changes of the stock levels --------------------------------------------------------
+    def rescale_levels(
+        self, c: int, first_year: int, days_before: float, reorder_days: float, up_to_days: float
+    ) -> None:
+        """Category ``c``'s levels from year index ``first_year`` on, as ``reorder_days`` and ``up_to_days``
+        of expected orders (the levels were ``days_before`` days of them)."""
+        for y in range(first_year, len(self.levels)):
+            for k in range(self.K):
+                _, up_to = self.levels[y][k][c]
+                per_day = up_to / days_before if days_before > 0 else 0.0
+                self.levels[y][k][c] = (per_day * reorder_days, per_day * up_to_days)
+
+    def split_levels(self, first_year: int, weight: Callable[[int], np.ndarray]) -> None:
+        """Levels from year index ``first_year`` on split between the depots by ``weight(year index)``
+        (``[depot, category]``, summing to 1 per category); each category's county total is kept."""
+        K = self.K
+        for y in range(first_year, len(self.levels)):
+            w = weight(y)
+            for c in range(self.C):
+                reorder = sum(self.levels[y][k][c][0] for k in range(K))
+                up_to = sum(self.levels[y][k][c][1] for k in range(K))
+                for k in range(K):
+                    share = float(w[k, c])
+                    self.levels[y][k][c] = (reorder * share, up_to * share)
+
     # ---- picking and stock -------------------------------------------------------------------------
     def pick(self, order: int, t: float) -> None:
         """Pick a unit for ``order`` (reuse first) or record a backorder."""
@@ -211,6 +236,15 @@ class DepotStock:
                 self.pools[k][RECON_POOL].submit(job)
             else:
                 self.put(dev, t, reconditioned=True)
+
+    def queue_reconditioning(self, dev: int, t: float, hours: float) -> None:
+        """Device ``dev`` waits for reconditioning from ``t`` (``hours`` of work) without a rental before it
+        (the warm start's backlog: no count is recorded)."""
+        fleet = self.fleet
+        k, c = fleet.depot[dev], fleet.cat[dev]
+        self.in_workshop_kc[k * self.C + c] += 1
+        job = self.jobs.add(RECON_POOL, RECONDITION, k, -1, c, dev, t, hours)
+        self.pools[k][RECON_POOL].submit(job)
 
     def reconditioned(self, job: int) -> None:
         """A reconditioning job is done: the unit is ready for re-issue."""

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
@@ -146,8 +147,9 @@ class Fleet:
         state: int,
         tracked: bool | None = None,
         price: float | None = None,
+        cycles: int = 0,
     ) -> int:
-        """Register a device (tracked flag and price drawn unless given)."""
+        """Register a device (tracked flag and price drawn unless given; ``cycles``: rentals it has had)."""
         dev = len(self.cat)
         if tracked is None:
             tracked = self.tracked_draw[c].next() < self.tracked_share[c]
@@ -157,7 +159,7 @@ class Fleet:
         self.price.append(self.price_draw[c].next() if price is None else price)
         self.purchased.append(purchased)
         self.initial.append(initial)
-        self.cycles.append(0)
+        self.cycles.append(cycles)
         self.state.append(state)
         self.end.append(math.nan)
         self.rental.append(-1)
@@ -184,6 +186,32 @@ class Fleet:
         if self.rented[c]:
             self.tracked_kc[k * self.C + c] += sum(tracked)
         return first
+
+    def move_rental(self, rid: int, k: int) -> None:
+        """Rental ``rid``'s device (on rent) belongs to depot ``k`` from now on: its technicians service it,
+        its routes collect it, its stock gets it back (a dated change of who serves the patient)."""
+        dev = self.r_device[rid]
+        old = self.depot[dev]
+        if old == k or self.state[dev] != ON_RENT:
+            return
+        self.depot[dev] = k
+        self.r_depot[rid] = k
+        c = self.cat[dev]
+        if self.tracked[dev] and self.rented[c]:
+            self.tracked_kc[old * self.C + c] -= 1
+            self.tracked_kc[k * self.C + c] += 1
+
+    def rentals_in_progress(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rental ids in progress in municipality ``m``, with their source (order id, or -(initial index +
+        1)) and category."""
+        r_muni = np.frombuffer(self.r_muni, dtype=np.int16)
+        r_ret = np.frombuffer(self.r_returned, dtype=np.int8)
+        rids = np.nonzero((r_muni == m) & (r_ret < 0))[0]
+        return (
+            rids,
+            np.frombuffer(self.r_source, dtype=np.int64)[rids],
+            np.frombuffer(self.r_cat, dtype=np.int16)[rids],
+        )
 
     # ---- rentals --------------------------------------------------------------------------------------
     def start_rental(

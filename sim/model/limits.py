@@ -20,6 +20,8 @@ the longest waits.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -29,17 +31,33 @@ from sim.model.calendar import Calendar
 from sim.model.distributions import mixture_mean
 
 
+def _lognorm(mean: float, cv: float) -> Any:
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return stats.lognorm(sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2))
+
+
+# scipy's frozen distribution of each family by mean and cv (None: a point mass at the mean); the same
+# families as the samplers' registry (sim.model.distributions.FAMILIES), an unknown one is rejected
+FROZEN: dict[str, Callable[[float, float], Any] | None] = {
+    "fixed": None,
+    "exponential": lambda mean, cv: stats.expon(scale=mean),
+    "gamma": lambda mean, cv: stats.gamma(1.0 / (cv * cv), scale=mean * cv * cv),
+    "lognormal": _lognorm,
+}
+
+
+def _frozen(dist: Dist) -> Any:
+    """The scipy distribution of a config ``Dist``, or None for a point mass at its mean."""
+    if dist.dist not in FROZEN:
+        raise ValueError(f"dist {dist.dist!r}: must be one of {', '.join(FROZEN)}")
+    make = FROZEN[dist.dist]
+    return None if make is None or dist.cv == 0 else make(dist.mean, dist.cv)
+
+
 def _ppf(dist: Dist, q: np.ndarray) -> np.ndarray:
     """Quantiles of a config ``Dist``."""
-    mean, cv = dist.mean, dist.cv
-    if dist.dist == "fixed" or cv == 0:
-        return np.full(q.size, mean)
-    if dist.dist == "exponential":
-        return np.asarray(stats.expon(scale=mean).ppf(q))
-    if dist.dist == "gamma":
-        return np.asarray(stats.gamma(1.0 / (cv * cv), scale=mean * cv * cv).ppf(q))
-    sigma = math.sqrt(math.log1p(cv * cv))
-    return np.asarray(stats.lognorm(sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2)).ppf(q))
+    frozen = _frozen(dist)
+    return np.full(q.size, dist.mean) if frozen is None else np.asarray(frozen.ppf(q))
 
 
 def _within_workdays(calendar: Calendar, delay: Dist, workdays: int) -> float:
@@ -59,15 +77,10 @@ def _within_workdays(calendar: Calendar, delay: Dist, workdays: int) -> float:
 
 def _cdf(dist: Dist, x: float) -> float:
     """P(X <= x) for a config ``Dist``."""
-    mean, cv = dist.mean, dist.cv
-    if dist.dist == "fixed" or cv == 0:
-        return 1.0 if mean <= x else 0.0
-    if dist.dist == "exponential":
-        return float(stats.expon(scale=mean).cdf(x))
-    if dist.dist == "gamma":
-        return float(stats.gamma(1.0 / (cv * cv), scale=mean * cv * cv).cdf(x))
-    sigma = math.sqrt(math.log1p(cv * cv))
-    return float(stats.lognorm(sigma, scale=math.exp(math.log(mean) - sigma * sigma / 2)).cdf(x))
+    frozen = _frozen(dist)
+    if frozen is None:
+        return 1.0 if dist.mean <= x else 0.0
+    return float(frozen.cdf(x))
 
 
 def kpi_limits(scenario: Scenario, annual_orders: dict[str, float] | None = None) -> dict[str, float]:

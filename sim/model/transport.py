@@ -125,6 +125,35 @@ class Routes:
         self.fail_draw = streams.buffered("delivery_failures", uniform)  # third and later attempts
 
     # ---- queues ----------------------------------------------------------------------------------------
+    def set_capacity(self, name: str, capacity: float, day: int) -> None:
+        """Route ``name`` carries ``capacity`` units per run from 00:00 of ``day`` on (a dated change)."""
+        r = self.names.index(name)
+
+        def reset(_: Any) -> None:
+            self.capacity[r] = capacity
+
+        self.env.timeout(day - self.env.now).callbacks.append(reset)
+
+    def set_weekdays(self, name: str, weekdays: set[int], day: int) -> None:
+        """Route ``name`` runs on ``weekdays`` (0 = Monday) from ``day`` on; promises made earlier keep the
+        old timetable (a dated change)."""
+        cal = self.calendar
+        r = self.names.index(name)
+        n = cal.n_days
+        for d in range(day, n):
+            runs = [x for x in self.runs[d] if x != r]
+            if cal.is_workday[d] and int(cal.weekday[d]) in weekdays:
+                runs.append(r)
+                runs.sort()
+            self.runs[d] = runs
+        for lane in self.route_lanes[r]:
+            nxt = self.next_run[lane]
+            following = n
+            for d in range(n - 1, day - 1, -1):
+                nxt[d] = following
+                if r in self.runs[d]:
+                    following = d
+
     def planned_day(self, lane: int, day: int) -> int:
         """The first run of the lane's route after ``day`` (the promised delivery day)."""
         nxt = self.next_run[lane]

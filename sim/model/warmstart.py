@@ -34,7 +34,6 @@ from sim.model.demand import DemandModel, Patients
 from sim.model.distributions import mixture_mean, mixture_sampler, sampler
 from sim.model.fates import DAYS_PER_YEAR, Fates, draw_fates
 from sim.model.fleet import IN_WORKSHOP, ON_RENT, STOCK_NEW
-from sim.model.workshop import JOB_KINDS, POOL_NAMES
 
 if TYPE_CHECKING:
     from sim.model.engine import Simulation
@@ -275,8 +274,8 @@ def add_rentals_in_progress(
             state=ON_RENT,
             tracked=bool(tracked[i]),
             price=float(price[i]),
+            cycles=int(cycles[i]),
         )
-        fleet.cycles[dev] = int(cycles[i])
         fleet.start_rental(dev, -(first + i + 1), m, 0.0, rows, i, start=-float(elapsed[i]))
 
 
@@ -293,7 +292,7 @@ def _initial_stock(sim: Simulation) -> None:
             ages = gen.random(n) * 60.0  # assumption: received within the last two months
             for i in range(n):
                 dev = sim.fleet.new_device(c, k, -float(ages[i]), initial=True, state=STOCK_NEW)
-                sim.stock.new[k][c].append(dev)
+                sim.stock.put(dev, 0.0, reconditioned=False)
 
 
 def _initial_backlog(sim: Simulation) -> None:
@@ -305,8 +304,6 @@ def _initial_backlog(sim: Simulation) -> None:
         return
     gen = sim.streams.generator("initial/backlog")
     annual = sim.demand.annual_rate(sim.calendar.start.year)
-    recon_pool = POOL_NAMES.index("reconditioning_technicians")
-    recondition = JOB_KINDS.index("recondition")
     for c, cat in enumerate(s.categories.values()):
         if not cat.rented:
             continue
@@ -322,8 +319,7 @@ def _initial_backlog(sim: Simulation) -> None:
             ages = -hist.purchased[pick]
             work = hours(gen, n)
             for i in range(n):
-                dev = sim.fleet.new_device(c, k, -float(ages[i]), initial=True, state=IN_WORKSHOP)
-                sim.fleet.cycles[dev] = int(hist.cycles[pick[i]])
-                sim.in_workshop_kc[k * sim.C + c] += 1
-                job = sim.jobs.add(recon_pool, recondition, k, -1, c, dev, 0.0, float(work[i]))
-                sim.pools[k][recon_pool].submit(job)
+                dev = sim.fleet.new_device(
+                    c, k, -float(ages[i]), initial=True, state=IN_WORKSHOP, cycles=int(hist.cycles[pick[i]])
+                )
+                sim.stock.queue_reconditioning(dev, 0.0, float(work[i]))

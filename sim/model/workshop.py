@@ -138,6 +138,11 @@ class ServerPool:
             self._settle(self.env.now)
         return sum(len(q) for q in self.queues)
 
+    def set_count(self, count: int, staffing: list[float], day: int) -> None:
+        """Staff ``count`` from ``day`` on (a dated change; ``staffing`` per day, summer staffing in it)."""
+        for d in range(day, len(self.servers)):
+            self.servers[d] = round(count * staffing[d])
+
     def submit(self, job: int) -> None:
         """Start ``job`` now if a server is free (work begins at the next opening), else queue it."""
         now = self.env.now
