@@ -97,6 +97,28 @@ def test_invariant_check_detects_a_lost_device(tiny_path: Path) -> None:
         check_state(sim)
 
 
+def test_invariant_check_reads_every_components_holdings(tiny_path: Path) -> None:
+    """Each component reports what it holds; a counter or structure out of step with the devices' states
+    is named, whichever component keeps it."""
+    sim = Simulation(load_scenario(tiny_path, ["horizon.years=0.1"]), seed=1)
+    sim.run()
+    check_state(sim)
+    breaks = (
+        (lambda: sim.fleet.onrent_mc.__setitem__(0, sim.fleet.onrent_mc[0] + 1), "on-rent counters"),
+        (lambda: setattr(sim.routes, "dropoffs_pending", sim.routes.dropoffs_pending + 1), "drop-offs"),
+        (lambda: sim.to_report.append(0), "unreported returns"),
+        (lambda: sim.stock.in_workshop_kc.__setitem__(0, sim.stock.in_workshop_kc[0] - 10**6), "negative"),
+        (lambda: sim.fleet.tracked_kc.__setitem__(0, sim.fleet.tracked_kc[0] + 1), "tracked fleet"),
+    )
+    for do, message in breaks:
+        fresh = Simulation(load_scenario(tiny_path, ["horizon.years=0.1"]), seed=1)
+        fresh.run()
+        sim = fresh
+        do()
+        with pytest.raises(InvariantError, match=message):
+            check_state(sim)
+
+
 def test_output_tables_have_the_documented_columns(tiny_path: Path) -> None:
     sim = Simulation(load_scenario(tiny_path, ["horizon.years=0.2"]), seed=3)
     out = collect(sim.run())

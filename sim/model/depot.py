@@ -28,6 +28,7 @@ from sim.model.fleet import (
     STOCK_NEW,
     STOCK_RECOND,
     Fleet,
+    Holding,
 )
 from sim.model.orders import OrderBook
 from sim.model.records import Recorder
@@ -108,6 +109,21 @@ class DepotStock:
                     for k in range(K)
                 ]
             )
+
+    # ---- what the stock holds (state invariants, sim/model/invariants.py) -----------------------------
+    def holdings(self) -> list[Holding]:
+        """``(device state, devices held, what holds them)`` for the stock and the workshop."""
+        in_pools = sum(len(p[RECON_POOL]) + p[RECON_POOL].busy for p in self.pools)
+        return [
+            Holding(STOCK_NEW, sum(len(q) for row in self.new for q in row), "new stock"),
+            Holding(STOCK_RECOND, sum(len(q) for row in self.recond for q in row), "reconditioned stock"),
+            Holding(IN_WORKSHOP, in_pools, "reconditioning queues"),
+            Holding(IN_WORKSHOP, sum(self.in_workshop_kc), "workshop counters", counter=True),
+        ]
+
+    def counters(self) -> list[tuple[str, list[int]]]:
+        """Level counters that must not be negative."""
+        return [("on_order", [x for row in self.on_order for x in row]), ("workshop", self.in_workshop_kc)]
 
     # ---- dated changes of the stock levels --------------------------------------------------------
     def rescale_levels(

@@ -25,7 +25,7 @@ from sim.model.booking import FittingBook
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
-from sim.model.fleet import ALLOCATED, SOLD, Fleet
+from sim.model.fleet import ALLOCATED, AWAITING_PICKUP, SOLD, Fleet, Holding
 from sim.model.orders import OrderBook
 from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
 from sim.model.rng import Streams
@@ -162,6 +162,13 @@ class Simulation:
 
         warm_start(self)
         apply_changes(self)
+
+    def holdings(self) -> list[Holding]:
+        """What the engine's transitions hold: awaiting-delivery counters and returns not yet reported."""
+        return [
+            Holding(ALLOCATED, sum(self.allocated_mc), "awaiting-delivery counters", counter=True),
+            Holding(AWAITING_PICKUP, len(self.to_report), "unreported returns"),
+        ]
 
     # ---- small transitions shared by components --------------------------------------------------
     @staticmethod

@@ -24,7 +24,7 @@ import math
 from array import array
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -50,6 +50,16 @@ STATE_NAMES = (
     "stock_new", "stock_reconditioned", "allocated", "on_rent", "awaiting_pickup", "in_transit_back",
     "in_workshop", "scrapped", "sold", "lost",
 )  # fmt: skip
+
+
+class Holding(NamedTuple):
+    """Devices of ``state`` held by a structure (``counter``: a level counter kept beside the structures,
+    which must match on its own; structures sharing a state add up)."""
+
+    state: int
+    size: int
+    what: str
+    counter: bool = False
 
 
 class Fleet:
@@ -186,6 +196,29 @@ class Fleet:
         if self.rented[c]:
             self.tracked_kc[k * self.C + c] += sum(tracked)
         return first
+
+    # ---- what the fleet holds (state invariants, sim/model/invariants.py) -----------------------------
+    def holdings(self) -> list[Holding]:
+        """``(device state, devices its counters hold, what)`` for the states the fleet keeps counters of."""
+        return [
+            Holding(ON_RENT, sum(self.onrent_mc), "on-rent counters", counter=True),
+            Holding(AWAITING_PICKUP, sum(self.awaiting_pickup_mc), "awaiting-pickup counters", counter=True),
+        ]
+
+    def counters(self) -> list[tuple[str, list[int]]]:
+        """Level counters that must not be negative."""
+        return [("on-rent", self.onrent_mc), ("awaiting-pickup", self.awaiting_pickup_mc)]
+
+    def tracked_problem(self) -> str | None:
+        """Whether the tracked-fleet counters match the tracked rented devices not gone."""
+        active = sum(
+            1
+            for dev, st in enumerate(self.state)
+            if self.tracked[dev] and self.rented[self.cat[dev]] and st < SCRAPPED
+        )
+        if active != sum(self.tracked_kc):
+            return f"tracked fleet counter {sum(self.tracked_kc)} != tracked active devices {active}"
+        return None
 
     def move_rental(self, rid: int, k: int) -> None:
         """Rental ``rid``'s device (on rent) belongs to depot ``k`` from now on: its technicians service it,

@@ -26,7 +26,7 @@ import simpy
 from sim.config.schema import WEEKDAYS, Scenario
 from sim.model.calendar import Calendar
 from sim.model.depot import DepotStock
-from sim.model.fleet import AWAITING_PICKUP, IN_TRANSIT_BACK, Fleet
+from sim.model.fleet import ALLOCATED, AWAITING_PICKUP, IN_TRANSIT_BACK, Fleet, Holding
 from sim.model.orders import OrderBook
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
@@ -125,6 +125,16 @@ class Routes:
         self.fail_draw = streams.buffered("delivery_failures", uniform)  # third and later attempts
 
     # ---- queues ----------------------------------------------------------------------------------------
+    def holdings(self) -> list[Holding]:
+        """``(device state, devices held, what holds them)``: the ready-for-delivery queues, the pickup
+        orders and drop-offs on their way (at a day's end, when no vehicle is out)."""
+        in_pickup = sum(len(self.po_devices[po]) for q in self.pickups for po in q) + self.dropoffs_pending
+        return [
+            Holding(ALLOCATED, sum(len(q) for q in self.ready), "ready-for-delivery queues"),
+            Holding(AWAITING_PICKUP, in_pickup, "pickup orders + drop-offs on their way"),
+            Holding(IN_TRANSIT_BACK, 0, "vehicles at day end"),
+        ]
+
     def set_capacity(self, name: str, capacity: float, day: int) -> None:
         """Route ``name`` carries ``capacity`` units per run from 00:00 of ``day`` on (a dated change)."""
         r = self.names.index(name)
