@@ -94,45 +94,15 @@ def split(
     rest = rentals.copy()
     rest.loc[mine, "end_day"] = ho.day
     rest.loc[mine, "returned"] = pd.NA
-    # work orders on the run-off rentals from the handover day
+    # work orders on the run-off rentals from the handover day, and the reconditioning after their return
+    # (the DES records the rental a job follows: work orders during it, the reconditioning after it)
     in_book = np.zeros(int(rid.max()) + 1 if rid.size else 0, dtype=bool)
     in_book[rid[mine]] = True
     job_rental = jobs["rental"].to_numpy()
-    created = jobs["created_day"].to_numpy(dtype=float)
-    on_rental = (job_rental >= 0) & (created >= ho.day)
-    on_rental[on_rental] = in_book[job_rental[on_rental]]
-    # reconditioning after a run-off rental's return: the device's last rental ended before the job
-    recon = (jobs["kind"].astype(str) == "recondition").to_numpy() & (created >= ho.day)
-    after = _after_rental(rentals, jobs[recon], in_book)
-    recon[recon] = after
-    take = on_rental | recon
+    take = (job_rental >= 0) & (jobs["created_day"].to_numpy(dtype=float) >= ho.day)
+    take[take] = in_book[job_rental[take]]
     returned = theirs[theirs["returned"].fillna(False).astype(bool) & (theirs["end_day"] < days)]
     return Split(theirs, jobs[take], returned), rest, jobs[~take]
-
-
-def _after_rental(rentals: pd.DataFrame, jobs: pd.DataFrame, in_book: np.ndarray) -> np.ndarray:
-    """Whether each job follows (on its device) a rental of the book: the device's latest rental ended on
-    or before the job's creation."""
-    if jobs.empty:
-        return np.zeros(0, dtype=bool)
-    ended = rentals[["rental", "device", "end_day"]].sort_values("end_day", kind="stable")
-    probe = pd.DataFrame(
-        {
-            "device": jobs["device"].to_numpy(),
-            "day": jobs["created_day"].to_numpy(dtype=float),
-            "i": np.arange(len(jobs)),
-        }
-    ).sort_values("day", kind="stable")
-    found = pd.merge_asof(
-        probe, ended.rename(columns={"end_day": "day"}), on="day", by="device", direction="backward"
-    )
-    rental = found["rental"].fillna(-1).to_numpy(dtype=np.int64)
-    ok = np.zeros(len(found), dtype=bool)
-    sel = rental >= 0
-    ok[sel] = in_book[rental[sel]]
-    out = np.zeros(len(jobs), dtype=bool)
-    out[found["i"].to_numpy()] = ok
-    return out
 
 
 def costs(
