@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sim.calibration import prepare, run_fit
 from sim.calibration.evaluate import Evaluator
 from sim.calibration.measures import Measure
 from sim.calibration.params import ParameterSpec, expand_key, resolve
-from sim.calibration.report import write_fitted, write_report
+from sim.calibration.report import write_fitted, write_fitted_report, write_report
 from sim.calibration.setup import base_raw
 from sim.calibration.spec import load_spec
 from sim.cli import main
@@ -124,6 +126,11 @@ def test_calibration_recovers_known_parameters_and_resumes(
     assert fitted["demand"]["use_rates"]["bed"]["old"] == pytest.approx(10 * level, rel=1e-5)
     text = (tmp_path / "fitted.yaml").read_text(encoding="utf-8")
     assert "kpi_delivery_on_planned_day[all] 2023" in text.split("failed_delivery_probability")[1]
+    # the report beside the fitted file names the file's bytes and leaves the trace in results/
+    beside = json.loads(write_fitted_report(data, tmp_path / "fitted.yaml").read_text(encoding="utf-8"))
+    assert beside["fitted_sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert "trace" not in beside
+    assert [t["target"] for t in beside["targets"]] == [t["target"] for t in data["targets"]]
 
     # a second run of the same spec (as after a kill) takes every evaluation from the cache
     again = run_fit(prepare(spec, out=tmp_path / "out", workers=1), log=lambda s: None)

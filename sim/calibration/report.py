@@ -9,6 +9,7 @@ duration's components) write the whole list, as YAML merging replaces lists whol
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import os
 import tempfile
@@ -375,6 +376,17 @@ def write_fitted(result: FitResult, path: Path, data: dict[str, Any]) -> None:
     if not _same(check, overlay):
         raise RuntimeError("the fitted YAML does not read back as written")
     write_text_atomic(path, text)
+
+
+def write_fitted_report(data: dict[str, Any], fitted: Path) -> Path:
+    """The fit report beside the fitted YAML (``<stem>.report.json``, without the trace), with the SHA-256 of
+    the fitted file as written: a shipped fit carries the evidence of what fitted it, and
+    tests/test_shipped.py checks the shipped file against it (and its targets against today's data)."""
+    path = fitted.with_suffix(".report.json")
+    shipped = {k: v for k, v in data.items() if k != "trace"}
+    shipped["fitted_sha256"] = hashlib.sha256(fitted.read_bytes()).hexdigest()
+    write_json_atomic(path, shipped)
+    return path
 
 
 def _same(a: Any, b: Any) -> bool:

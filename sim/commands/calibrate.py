@@ -12,7 +12,7 @@ from sim.commands.search_options import add_search_options, executors, interrupt
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.calibration import prepare, run_fit
-    from sim.calibration.report import write_fitted, write_report
+    from sim.calibration.report import write_fitted, write_fitted_report, write_report
 
     spec_path = Path(args.spec)
     problem = prepare(spec_path, args.set, args.workers, args.dask, out_arg(args))
@@ -52,7 +52,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if output and not args.no_write:
         path = (spec_path.resolve().parent / output).resolve()
         write_fitted(result, path, data)
-        print(f"wrote {path}")
+        print(f"wrote {path} (and {write_fitted_report(data, path).name} beside it)")
     return 0
 
 
