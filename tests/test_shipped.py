@@ -1,130 +1,108 @@
-"""The shipped regions reproduce the observed figures (issue 2, section 5) with their default seed."""
+"""The shipped regions: their fitted files are current, and their default seed meets independent facts.
+
+Calibration targets are not re-checked by simulation here (a fitted quantity reproduced is a solve, not
+evidence): for them the tests check, without running anything, that each fitted file a region extends is the
+output its spec's last fit reported (the report ``hmsim calibrate`` writes beside it), on today's observed
+figures and spec, and that the report's targets are within the spec's tolerance or named below with the
+reason they are not. The simulated checks are of facts no fit used, with tolerances from the spread between
+replications (``scripts/shipped_tolerances.py``).
+"""
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from conftest import ROOT, hmsim
 
-OBSERVED = ROOT / "calibration" / "observed"
-VOLUMES = (
-    "orders",
-    "returns",
-    "recondition_work_orders",
-    "pickup_orders",
-    "technical_work_orders",
-    "consultant_fitting_referrals",
-)
-KPIS = (
-    "kpi_delivery_on_planned_day",
-    "kpi_repair_done_within_5_workdays",
-    "kpi_fitting_offered_within_15_workdays",
-    "kpi_rental_rate_devices_at_customer",
-)
-MUNICIPALITIES = (
-    "Arboga",
-    "Fagersta",
-    "Hallstahammar",
-    "Kungsör",
-    "Köping",
-    "Norberg",
-    "Sala",
-    "Skinnskatteberg",
-    "Surahammar",
-    "Västerås",
-)
+from sim.calibration.spec import load_spec
+from sim.calibration.targets import expand_targets
+
+CALIBRATION = ROOT / "calibration"
+REGIONS = (ROOT / "configs" / "regions").resolve()
+
+# Fitted targets a shipped fit leaves outside its tolerance (|residual| > 1), with the reason;
+# docs/calibration.md ("Fit reports of the shipped fits") has the numbers. An entry that comes back within
+# tolerance fails the test, so the list stays true.
+KNOWN_OFF: dict[tuple[str, str], str] = {
+    ("vastmanland_activity", "returns[all] 2023-01..2023-04"): (
+        "budget-limited fit (one step): -3.3 % against a 3 % tolerance"
+    ),
+    ("norrbotten_payers", "invoiced_share[Pajala] 2025Q1"): (
+        "out of reach: Pajala's home-care share is at its cap of 1 in every band (factor 7.9), so every "
+        "adult Pajala patient is municipal and the share is still -24 % with the transferred use rates"
+    ),
+}
 
 
-def observed(file: str) -> dict[tuple[str, str, str], float]:
-    with (OBSERVED / file).open(encoding="utf-8") as handle:
-        return {(r["metric"], r["segment"], r["period"]): float(r["value"]) for r in csv.DictReader(handle)}
+def _shipped_specs() -> list[Path]:
+    """Specs whose base is a shipped region config and whose output that config extends."""
+    specs = []
+    for path in sorted(CALIBRATION.glob("*.yaml")):
+        spec = load_spec(path)
+        base = (path.parent / spec.base).resolve()
+        if base.parent != REGIONS or spec.output is None:
+            continue
+        extends = yaml.safe_load(base.read_text(encoding="utf-8")).get("extends", [])
+        output = (path.parent / spec.output).resolve()
+        if any((base.parent / e).resolve() == output for e in extends):
+            specs.append(path)
+    return specs
 
 
-@pytest.fixture(scope="module")
-def vastmanland_jan_apr(vastmanland_run: Path) -> dict[str, dict[str, float]]:
-    result = hmsim(
-        "summary",
-        str(vastmanland_run),
-        "--from",
-        "2023-01-01",
-        "--to",
-        "2023-04-30",
-        "--by",
-        "municipality",
-        "--json",
-    )
-    assert result.returncode == 0, result.stderr
-    data: dict[str, dict[str, float]] = json.loads(result.stdout)
-    return data
+SHIPPED = _shipped_specs()
 
 
-def test_vastmanland_volumes_within_10_percent(vastmanland_jan_apr: dict[str, dict[str, float]]) -> None:
-    obs = observed("vastmanland_hmc_2024_interim.csv")
-    for metric in VOLUMES:
-        target = obs[(metric, "all", "2023-01..2023-04")]
-        assert vastmanland_jan_apr["all"][metric] == pytest.approx(target, rel=0.10), metric
-    for segment in ("all", "region_total", "municipalities_total"):
-        target = obs[("rented_volume_individual", segment, "2023-04")]
-        assert vastmanland_jan_apr[segment]["rented_volume_individual"] == pytest.approx(target, rel=0.10), (
-            segment
-        )
+def _report(spec_path: Path) -> tuple[Any, dict[str, Any]]:
+    spec = load_spec(spec_path)
+    assert spec.output is not None
+    output = (spec_path.parent / spec.output).resolve()
+    report_path = output.with_suffix(".report.json")
+    assert report_path.is_file(), f"{report_path.name}: no fit report beside {output.name}; rerun the spec"
+    return spec, json.loads(report_path.read_text(encoding="utf-8"))
 
 
-def test_vastmanland_municipal_split_within_15_percent(
-    vastmanland_jan_apr: dict[str, dict[str, float]],
-) -> None:
-    obs = observed("vastmanland_hmc_2024_interim.csv")
-    for muni in MUNICIPALITIES:
-        target = obs[("rented_volume_individual", muni, "2023-04")]
-        assert vastmanland_jan_apr[muni]["rented_volume_individual"] == pytest.approx(target, rel=0.15), muni
-
-
-def test_vastmanland_service_kpis_within_5_points(
-    vastmanland_run: Path, vastmanland_jan_apr: dict[str, dict[str, float]]
-) -> None:
-    """The service KPIs were observed in Jan-Apr 2024, so they are compared with that window of the run, one
-    year in (queues that started empty have been through a summer and a year's growth); the rental rate was
-    observed for 2023 and is compared with the 2023 window."""
-    obs = observed("vastmanland_hmc_2024_interim.csv")
-    result = hmsim("summary", str(vastmanland_run), "--from", "2024-01-01", "--to", "2024-04-30", "--json")
-    assert result.returncode == 0, result.stderr
-    jan_apr_2024: dict[str, float] = json.loads(result.stdout)
-    for metric in KPIS:
-        if metric == "kpi_rental_rate_devices_at_customer":
-            simulated, period = vastmanland_jan_apr["all"][metric], "2023"
-        else:
-            simulated, period = jan_apr_2024[metric], "2024-01..2024-04"
-        assert simulated == pytest.approx(obs[(metric, "all", period)], abs=0.05), metric
-
-
-def test_norrbotten_cost_split_matches_its_documents(norrbotten_run: Path) -> None:
-    """Municipal share of activity about 70 %; each municipality's share of the municipal part within 2 pp of
-    its Q1 2025 invoicing share (devices on rent and deliveries in Q1 2025)."""
-    result = hmsim(
-        "summary",
-        str(norrbotten_run),
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-03-31",
-        "--by",
-        "municipality",
-        "--json",
-    )
-    data = json.loads(result.stdout)
-    shares = {
-        seg: v
-        for (m, seg, _), v in observed("norrbotten_followup_2025q1.csv").items()
-        if m == "invoiced_share"
+def test_the_shipped_regions_extend_their_fits() -> None:
+    assert {p.stem for p in SHIPPED} >= {
+        "vastmanland_activity",
+        "vastmanland_economics",
+        "norrbotten_payers",
+        "norrbotten_economics",
     }
-    assert len(shares) == 14
-    muni_total = data["municipalities_total"]["rented_volume_individual"]
-    assert muni_total / data["all"]["rented_volume_individual"] == pytest.approx(0.70, abs=0.03)
-    for muni, share in shares.items():
-        assert data[muni]["rented_volume_individual"] / muni_total == pytest.approx(share, abs=0.02), muni
+
+
+@pytest.mark.parametrize("spec_path", SHIPPED, ids=lambda p: p.stem)
+def test_fitted_file_is_the_output_of_its_spec_on_todays_data(spec_path: Path) -> None:
+    """The fitted YAML is byte for byte the one the report describes; the report's targets, observed values,
+    replications and parameters are those the spec resolves to today (a changed observed CSV or spec needs a
+    refit). Model changes since the fit are not detected here: docs/calibration.md names each fit's commit."""
+    spec, report = _report(spec_path)
+    assert spec.output is not None
+    fitted = (spec_path.parent / spec.output).read_bytes()
+    assert hashlib.sha256(fitted).hexdigest() == report["fitted_sha256"], "fitted file edited after its fit"
+    assert report["name"] == spec.name
+    assert report["replications"] == spec.replications == len(report["seeds"])
+    targets = expand_targets(spec, spec_path.parent)
+    fitted_targets = {t.id: t.observed for t in targets if not t.holdout}
+    assert {t["target"]: t["observed"] for t in report["targets"]} == pytest.approx(fitted_targets)
+    holdouts = {t.id: t.observed for t in targets if t.holdout}
+    assert {t["target"]: t["observed"] for t in report["holdouts"]} == pytest.approx(holdouts)
+    assert {q["parameter"] for q in report["parameters"]} == set(spec.parameters)
+
+
+@pytest.mark.parametrize("spec_path", SHIPPED, ids=lambda p: p.stem)
+def test_fitted_targets_within_the_specs_tolerance(spec_path: Path) -> None:
+    """Each fitted target's replication mean at the fitted point lies within one tolerance of the observed
+    value (|residual| <= 1), or is listed in KNOWN_OFF with its reason."""
+    spec, report = _report(spec_path)
+    off = {t["target"]: t["residual_after"] for t in report["targets"] if abs(t["residual_after"]) > 1.0}
+    known = {target for (name, target) in KNOWN_OFF if name == spec.name}
+    assert set(off) - known == set(), f"outside tolerance (residuals): {off}"
+    assert known - set(off) == set(), f"within tolerance now, remove from KNOWN_OFF: {known - set(off)}"
 
 
 def _tracked_on_rent(run_dir: Path, day: float, municipal: bool = False) -> int:
@@ -139,22 +117,27 @@ def _tracked_on_rent(run_dir: Path, day: float, municipal: bool = False) -> int:
 
 def test_vastmanland_rented_stock_grows_about_5_percent_a_year(vastmanland_run: Path) -> None:
     """devices_sweden_facts.csv vastmanland_rented_individual_devices_growth: +4.8 to +5.4 % a year under
-    unchanged policy. The demand trend is derived from that growth (not fitted by simulation); the warm start
-    must put the fleet on that path, so the first simulated year grows about 5 % (tolerance: the documented
-    range widened by 1.5 pp for one seed and the lag of the stock behind orders)."""
+    unchanged policy. The demand trend is derived from that growth analytically (expected orders, no
+    simulation, not a fitted target); the warm start must put the simulated fleet on that path. Tolerance:
+    the documented range widened by 3 sd of the first year's growth between seeds (sd 0.0045, mean 0.0526 over
+    seeds 2-9: ``scripts/shipped_tolerances.py --seeds 8`` on 4786c44)."""
     growth = _tracked_on_rent(vastmanland_run, 365.0) / _tracked_on_rent(vastmanland_run, 0.0) - 1
-    assert 0.033 <= growth <= 0.069, growth
+    assert 0.035 <= growth <= 0.067, growth
 
 
 def test_norrbotten_municipal_stock_grows_about_2_percent_a_year(norrbotten_run: Path) -> None:
-    """Devices rented to municipalities +22 % 2014-2024 (norrbotten_followup_2024.csv): about 2 % a year
-    (tolerance 1.5 pp for one seed and the payer mix)."""
+    """Devices rented to municipalities +22 % 2014-2024 (norrbotten_followup_2024.csv): 2.0 % a year on
+    average; the trend is derived from it analytically, as in Västmanland. No single year is documented, so a
+    year is taken within 0.5 pp of the decade's average (assumption), widened by 3 sd of the first year's
+    municipal growth between seeds (sd 0.0024, mean 0.0249 over seeds 2-9: ``scripts/shipped_tolerances.py
+    --seeds 8`` on 4786c44 with the refitted payer split; the model's first year runs 0.5 pp above the
+    decade's average, docs/model.md has the decade)."""
     growth = (
         _tracked_on_rent(norrbotten_run, 365.0, municipal=True)
         / _tracked_on_rent(norrbotten_run, 0.0, municipal=True)
         - 1
     )
-    assert 0.005 <= growth <= 0.035, growth
+    assert 0.008 <= growth <= 0.032, growth
 
 
 def test_run_prints_yearly_kpis_beside_targets(vastmanland_run: Path) -> None:
