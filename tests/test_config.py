@@ -344,12 +344,16 @@ def test_set_reaches_integer_keys_by_their_text(tiny_path: Path) -> None:
     assert s.demand.population["Town"][2023]["old"] == 9000
 
 
-def test_experiment_scenarios_accept_wildcards(tmp_path: Path, tiny_path: Path) -> None:
+def _tiny_experiment(tmp_path: Path, tiny_path: Path, body: str) -> Path:
+    """An experiment file of one replication of 0.1 years of the tiny region, with ``body`` added."""
     exp = tmp_path / "exp.yaml"
-    exp.write_text(
-        f"name: wild\nbase: {tiny_path}\nreplications: 1\nyears: 0.1\n"
-        "scenarios:\n  spares: {'categories.*.spare_part_share': 0.3}\n",
-        encoding="utf-8",
+    exp.write_text(f"name: exp\nbase: {tiny_path}\nreplications: 1\nyears: 0.1\n{body}", encoding="utf-8")
+    return exp
+
+
+def test_experiment_scenarios_accept_wildcards(tmp_path: Path, tiny_path: Path) -> None:
+    exp = _tiny_experiment(
+        tmp_path, tiny_path, "scenarios:\n  spares: {'categories.*.spare_part_share': 0.3}\n"
     )
     plan = load_plan(exp, tmp_path / "out")
     cats = plan.tasks[0].config["categories"]
@@ -357,11 +361,8 @@ def test_experiment_scenarios_accept_wildcards(tmp_path: Path, tiny_path: Path) 
 
 
 def test_set_reaches_a_grid_entry_whose_name_is_a_dotted_key(tmp_path: Path, tiny_path: Path) -> None:
-    exp = tmp_path / "exp.yaml"
-    exp.write_text(
-        f"name: grid\nbase: {tiny_path}\nreplications: 1\nyears: 0.1\n"
-        "grid:\n  'categories.bed.spare_part_share': [0.1, 0.2, 0.3]\n",
-        encoding="utf-8",
+    exp = _tiny_experiment(
+        tmp_path, tiny_path, "grid:\n  'categories.bed.spare_part_share': [0.1, 0.2, 0.3]\n"
     )
     plan = load_plan(exp, tmp_path / "out", ["grid.categories.bed.spare_part_share=[0.25]"])
     assert [t.config["categories"]["bed"]["spare_part_share"] for t in plan.tasks] == [0.25]
