@@ -88,19 +88,10 @@ class Fates:
     def rows(self) -> FateRows:
         """The columns a rental reads at its start, as typed arrays (fast scalar reads in the event loop)."""
         return FateRows(
-            duration=array("d", self.duration.astype(np.float64).tobytes()),
-            returned=array("b", self.returned.astype(np.int8).tobytes()),
-            dropoff=array("b", self.dropoff.astype(np.int8).tobytes()),
-            u_group=array("d", self.u_group.astype(np.float64).tobytes()),
-            u_scrap=array("d", self.u_scrap.astype(np.float64).tobytes()),
-            u_work=array("d", self.u_work.astype(np.float64).tobytes()),
-            recondition_hours=array("d", self.recondition_hours.astype(np.float64).tobytes()),
-            wo_offset=array("q", self.wo_offset.astype(np.int64).tobytes()),
-            wo_frac=array("d", self.wo_frac.astype(np.float64).tobytes()),
-            wo_accept=array("d", self.wo_accept.astype(np.float64).tobytes()),
-            wo_corrective=array("b", self.wo_corrective.astype(np.int8).tobytes()),
-            wo_hours=array("d", self.wo_hours.astype(np.float64).tobytes()),
-            wo_parts_wait=array("d", self.wo_parts_wait.astype(np.float64).tobytes()),
+            **{
+                name: array(code, getattr(self, name).astype(_NUMPY_TYPE[code]).tobytes())
+                for name, code in _ROW_TYPECODES.items()
+            }
         )
 
     def select(self, index: np.ndarray) -> Fates:
@@ -112,6 +103,25 @@ class Fates:
         values = {f: getattr(self, f)[index] for f in Fates.ROW_FIELDS}
         values.update({f: getattr(self, f)[gather] for f in Fates.WO_FIELDS})
         return Fates(wo_offset=offset, **values)
+
+
+# typecode of each column of :class:`FateRows` (d: float, b: flag, q: index) and its numpy dtype
+_ROW_TYPECODES = {
+    "duration": "d",
+    "returned": "b",
+    "dropoff": "b",
+    "u_group": "d",
+    "u_scrap": "d",
+    "u_work": "d",
+    "recondition_hours": "d",
+    "wo_offset": "q",
+    "wo_frac": "d",
+    "wo_accept": "d",
+    "wo_corrective": "b",
+    "wo_hours": "d",
+    "wo_parts_wait": "d",
+}
+_NUMPY_TYPE = {"d": np.float64, "b": np.int8, "q": np.int64}
 
 
 @dataclass
