@@ -11,11 +11,13 @@ takes effect at 00:00 of its day:
   orders planned from that day on (orders planned earlier keep the promise made under the old timetable);
 - which depot serves a municipality (``municipalities.*.depot``) or the patients it pays for
   (``municipalities.*.municipal_depot``): orders placed from that day on go to the new depot (fittings,
-  picking, its routes); orders placed earlier are finished by the old one. At 00:00 of the day the stock
-  levels of the change's year on are split between the depots by the orders each will serve (the county's
-  total unchanged), and rentals in progress of the moved patients either transfer to the new depot (its
-  technicians service them, its routes collect them, returns go to its stock) or run off with the old one
-  (``municipalities.*.rentals_on_move``);
+  picking, its routes); orders placed earlier are finished by the old one. The change passes its rule
+  (who pays for the patient -> which depot) to the order book (``OrderBook.serve_from``), which owns each
+  order's depot and applies the rule to the drawn year and to every later year when it is drawn. At 00:00
+  of the day the stock levels of the change's year on are split between the depots by the orders each
+  will serve (the county's total unchanged), and rentals in progress of the moved patients either
+  transfer to the new depot (its technicians service them, its routes collect them, returns go to its
+  stock) or run off with the old one (``municipalities.*.rentals_on_move``);
 - stock levels of a category (reorder point and order-up-to level, days of expected orders) from the year
   of the change on (changes on 1 January).
 
@@ -32,6 +34,8 @@ import numpy as np
 
 from sim.config.changes import dated_key, states
 from sim.config.schema import WEEKDAYS
+from sim.model.demand import OrderStream
+from sim.model.orders import ServingRule
 from sim.model.workshop import POOL_NAMES
 from sim.responsibility import municipality_pays
 
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 
 AFTER_MIDNIGHT = 1e-6  # days (0.09 s): after the day's 00:00 bookkeeping, before anything else happens
 Applier = Callable[["Simulation", list[str], "Scenario", int], None]
+PATIENT_COLUMNS = ("child", "special_housing", "home_care", "unit_device", "unit_municipal")
 
 
 def _staff_count(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
@@ -78,7 +83,7 @@ def _municipal_pays(sim: Simulation, new: Scenario, source: np.ndarray, cats: np
     p = sim.orders.patients
     cols: dict[str, np.ndarray] = {}
     from_order = source >= 0
-    for name in ("child", "special_housing", "home_care", "unit_device", "unit_municipal"):
+    for name in PATIENT_COLUMNS:
         col = np.zeros(source.size, dtype=bool)
         col[from_order] = getattr(p, name)[source[from_order]]
         if not from_order.all():
@@ -97,49 +102,29 @@ def _serving(new: Scenario, sim: Simulation, m: int, municipal: np.ndarray) -> n
     return np.where(municipal, own, region)
 
 
-def _assign(sim: Simulation, chunk: Any, first: int, start: int = 0) -> None:
-    """Set the serving depot of a drawn year's orders (ids ``first + start`` on) by the dated changes of
-    who serves (``sim.serving``: (first day, scenario), in date order)."""
-    depot = sim.orders.depot
-    n = len(chunk.time)
-    if start >= n:
-        return
-    rows = np.arange(start, n)
-    times = chunk.time[rows]
-    munis = chunk.municipality[rows]
-    target = np.asarray(sim.muni_depot_array[munis])
-    for day, new in sim.serving:
-        sel = times >= day
-        if not sel.any():
-            continue
+def _serving_rule(sim: Simulation, new: Scenario) -> ServingRule:
+    """Who serves an order under ``new``: the municipality's own depot (``municipal_depot``) where the
+    municipality pays for the patient, else the depot serving the municipality (``depot``)."""
+    classes = np.array([c.responsibility_class for c in new.categories.values()])
+    region = np.array([sim.depot_index[x.depot] for x in new.municipalities.values()])
+    own = np.array([sim.depot_index[x.municipal_depot or x.depot] for x in new.municipalities.values()])
+
+    def rule(chunk: OrderStream, rows: np.ndarray) -> np.ndarray:
         p = chunk.patients
-        cols = {
-            name: getattr(p, name)[rows[sel]]
-            for name in ("child", "special_housing", "home_care", "unit_device", "unit_municipal")
-        }
-        classes = np.array([c.responsibility_class for c in new.categories.values()])
-        municipal = municipality_pays(new.responsibility, classes[chunk.category[rows[sel]]], **cols)
-        region = np.array([sim.depot_index[x.depot] for x in new.municipalities.values()])
-        own = np.array([sim.depot_index[x.municipal_depot or x.depot] for x in new.municipalities.values()])
-        m = munis[sel]
-        target[sel] = np.where(municipal, own[m], region[m])
-    for o, k in zip((first + rows).tolist(), target.tolist(), strict=True):
-        depot[o] = k
+        cols = {name: getattr(p, name)[rows] for name in PATIENT_COLUMNS}
+        municipal = municipality_pays(new.responsibility, classes[chunk.category[rows]], **cols)
+        m = chunk.municipality[rows]
+        return np.where(municipal, own[m], region[m])
+
+    return rule
 
 
 def _municipality_depot(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
-    """Orders from ``day`` on go to the depot serving them in ``new`` (the year already drawn now, later
-    years when they are drawn); at the start of the day the stock levels are split anew and rentals in
-    progress transfer or run off."""
-    if any(d == day for d, _ in sim.serving):
-        return  # several keys of one change date: one entry
-    sim.serving.append((day, new))
-    sim.serving.sort(key=lambda x: x[0])
-    book = sim.orders
-    book.assign = lambda chunk, first: _assign(sim, chunk, first)
-    chunk = book.current
-    if chunk is not None and day < book.day0 + len(book.day_start) - 1:
-        _assign(sim, chunk, book.first, max(book.day_start[max(day - book.day0, 0)] - book.first, 0))
+    """Orders from ``day`` on go to the depot serving them in ``new`` (the order book applies the rule to
+    the year already drawn now, later years when they are drawn); at the start of the day the stock levels
+    are split anew and rentals in progress transfer or run off."""
+    if not sim.orders.serve_from(day, _serving_rule(sim, new)):
+        return  # several keys of one change date: one rule
     transfer = {k for k, x in new.municipalities.items() if x.rentals_on_move == "transfer"}
 
     def at_day(_: Any) -> None:
@@ -158,19 +143,9 @@ def _split_levels(sim: Simulation, day: int) -> None:
     category's county total is kept."""
     book = sim.orders
     lo = book.day_start[max(min(day - book.day0, len(book.day_start) - 1), 0)]
-    hi = len(book)
     K, C, M = sim.K, sim.C, sim.M
     served = np.zeros((M, C, K))
-    if hi > lo:
-        np.add.at(
-            served,
-            (
-                np.frombuffer(book.municipality, dtype=np.int16)[lo:hi],
-                np.frombuffer(book.category, dtype=np.int16)[lo:hi],
-                np.frombuffer(book.depot, dtype=np.int16)[lo:hi],
-            ),
-            1.0,
-        )
+    np.add.at(served, book.served_since(lo), 1.0)
     total = served.sum(axis=2, keepdims=True)
     base = np.zeros((M, C, K))
     base[np.arange(M), :, sim.muni_depot_array] = 1.0  # no order to go by: the municipality's own depot

@@ -154,9 +154,7 @@ class DepotStock:
     def pick(self, order: int, t: float) -> None:
         """Pick a unit for ``order`` (reuse first) or record a backorder."""
         orders = self.orders
-        m = orders.municipality[order]
-        c = orders.category[order]
-        k = orders.depot[order]
+        m, c, k = orders.placed(order)
         recond = self.recond[k][c]
         if recond:
             dev = recond.popleft()

@@ -97,8 +97,8 @@ class Simulation:
             for mu in s.municipalities.values()
         ]
         self.demand = DemandModel(s, self.calendar)
-        self.orders = OrderBook(self.demand, self.streams, self.days, self.muni_depot_array)
-        self.order_depot = self.orders.depot  # the depot serving each order (dated changes may move them)
+        # the order book owns who serves each order (dated changes pass it their rule, sim/model/changes.py)
+        self.orders = OrderBook(self.demand, self.streams, self.days, self.muni_depot_array, self.K)
         # per-order state (grows as each year's orders are drawn)
         self.order_device = self.orders.device
         self.order_planned = self.orders.planned
@@ -156,7 +156,6 @@ class Simulation:
         self.wall_seconds = 0.0
         self.events_processed = 0
         self.progress: Callable[[int], None] | None = None
-        self.serving: list[tuple[int, Scenario]] = []  # dated changes of who serves (sim/model/changes.py)
         from sim.model.changes import apply_changes
         from sim.model.warmstart import warm_start
 
@@ -184,11 +183,11 @@ class Simulation:
 
     def allocate(self, order: int, dev: int, t: float) -> None:
         """A unit is picked for ``order``: it waits at the depot for its municipality's next run."""
-        m = int(self.orders.municipality[order])
+        m, _, k = self.orders.placed(order)
         self.fleet.state[dev] = ALLOCATED
         self.order_device[order] = dev
         self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
-        self.routes.ready_for_delivery(order, m * self.K + self.order_depot[order], t)
+        self.routes.ready_for_delivery(order, m * self.K + k, t)
 
     def deliver(self, order: int, dev: int, m: int, t: float) -> None:
         """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
@@ -245,17 +244,14 @@ class Simulation:
         order = event.value
         now = self.env.now
         book = self.orders
-        m = book.municipality[order]
-        c = book.category[order]
-        k = book.depot[order]
+        m, c, k = book.placed(order)
         i = order - book.base
         job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, book.fitting_hours[i], ref=order)
         self.fitting_books[k].request(job, now + book.fitting_delay[i])
 
     def _fitting_done(self, job: int) -> None:
         order = self.jobs.ref[job]
-        lane = self.orders.municipality[order] * self.K + self.order_depot[order]
-        self.order_planned[order] = self.routes.planned_day(lane, int(self.env.now))
+        self.order_planned[order] = self.routes.planned_day(self.orders.lane(order), int(self.env.now))
         self.to_pick.append(order)
 
     # ---- the daily cycle -------------------------------------------------------------------------
@@ -275,15 +271,14 @@ class Simulation:
         codes = (d * self.M + munis_np) * self.C + year.category[span].astype(np.int64)
         self.counts["orders"].frombytes(codes.tobytes())
         self.counts["consultant_fitting_referrals"].frombytes(codes[fit].tobytes())
-        munis = munis_np.tolist()
+        lanes = book.lanes(lo, hi)
         fitting = fit.tolist()
         times = year.time[span].tolist()
         for i, o in enumerate(range(lo, hi)):
-            m = munis[i]
             if fitting[i]:
                 env.timeout(times[i] - now, value=o).callbacks.append(self._referral)
             else:
-                planned[o] = self.routes.planned_day(m * self.K + self.order_depot[o], d)
+                planned[o] = self.routes.planned_day(lanes[i], d)
                 self.to_pick.append(o)
 
     def _close(self, event: Any) -> None:

@@ -14,6 +14,12 @@ once all its orders are delivered (a year with an order that is never delivered 
 run). ``fates`` (and ``rows``, what a rental start reads) and the scalar columns ``install``,
 ``install_hours``, ``fitting_delay``, ``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by
 ``order - base``.
+
+The depot serving each order is the book's too: its municipality's depot, unless a dated change of who
+serves (:mod:`sim.model.changes`) passed a rule in with :meth:`OrderBook.serve_from`; the book applies the
+rules to the year being simulated at once and to every later year when it is drawn. Components ask the
+book for an order's place (:meth:`OrderBook.placed`, :meth:`OrderBook.lane`, :meth:`OrderBook.lanes`);
+the routes' queues are per lane, ``municipality * depots + depot``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from sim.model.fates import Fates
 from sim.model.rng import Streams
 
 PATIENT_FIELDS = tuple(f.name for f in fields(Patients))
+
+ServingRule = Callable[[OrderStream, np.ndarray], np.ndarray]
+"""``rule(chunk, rows)``: the depot index serving each order ``rows`` (row indices into the drawn year
+``chunk``, whose patients, categories and municipalities a rule may read)."""
 
 
 def _patient(name: str) -> Callable[[OrderStream], np.ndarray]:
@@ -47,14 +57,19 @@ class OrderBook:
     """All orders of a run, drawn a year at a time, with their state and a window of live fates."""
 
     def __init__(
-        self, demand: DemandModel, streams: Streams, days: int, muni_depot: np.ndarray | None = None
+        self,
+        demand: DemandModel,
+        streams: Streams,
+        days: int,
+        muni_depot: np.ndarray | None = None,
+        depots: int = 1,
     ) -> None:
         self.demand = demand
-        # the depot serving each order: its municipality's, unless a dated change of who serves says otherwise
-        # (``assign(chunk, first)`` then sets the depots of a newly drawn year's orders in place)
+        # the depot serving each order: its municipality's, unless a rule of :meth:`serve_from` says otherwise
         self.muni_depot = muni_depot if muni_depot is not None else np.zeros(0, dtype=np.int64)
-        self.depot = array("h")
-        self.assign: Callable[[OrderStream, int], None] | None = None
+        self.K = depots  # lanes are municipality x depot
+        self._depot = array("h")
+        self._rules: list[tuple[int, ServingRule]] = []  # (first day, rule), in date order
         self.streams = streams
         self.days = days
         self.years = demand.year_bounds(days)
@@ -96,8 +111,7 @@ class OrderBook:
         n = len(chunk)
         self.municipality.frombytes(chunk.municipality.astype(np.int16).tobytes())
         self.category.frombytes(chunk.category.astype(np.int16).tobytes())
-        serving = self.muni_depot[chunk.municipality] if self.muni_depot.size else np.zeros(n, dtype=np.int64)
-        self.depot.frombytes(serving.astype(np.int16).tobytes())
+        self._depot.frombytes(np.zeros(n, dtype=np.int16).tobytes())
         self.device.frombytes(np.full(n, -1, dtype=np.int64).tobytes())
         self.planned.frombytes(np.zeros(n, dtype=np.int64).tobytes())
         self.backordered.extend(bytes(n))
@@ -106,8 +120,7 @@ class OrderBook:
         self.first = first
         self.day_start = (chunk.day_start + first).tolist()
         self.current = chunk
-        if self.assign is not None:
-            self.assign(chunk, first)
+        self._assign(0)
         keep = OrderStream(
             time=chunk.time, municipality=chunk.municipality, category=chunk.category, fitting=chunk.fitting,
             patients=chunk.patients, fates=Fates.concat([]), day_start=chunk.day_start,
@@ -119,6 +132,61 @@ class OrderBook:
         self._live.append(_Year(first, first + n, n, chunk.fates))
         self.next_year = y + 1
         self._set_window()
+
+    # ---- who serves each order -------------------------------------------------------------------------
+    def serve_from(self, day: int, rule: ServingRule) -> bool:
+        """Orders placed from ``day`` on are served by the depot ``rule`` gives (the year already drawn
+        from ``day`` on at once, later years when they are drawn; orders placed earlier keep theirs).
+        False if a rule from ``day`` is there already (several keys of one change date: one rule)."""
+        if any(d == day for d, _ in self._rules):
+            return False
+        self._rules.append((day, rule))
+        self._rules.sort(key=lambda x: x[0])
+        if self.current is not None and day < self.day0 + len(self.day_start) - 1:
+            self._assign(max(self.day_start[max(day - self.day0, 0)] - self.first, 0))
+        return True
+
+    def _assign(self, start: int) -> None:
+        """Set the serving depot of the current year's orders from row ``start`` on: the municipality's
+        depot, then each rule from its day on, in date order (a later rule wins)."""
+        chunk = self.current
+        assert chunk is not None
+        n = len(chunk.time)
+        if start >= n:
+            return
+        rows = np.arange(start, n)
+        munis = chunk.municipality[rows]
+        target = self.muni_depot[munis] if self.muni_depot.size else np.zeros(rows.size, dtype=np.int64)
+        times = chunk.time[rows]
+        for day, rule in self._rules:
+            sel = times >= day
+            if sel.any():
+                target[sel] = rule(chunk, rows[sel])
+        lo = self.first + start
+        self._depot[lo : lo + rows.size] = array("h", np.asarray(target, dtype=np.int16).tobytes())
+
+    def placed(self, order: int) -> tuple[int, int, int]:
+        """(municipality, category, serving depot) of ``order``."""
+        return self.municipality[order], self.category[order], self._depot[order]
+
+    def lane(self, order: int) -> int:
+        """The route lane of ``order``: its municipality x the depot serving it (``m * K + k``)."""
+        return self.municipality[order] * self.K + self._depot[order]
+
+    def lanes(self, lo: int, hi: int) -> list[int]:
+        """The lanes of orders ``lo`` to ``hi - 1`` (one day's orders of the current year)."""
+        m = np.frombuffer(self.municipality, dtype=np.int16)[lo:hi].astype(np.int64)
+        k = np.frombuffer(self._depot, dtype=np.int16)[lo:hi]
+        out: list[int] = (m * self.K + k).tolist()
+        return out
+
+    def served_since(self, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Municipality, category and serving depot of the orders from id ``order`` on (copies)."""
+        m, c, k = (
+            np.frombuffer(a, dtype=np.int16)[order:].astype(np.int64)
+            for a in (self.municipality, self.category, self._depot)
+        )
+        return m, c, k
 
     def _set_window(self) -> None:
         live = self._live
