@@ -602,9 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli_population",
     "sim.commands.calibrate",
+    "sim.commands.compare",
     "sim.commands.optimise",
     "sim.commands.sensitivity",
-    "sim.compare",
     "sim.report.cli",
 )
 

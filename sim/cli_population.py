@@ -6,14 +6,16 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.config import load_scenario
-from sim.config.loader import build_scenario, load_raw
 from sim.errors import HmsimError
-from sim.model.demand import HISTORY_YEARS
-from sim.population_import import to_table, write_table
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    # imported when the command runs, as in sim/cli.py: every hmsim command starts without pandas or scipy
+    from sim.config import load_scenario
+    from sim.config.loader import build_scenario, load_raw
+    from sim.model.demand import HISTORY_YEARS
+    from sim.population_import import to_table, write_table
+
     scenario = load_scenario(args.config, args.set)
     files = [Path(f) for f in args.files]
     for f in files:

@@ -4,10 +4,7 @@ Layout: ``tables`` (report tables from stored run tables, a registry), ``batch_t
 batch), ``charts`` + ``charts_*`` (a registry of chart builders, each naming the tables it needs),
 ``observed`` (figures and targets from calibration/observed), ``labels`` (sv/en), ``workbook``, ``html``,
 ``build`` (the atomic write), ``cli`` (the command). See docs/report.md.
+
+The entry point is :func:`sim.report.build.make_report`; this package imports nothing itself, so the
+command line can register ``hmsim report`` without loading matplotlib.
 """
-
-from __future__ import annotations
-
-from sim.report.build import Report, make_report
-
-__all__ = ["Report", "make_report"]
