@@ -75,7 +75,7 @@ def measure(case: str) -> dict[str, Any]:
     t1 = time.perf_counter()
     sim.run()
     t2 = time.perf_counter()
-    out = collect(sim)
+    out = collect(sim.records())
     t3 = time.perf_counter()
     cpu = time.process_time() - c0
     return {

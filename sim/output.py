@@ -65,6 +65,35 @@ def _release_arrow_memory() -> None:
         pyarrow.default_memory_pool().release_unused()
 
 
+class SpillFolder:
+    """A private temporary folder for pickled chunks (``tempfile.gettempdir()``, i.e. ``TMPDIR``), made on
+    the first write and removed with this object (or at exit). Pickle keeps every dtype exactly (dates to
+    the second, nullable booleans, pyarrow strings, categoricals with unused categories)."""
+
+    def __init__(self, prefix: str = "hmsim-tables-") -> None:
+        self.prefix = prefix
+        self._dir: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix=self.prefix))
+            weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        return self._dir
+
+    def write(self, name: str, obj: Any) -> Path:
+        """Pickle ``obj`` as ``name`` in the folder; returns its path."""
+        path = self.path / f"{name}.pickle"
+        with path.open("wb") as handle:
+            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return path
+
+    @staticmethod
+    def read(path: Path) -> Any:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+
+
 @dataclass
 class _Spilled:
     """A table on disk: its chunk files in row order, their rows, and what to apply after concatenating."""
@@ -74,10 +103,7 @@ class _Spilled:
     finish: Finish | None
 
     def load(self) -> pd.DataFrame:
-        parts = []
-        for path in self.paths:
-            with path.open("rb") as handle:
-                parts.append(pickle.load(handle))
+        parts = [SpillFolder.read(path) for path in self.paths]
         table = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         del parts
         return self.finish(table) if self.finish is not None else table
@@ -89,20 +115,14 @@ class Tables(MutableMapping[str, pd.DataFrame]):
     def __init__(self, frames: Mapping[str, pd.DataFrame] | None = None) -> None:
         self._tables: dict[str, pd.DataFrame | _Spilled] = dict(frames or {})
         self._read: OrderedDict[str, tuple[pd.DataFrame, float]] = OrderedDict()  # name -> (table, MB)
-        self._dir: Path | None = None
+        self._folder = SpillFolder()
 
     def spill(self, name: str, parts: Iterable[pd.DataFrame], finish: Finish | None = None) -> None:
         """Store table ``name`` as ``parts`` (its rows in order, each written as soon as it is made);
         reading it concatenates them and applies ``finish`` (e.g. a categorical over all rows)."""
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="hmsim-tables-"))
-            weakref.finalize(self, shutil.rmtree, str(self._dir), True)
         paths, rows = [], 0
         for i, part in enumerate(parts):
-            path = self._dir / f"{name}-{i:05d}.pickle"
-            with path.open("wb") as handle:
-                pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            paths.append(path)
+            paths.append(self._folder.write(f"{name}-{i:05d}", part))
             rows += len(part)
             del part
             _release_arrow_memory()

@@ -97,7 +97,7 @@ def _with_extra_device(tiny_path: Path, seed: int, extra: bool) -> tuple[Simulat
 def test_one_more_device_changes_only_what_it_should(tiny_path: Path) -> None:
     base_sim, end = _with_extra_device(tiny_path, 8, extra=False)
     more_sim, _ = _with_extra_device(tiny_path, 8, extra=True)
-    base, more = collect(base_sim), collect(more_sim)
+    base, more = collect(base_sim.records()), collect(more_sim.records())
     # the order stream and every rental already running at the start are untouched
     assert np.array_equal(base_sim.orders.time, more_sim.orders.time)
     cols = ["start_day", "end_day", "returned", "municipality", "category"]

@@ -121,7 +121,7 @@ def test_invariant_check_reads_every_components_holdings(tiny_path: Path) -> Non
 
 def test_output_tables_have_the_documented_columns(tiny_path: Path) -> None:
     sim = Simulation(load_scenario(tiny_path, ["horizon.years=0.2"]), seed=3)
-    out = collect(sim.run())
+    out = collect(sim.run().records())
     assert {"date", "municipality", "category", "metric", "value"} <= set(out["timeseries"].columns)
     assert {"rental", "device", "start_day", "end_day", "payer", "tracked"} <= set(out["rentals"].columns)
     assert {"order", "planned_day", "delivered_day", "on_planned_day"} <= set(out["deliveries"].columns)

@@ -14,7 +14,8 @@ from sim.config import load_scenario
 from sim.model import Simulation
 from sim.model.collect import collect
 from sim.model.records import Recorder
-from sim.output import RunOutput, Tables
+from sim.model.window import RowWindow
+from sim.output import RunOutput, SpillFolder, Tables
 
 
 def _simulate(tiny_path: Path, years: float = 2.2) -> Simulation:
@@ -31,11 +32,11 @@ def _same(a: RunOutput, b: RunOutput) -> None:
 
 @pytest.fixture(scope="module")
 def at_once(tiny_path: Path) -> RunOutput:
-    return collect(_simulate(tiny_path), chunk_rows=10**9)
+    return collect(_simulate(tiny_path).records(), chunk_rows=10**9)
 
 
 def test_tables_spilled_in_chunks_equal_tables_built_at_once(tiny_path: Path, at_once: RunOutput) -> None:
-    chunked = collect(_simulate(tiny_path), chunk_rows=313)
+    chunked = collect(_simulate(tiny_path).records(), chunk_rows=313)
     spilled = [name for name in chunked.tables if chunked.tables.spilled(name)]  # type: ignore[attr-defined]
     # every table larger than a chunk went to disk, in several chunks
     assert {"timeseries", "rentals", "devices", "deliveries", "jobs"} <= set(spilled)
@@ -56,8 +57,60 @@ def test_counts_flushed_per_year_equal_counts_tallied_at_the_end(
     flushed = sum(len(pairs) for pairs in sim.recorder._flushed.values())
     assert flushed > 0  # two year starts in 2.2 years: the first years' codes were tallied and dropped
     monkeypatch.setattr(Recorder, "flush", lambda self, day: None)
-    kept = collect(_simulate(tiny_path), chunk_rows=10**9)
+    kept = collect(_simulate(tiny_path).records(), chunk_rows=10**9)
     _same(at_once, kept)
+
+
+def test_records_flushed_per_year_give_the_tables_of_records_kept(
+    tiny_path: Path, at_once: RunOutput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.model.window
+
+    monkeypatch.setattr(sim.model.window, "BUCKET_ROWS", 97)  # many files per record, merged when read
+    sim = _simulate(tiny_path)
+    rentals, jobs = sim.fleet.rentals, sim.jobs.window
+    # two year starts: rentals and jobs closed before the second went to disk, and some rentals begun
+    # before it are still open (kept in memory below the window's base)
+    assert rentals.flushed.rows > 0 and jobs.flushed.rows > 0 and len(rentals.old_ids) > 0
+    assert sim.recorder.deliveries.flushed.rows > 0 and sim.recorder.stops.flushed.rows > 0
+    assert len(rentals.columns["device"]) < len(rentals) and len(jobs.columns["kind"]) < len(jobs)
+    flushed = collect(sim.records(), chunk_rows=10**9)
+    _same(at_once, flushed)
+    _same(at_once, collect(sim.records(), chunk_rows=313))  # read again, a chunk at a time
+    monkeypatch.setattr(Simulation, "_flush_records", lambda self, day: None)
+    _same(at_once, collect(_simulate(tiny_path).records(), chunk_rows=10**9))  # nothing flushed: the same
+
+
+def test_row_window_finds_kept_rows_and_reads_flushed_ones_back(tmp_path: Path) -> None:
+    window = RowWindow("t", {"x": "q", "y": "d"}, SpillFolder())
+    window.flushed.bucket_rows = 3
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            i = window.count
+            window.columns["x"].append(i * 10)
+            window.columns["y"].append(i / 2)
+            window.count += 1
+
+    add(10)
+    window.mark()
+    add(5)
+    closed = np.ones(15, dtype=bool)
+    closed[[2, 7, 12]] = False  # open: kept wherever they are
+    window.flush(closed)  # ids 0..9 but 2 and 7 go; 10..14 stay (begun since the mark)
+    assert window.flushed.rows == 8 and list(window.old_ids) == [2, 7] and window.base == 10
+    for i in (2, 7, 10, 12, 14):
+        assert window.columns["x"][window.row(i)] == i * 10
+    add(3)
+    closed = np.ones(2 + 8, dtype=bool)
+    closed[0] = False  # id 2 still open
+    window.flush(closed)  # below the cutoff 15: 7, 10..14 go
+    assert list(window.old_ids) == [2] and window.row(2) == 0 and window.row(16) == 2
+    got = window.between(1, 18)
+    assert got["id"].tolist() == list(range(1, 18))
+    assert got["x"].tolist() == [i * 10 for i in range(1, 18)] and got["y"].tolist() == [
+        i / 2 for i in range(1, 18)
+    ]
 
 
 def test_recorder_flush_keeps_later_days_and_counts_late_codes() -> None:
@@ -77,7 +130,7 @@ def test_spilled_tables_pickle_whole_and_their_files_go_with_them() -> None:
     tables = Tables()
     parts = [pd.DataFrame({"x": np.arange(i, i + 3), "c": pd.Categorical(["a", "b", "a"])}) for i in (0, 3)]
     tables.spill("t", iter(parts), None)
-    folder = tables._dir
+    folder = tables._folder._dir
     assert folder is not None and len(list(folder.iterdir())) == 2
     copy = pickle.loads(pickle.dumps(tables))
     assert not copy.spilled("t")

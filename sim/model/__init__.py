@@ -22,7 +22,7 @@ def run(
     """Simulate ``scenario`` with ``seed`` (default: the scenario's) and return its output tables."""
     sim = Simulation(scenario, scenario.seed if seed is None else seed, check_every_days=check_every_days)
     sim.run(progress)
-    return collect(sim)
+    return collect(sim.records())
 
 
 __all__ = ["RunOutput", "Simulation", "run"]

@@ -71,7 +71,8 @@ class FittingBook:
         today = int(self.env.now)
         first = self.calendar.next_workday(max(int(earliest), today))
         last = self._horizon_end(today)
-        hours = self.log.hours[job]
+        log = self.log
+        hours = log.hours[log.row(job)]
         if first <= last:
             i = self.position[first]
             while i < len(self.workdays) and self.workdays[i] <= last:
@@ -87,26 +88,28 @@ class FittingBook:
         if not self.waiting:
             return
         d = self._horizon_end(today)
-        hours = self.log.hours
+        log = self.log
+        hours, row = log.hours, log.row
         while self.waiting:
             job, first = self.waiting[0]
-            if first > d or not self._fits(d, hours[job]):
+            if first > d or not self._fits(d, hours[row(job)]):
                 return
             self.waiting.popleft()
             self._book(job, d)
 
     def _book(self, job: int, d: int) -> None:
         cal, log = self.calendar, self.log
+        p = log.row(job)
         before = self.booked[d]
-        self.booked[d] = before + log.hours[job]
+        self.booked[d] = before + log.hours[p]
         servers = max(self.servers[d], 1)
         w0 = cal.cum_hours[d] + min(before / self.share / servers, cal.hours_per_workday)
-        w1 = w0 + log.hours[job] / self.share
-        log.w_start[job] = w0
-        log.w_end[job] = w1
-        log.start[job] = cal.from_work_clock(w0) if before > 0 else d + cal.open_frac
+        w1 = w0 + log.hours[p] / self.share
+        log.w_start[p] = w0
+        log.w_end[p] = w1
+        log.start[p] = cal.from_work_clock(w0) if before > 0 else d + cal.open_frac
         end = cal.from_work_clock(w1)
-        log.end[job] = end
+        log.end[p] = end
         self.env.timeout(end - self.env.now, value=job).callbacks.append(self._finish)
 
     def _finish(self, event: Any) -> None:

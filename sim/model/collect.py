@@ -13,25 +13,47 @@ built at once and kept in memory, as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from sim.model.fleet import STATE_NAMES
+from sim.config.schema import Scenario
+from sim.model.calendar import Calendar
+from sim.model.demand import DemandModel, Patients
+from sim.model.fleet import STATE_NAMES, Fleet
 from sim.model.limits import kpi_limits
+from sim.model.orders import OrderBook
 from sim.model.records import DEPOT_COUNTS, DEPOT_LEVELS, MUNI_COUNTS, MUNI_LEVELS, Recorder
-from sim.model.workshop import JOB_KINDS, POOL_NAMES
+from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog
 from sim.output import RunOutput, Tables
 from sim.responsibility import payer_column
-
-if TYPE_CHECKING:
-    from sim.model.engine import Simulation
 
 FITTING_KIND = JOB_KINDS.index("fitting")
 # rows per chunk of a spilled table: about 8 MB of pandas columns for the widest tables, 25 MB while made
 CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """What the tables are built from: a finished run's records and the components that hold them
+    (:meth:`sim.model.engine.Simulation.records`)."""
+
+    scenario: Scenario
+    seed: int
+    calendar: Calendar
+    days: int
+    demand: DemandModel
+    recorder: Recorder  # counts, levels, deliveries, route stops
+    fleet: Fleet  # devices and rentals
+    jobs: JobLog
+    orders: OrderBook
+    initial_patients: list[Patients]  # the warm start's patients (rental sources < 0)
+    servers: list[list[list[int]]]  # staff present per day, [depot][pool][day]
+    route_names: list[str]
+    wall_seconds: float
+    events_processed: int
 
 
 def _cat(codes: np.ndarray, names: list[str]) -> pd.Categorical:
@@ -72,13 +94,13 @@ def _busy_hours(w_start: np.ndarray, w_end: np.ndarray, bounds: np.ndarray) -> n
     return np.diff(area)
 
 
-def _patients(sim: Simulation, source: np.ndarray) -> dict[str, np.ndarray]:
+def _patients(run: RunRecords, source: np.ndarray) -> dict[str, np.ndarray]:
     """Patient attributes for rows whose source is an order id (>= 0) or an initial index (< 0)."""
-    parts = sim.initial_patients
+    parts = run.initial_patients
     fields = ("band", "child", "special_housing", "home_care", "unit_device", "unit_municipal")
     out: dict[str, np.ndarray] = {}
     from_order = source >= 0
-    p = sim.orders.select(source[from_order]).patients
+    p = run.orders.select(source[from_order]).patients
     init_idx = -source[~from_order] - 1
     for name in fields:
         col = np.zeros(source.size, dtype=getattr(p, name).dtype)
@@ -243,17 +265,18 @@ def _timeseries(
     tables.spill(name, by_metric(), _metric_category)
 
 
-def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
-    """All output tables of ``sim`` (after :meth:`Simulation.run`); tables of more than ``chunk_rows``
-    rows are built a chunk at a time and spilled to disk (see the module docstring)."""
-    s = sim.scenario
-    cal = sim.calendar
-    rec = sim.recorder
-    munis, cats, depots = sim.municipality_names, sim.category_names, sim.depot_names
+def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
+    """All output tables of a finished run (``Simulation.run().records()``); tables of more than
+    ``chunk_rows`` rows are built a chunk at a time and spilled to disk (see the module docstring)."""
+    s = run.scenario
+    cal = run.calendar
+    rec = run.recorder
+    munis, cats, depots = list(s.municipalities), list(s.categories), list(s.depots)
     bands = list(s.demand.age_bands)
-    days = sim.days
+    days = run.days
     dates = (np.datetime64(cal.start, "D") + np.arange(days)).astype("datetime64[s]")
     resp_class = np.array([c.responsibility_class for c in s.categories.values()])
+    rented = np.array([c.rented for c in s.categories.values()], dtype=bool)
     tables = Tables()
 
     _timeseries(
@@ -265,26 +288,21 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
         "depot", chunk_rows,
     )  # fmt: skip
 
-    fleet = sim.fleet
-    r_dev_all = np.frombuffer(fleet.r_device, dtype=np.int64)
+    fleet = run.fleet
     tracked = np.asarray(fleet.tracked, dtype=bool)
 
     def rentals(lo: int, hi: int) -> pd.DataFrame:
-        r_dev = r_dev_all[lo:hi]
-        r_src = np.frombuffer(fleet.r_source, dtype=np.int64)[lo:hi]
-        r_cat = np.frombuffer(fleet.r_cat, dtype=np.int16)[lo:hi]
-        r_muni = np.frombuffer(fleet.r_muni, dtype=np.int16)[lo:hi]
-        r_end = np.frombuffer(fleet.r_end, dtype=np.float64)[lo:hi]
-        r_ret = np.frombuffer(fleet.r_returned, dtype=np.int8)[lo:hi]
-        pat = _patients(sim, r_src)
+        r = fleet.rentals.between(lo, hi)  # from disk (closed rentals) and memory
+        r_dev, r_src, r_cat, r_end, r_ret = r["device"], r["source"], r["category"], r["end"], r["returned"]
+        pat = _patients(run, r_src)
         table = pd.DataFrame(
             {
                 "rental": np.arange(lo, hi),
                 "device": r_dev,
                 "category": _cat(r_cat, cats),
-                "municipality": _cat(r_muni, munis),
-                "depot": _cat(np.frombuffer(fleet.r_depot, dtype=np.int16)[lo:hi], depots),
-                "start_day": np.frombuffer(fleet.r_start, dtype=np.float64)[lo:hi],
+                "municipality": _cat(r["municipality"], munis),
+                "depot": _cat(r["depot"], depots),
+                "start_day": r["start"],
                 "end_day": r_end,
                 "ended": r_end <= days,
                 "returned": pd.array(np.where(r_ret < 0, pd.NA, r_ret == 1), dtype="boolean"),
@@ -299,7 +317,7 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
         table["payer"] = payer_column(s.responsibility, table)
         return table
 
-    _emit(tables, "rentals", r_dev_all.size, chunk_rows, rentals, _payer_category)
+    _emit(tables, "rentals", len(fleet.rentals), chunk_rows, rentals, _payer_category)
 
     state_all = np.asarray(fleet.state, dtype=np.int64)
 
@@ -321,29 +339,29 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
 
     _emit(tables, "devices", state_all.size, chunk_rows, devices)
 
-    order_all = np.frombuffer(rec.del_order, dtype=np.int64)
-    backordered = np.frombuffer(bytes(sim.order_backordered), dtype=np.uint8)
+    backordered = np.frombuffer(bytes(run.orders.backordered), dtype=np.uint8)
     kpi_parts: list[dict[str, pd.DataFrame]] = []  # per chunk of deliveries and of jobs
 
     def deliveries(lo: int, hi: int) -> pd.DataFrame:
-        order = order_all[lo:hi]
-        o = sim.orders.select(order)
+        r = rec.rows(rec.deliveries, lo, hi)
+        order = r["order"]
+        o = run.orders.select(order)
         d_cat = o.category
-        pat = _patients(sim, order)
-        delivered = np.frombuffer(rec.del_time, dtype=np.float64)[lo:hi]
-        planned = np.frombuffer(rec.del_planned, dtype=np.int64)[lo:hi]
+        pat = _patients(run, order)
+        delivered = r["time"]
+        planned = r["planned"]
         table = pd.DataFrame(
             {
                 "order": order,
-                "device": np.frombuffer(rec.del_device, dtype=np.int64)[lo:hi],
+                "device": r["device"],
                 "category": _cat(d_cat, cats),
                 "municipality": _cat(o.municipality, munis),
-                "kind": np.where(np.asarray(sim.rented)[d_cat] if d_cat.size else [], "rent", "sale"),
+                "kind": np.where(rented[d_cat] if d_cat.size else [], "rent", "sale"),
                 "order_day": o.time,
                 "planned_day": planned,
                 "delivered_day": delivered,
                 "on_planned_day": delivered.astype(np.int64) == planned,
-                "attempts": np.frombuffer(rec.del_attempts, dtype=np.int8)[lo:hi].astype(np.int64),
+                "attempts": r["attempts"].astype(np.int64),
                 "backordered": backordered[order].astype(bool),
                 "fitting": o.fitting,
                 "responsibility_class": resp_class[d_cat] if d_cat.size else np.zeros(0, dtype=str),
@@ -355,15 +373,17 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
         kpi_parts.append(kpi_counts(table, None, cal.start))
         return table
 
-    _emit(tables, "deliveries", order_all.size, chunk_rows, deliveries, _payer_category)
+    rec.deliveries.appended()
+    _emit(tables, "deliveries", len(rec.deliveries), chunk_rows, deliveries, _payer_category)
 
-    j = sim.jobs
+    j = run.jobs
     wnum = cal.workday_number
+    # working-clock spans of the started jobs per depot x pool, for the busy hours (staff table below)
+    spans: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def jobs(lo: int, hi: int) -> pd.DataFrame:
-        created = np.frombuffer(j.created, dtype=np.float64)[lo:hi]
-        start = np.frombuffer(j.start, dtype=np.float64)[lo:hi]
-        end = np.frombuffer(j.end, dtype=np.float64)[lo:hi]
+        r = j.window.between(lo, hi)  # from disk (jobs done) and memory
+        created, start, end = r["created"], r["start"], r["end"]
 
         def workdays(t: np.ndarray) -> np.ndarray:
             ok = np.isfinite(t) & (t < cal.n_days)
@@ -371,24 +391,29 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
             out[ok] = wnum[t[ok].astype(np.int64)] - wnum[np.maximum(created[ok], 0).astype(np.int64)]
             return out
 
-        ref = np.frombuffer(j.ref, dtype=np.int64)[lo:hi]
-        job_kind = np.frombuffer(j.kind, dtype=np.int8)[lo:hi]
+        ref = r["ref"]
+        job_kind = r["kind"]
+        pool, depot, ws = r["pool"], r["depot"], r["w_start"]
+        started = np.isfinite(ws)
+        for key in set(zip(pool[started].tolist(), depot[started].tolist(), strict=True)):
+            sel = started & (pool == key[0]) & (depot == key[1])
+            spans.setdefault((key[1], key[0]), []).append((ws[sel], r["w_end"][sel]))
         table = pd.DataFrame(
             {
                 "job": np.arange(lo, hi),
-                "pool": _cat(np.frombuffer(j.pool, dtype=np.int8)[lo:hi], list(POOL_NAMES)),
+                "pool": _cat(pool, list(POOL_NAMES)),
                 "kind": _cat(job_kind, list(JOB_KINDS)),
-                "depot": _cat(np.frombuffer(j.depot, dtype=np.int16)[lo:hi], depots),
+                "depot": _cat(depot, depots),
                 # municipality -1 (initial workshop backlog) becomes missing
-                "municipality": _cat(np.frombuffer(j.municipality, dtype=np.int16)[lo:hi], munis),
-                "category": _cat(np.frombuffer(j.category, dtype=np.int16)[lo:hi], cats),
-                "device": np.frombuffer(j.device, dtype=np.int64)[lo:hi],
+                "municipality": _cat(r["municipality"], munis),
+                "category": _cat(r["category"], cats),
+                "device": r["device"],
                 "order": np.where(job_kind == FITTING_KIND, ref, -1),
                 "rental": np.where(job_kind == FITTING_KIND, -1, ref),
                 "created_day": created,
                 "start_day": np.where(start <= days, start, np.nan),
                 "end_day": np.where(end <= days, end, np.nan),
-                "work_hours": np.frombuffer(j.hours, dtype=np.float64)[lo:hi],
+                "work_hours": r["hours"],
                 "workdays_to_start": workdays(np.where(start <= days, start, np.nan)),
                 "workdays_to_end": workdays(np.where(end <= days, end, np.nan)),
             }
@@ -398,34 +423,36 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
 
     _emit(tables, "jobs", len(j), chunk_rows, jobs)
 
+    stops = rec.rows(rec.stops)
     tables["route_stops"] = pd.DataFrame(
         {
-            "date": dates[np.frombuffer(rec.stop_day, dtype=np.int64)],
-            "route": _cat(np.frombuffer(rec.stop_route, dtype=np.int16), sim.routes.names),
-            "municipality": _cat(np.frombuffer(rec.stop_muni, dtype=np.int16), munis),
-            "deliveries": np.frombuffer(rec.stop_deliveries, dtype=np.int64),
-            "pickup_orders": np.frombuffer(rec.stop_pickup_orders, dtype=np.int64),
-            "pickup_devices": np.frombuffer(rec.stop_pickup_devices, dtype=np.int64),
-            "km": np.frombuffer(rec.stop_km, dtype=np.float64),
+            "date": dates[stops["day"]],
+            "route": _cat(stops["route"], run.route_names),
+            "municipality": _cat(stops["municipality"], munis),
+            "deliveries": stops["deliveries"],
+            "pickup_orders": stops["pickup_orders"],
+            "pickup_devices": stops["pickup_devices"],
+            "km": stops["km"],
         }
     )
+    del stops
 
     bounds = cal.cum_hours[: days + 1]
-    pools = np.frombuffer(j.pool, dtype=np.int8)
-    jdepot = np.frombuffer(j.depot, dtype=np.int16)
-    ws = np.frombuffer(j.w_start, dtype=np.float64)
-    we = np.frombuffer(j.w_end, dtype=np.float64)
     rows = []
     for k, depot in enumerate(s.depots.values()):
         staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
         for p, pool_name in enumerate(POOL_NAMES):
-            pool = sim.pools[k][p]
-            present = np.asarray(pool.servers[:days], dtype=float)
+            present = np.asarray(run.servers[k][p][:days], dtype=float)
             avail = present * np.where(cal.is_workday[:days], cal.hours_per_workday, 0.0)
-            sel = (pools == p) & (jdepot == k) & np.isfinite(ws)
-            busy = (
-                _busy_hours(ws[sel], np.minimum(we[sel], bounds[-1]), bounds) if sel.any() else np.zeros(days)
-            )
+            parts = spans.pop((k, p), [])
+            if parts:
+                ws = np.concatenate([w for w, _ in parts])
+                we = np.concatenate([w for _, w in parts])
+                del parts
+                busy = _busy_hours(ws, np.minimum(we, bounds[-1]), bounds)
+                del ws, we
+            else:
+                busy = np.zeros(days)
             rows.append(
                 pd.DataFrame(
                     {
@@ -448,7 +475,7 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
 
     meta = {
         "scenario": s.name,
-        "seed": sim.seed,
+        "seed": run.seed,
         "start_date": cal.start.isoformat(),
         "end_date": cal.date_of(days).isoformat(),
         "days": days,
@@ -456,12 +483,12 @@ def collect(sim: Simulation, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
         "municipalities": munis,
         "categories": cats,
         "depots": depots,
-        "routes": sim.routes.names,
-        "wall_seconds": round(sim.wall_seconds, 3),
-        "simpy_events": sim.events_processed,
+        "routes": run.route_names,
+        "wall_seconds": round(run.wall_seconds, 3),
+        "simpy_events": run.events_processed,
         "kpi_targets": dict(s.kpi_targets),
         "kpi_limits": kpi_limits(
-            s, dict(zip(cats, sim.demand.annual_rate(cal.start.year).sum(axis=0).tolist(), strict=True))
+            s, dict(zip(cats, run.demand.annual_rate(cal.start.year).sum(axis=0).tolist(), strict=True))
         ),
     }
     return RunOutput(meta=meta, tables=tables)

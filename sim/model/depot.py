@@ -229,10 +229,11 @@ class DepotStock:
         for dev in devices:
             c = fleet.cat[dev]
             rid = fleet.rental[dev]
-            m = fleet.r_muni[rid]
+            p = fleet.r_row(rid)
+            m = fleet.r_muni[p]
             age = (t - fleet.purchased[dev]) / DAYS_PER_YEAR
             p_scrap = self.scrap_old_p[c] if age >= self.scrap_age[c] else self.scrap_p[c]
-            u_scrap, u_work = fleet.r_u_scrap[rid], fleet.r_u_work[rid]
+            u_scrap, u_work = fleet.r_u_scrap[p], fleet.r_u_work[p]
             if fleet.cycles[dev] >= self.max_cycles[c] or u_scrap < p_scrap:
                 fleet.state[dev] = SCRAPPED
                 fleet.end[dev] = t
@@ -243,9 +244,7 @@ class DepotStock:
                 fleet.state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
                 self.in_workshop_kc[k * C + c] += 1
-                job = self.jobs.add(
-                    RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[rid], ref=rid
-                )
+                job = self.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[p], ref=rid)
                 counts["recondition_work_orders"].append((day_base + m) * C + c)
                 self.pools[k][RECON_POOL].submit(job)
             else:
@@ -262,7 +261,8 @@ class DepotStock:
 
     def reconditioned(self, job: int) -> None:
         """A reconditioning job is done: the unit is ready for re-issue."""
-        dev = self.jobs.device[job]
+        jobs = self.jobs
+        dev = jobs.device[jobs.row(job)]
         self.in_workshop_kc[self.fleet.depot[dev] * self.C + self.fleet.cat[dev]] -= 1
         self.put(dev, self.env.now, reconditioned=True)
 

@@ -23,6 +23,7 @@ import simpy
 from sim.config.schema import Scenario
 from sim.model.booking import FittingBook
 from sim.model.calendar import Calendar
+from sim.model.collect import RunRecords
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
 from sim.model.fleet import ALLOCATED, AWAITING_PICKUP, SOLD, Fleet, Holding
@@ -31,6 +32,7 @@ from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
 from sim.model.rng import Streams
 from sim.model.transport import Routes
 from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
+from sim.output import SpillFolder
 
 if TYPE_CHECKING:
     from sim.model.warmstart import History
@@ -104,13 +106,15 @@ class Simulation:
         self.order_planned = self.orders.planned
         self.order_backordered = self.orders.backordered
         self.order_attempts = self.orders.attempts
-        self.recorder = Recorder(self.days, self.M, self.K, self.C)
+        # closed rows of the records (rentals, jobs, deliveries, route stops) go to disk at each year start
+        self.folder = SpillFolder("hmsim-records-")
+        self.recorder = Recorder(self.days, self.M, self.K, self.C, self.folder)
         self.counts = self.recorder.muni_counts  # code arrays appended to directly in the hot path
-        self.jobs = JobLog()
+        self.jobs = JobLog(self.folder)
         # the components own their state and get their collaborators explicitly; what one hands to another
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
         env, cal, streams, rec = self.env, self.calendar, self.streams, self.recorder
-        self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned)
+        self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned, self.folder)
         fleet = self.fleet
         # work-order needs take no event (sim/model/fleet.py): those due are reported before a job is logged
         self.jobs.before_add = lambda: fleet.settle_work_orders(env.now)
@@ -228,7 +232,7 @@ class Simulation:
         spare parts before a technician can take it)."""
         fleet = self.fleet
         c = fleet.cat[dev]
-        m = fleet.r_muni[rid]
+        m = fleet.r_muni[fleet.r_row(rid)]
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
@@ -250,7 +254,8 @@ class Simulation:
         self.fitting_books[k].request(job, now + book.fitting_delay[i])
 
     def _fitting_done(self, job: int) -> None:
-        order = self.jobs.ref[job]
+        jobs = self.jobs
+        order = jobs.ref[jobs.row(job)]
         self.order_planned[order] = self.routes.planned_day(self.orders.lane(order), int(self.env.now))
         self.to_pick.append(order)
 
@@ -289,12 +294,14 @@ class Simulation:
         routes = self.routes
         returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
         M, C = self.M, self.C
+        row = fleet.r_row
         for rid in self.to_report:
-            dev = fleet.r_device[rid]
-            m = fleet.r_muni[rid]
-            code = (d * M + m) * C + fleet.r_cat[rid]
+            p = row(rid)
+            dev = fleet.r_device[p]
+            m = fleet.r_muni[p]
+            code = (d * M + m) * C + fleet.r_cat[p]
             returns.append(code)
-            if routes.add_return(dev, m * self.K + fleet.depot[dev], now, fleet.r_u_group[rid]):
+            if routes.add_return(dev, m * self.K + fleet.depot[dev], now, fleet.r_u_group[p]):
                 pickup_orders.append(code)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []
@@ -327,17 +334,28 @@ class Simulation:
 
             check_state(self)
 
+    def _flush_records(self, d: int) -> None:
+        """At 00:00 of a year's first day: the rentals, jobs, deliveries and route stops that are final go to
+        disk (sim/model/window.py); what stays grows with the state, not the history."""
+        self.fleet.flush()
+        pending = {job for pools in self.pools for pool in pools for job in pool.pending()}
+        self.jobs.flush(float(d), pending)
+        self.recorder.flush_rows()
+
     def _days(self) -> Generator[simpy.events.Event, Any, None]:
         env, cal = self.env, self.calendar
         routes = self.routes
         book = self.orders
         year_starts = book.year_starts()
+        self.fleet.rentals.mark()  # the warm start's rows can go at the first year start
+        self.jobs.window.mark()
         for d in range(self.days):
             if d > 0:
                 self.fleet.settle(d)  # the rest of yesterday's rental ends and needs, before its levels
                 self._end_of_day(d - 1)
             if d in year_starts:
                 self.recorder.flush(d)  # the finished years' counts tallied (the codes kept stay small)
+                self._flush_records(d)
                 book.open_year(year_starts[d])
             self.fleet.schedule_day(d)
             if self.progress is not None:
@@ -383,3 +401,22 @@ class Simulation:
 
         check_state(self)
         return self
+
+    def records(self) -> RunRecords:
+        """What the output tables are built from (:func:`sim.model.collect.collect`), after :meth:`run`."""
+        return RunRecords(
+            scenario=self.scenario,
+            seed=self.seed,
+            calendar=self.calendar,
+            days=self.days,
+            demand=self.demand,
+            recorder=self.recorder,
+            fleet=self.fleet,
+            jobs=self.jobs,
+            orders=self.orders,
+            initial_patients=self.initial_patients,
+            servers=[[pool.servers for pool in pools] for pools in self.pools],
+            route_names=self.routes.names,
+            wall_seconds=self.wall_seconds,
+            events_processed=self.events_processed,
+        )

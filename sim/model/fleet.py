@@ -35,6 +35,8 @@ from sim.model.distributions import sampler
 from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, FateRows
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
+from sim.model.window import RowWindow
+from sim.output import SpillFolder
 
 # what the fleet calls: a work order reported (device, rental, time, hours, parts wait, corrective) and a
 # returned rental ended (rental, device, municipality, time, dropped off by the customer)
@@ -42,6 +44,12 @@ WorkOrderFn = Callable[[int, int, float, float, float, bool], None]
 ReturnFn = Callable[[int, int, int, float, bool], None]
 # a work-order need during a rental: (time the need arises, rental, work hours, parts wait, corrective)
 WorkOrderItem = tuple[float, int, float, float, bool]
+
+RENTAL_COLUMNS = {
+    "device": "q", "source": "q", "municipality": "h", "depot": "h", "category": "h", "start": "d",
+    "end": "d", "returned": "b", "will_return": "b", "dropoff": "b", "u_group": "d", "u_scrap": "d",
+    "u_work": "d", "recon_hours": "d",
+}  # fmt: skip
 
 # device states
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
@@ -80,8 +88,10 @@ class Fleet:
         days: int,
         on_work_order: WorkOrderFn,
         on_return: ReturnFn,
+        folder: SpillFolder | None = None,
     ) -> None:
         s = scenario
+        folder = folder if folder is not None else SpillFolder("hmsim-records-")
         self.env = env
         self.calendar = calendar
         self.recorder = recorder
@@ -104,21 +114,25 @@ class Fleet:
         self.state = array("b")
         self.end = array("d")
         self.rental = array("q")
-        # rentals: identity, times, and the fate fields used after the start
-        self.r_device = array("q")
-        self.r_source = array("q")  # order id (>= 0) or -(initial index + 1)
-        self.r_muni = array("h")
-        self.r_depot = array("h")  # the depot serving the rental (changes if it transfers)
-        self.r_cat = array("h")
-        self.r_start = array("d")
-        self.r_end = array("d")
-        self.r_returned = array("b")  # -1 ongoing, 0 not returned, 1 returned
-        self.r_will_return = array("b")
-        self.r_dropoff = array("b")
-        self.r_u_group = array("d")
-        self.r_u_scrap = array("d")
-        self.r_u_work = array("d")
-        self.r_recon_hours = array("d")
+        # rentals: identity, times, and the fate fields used after the start; a rental's row is at
+        # ``rentals.row(rid)`` (closed rentals are flushed at year starts, see sim/model/window.py)
+        self.rentals = RowWindow("rentals", RENTAL_COLUMNS, folder)
+        cols = self.rentals.columns
+        self.r_device = cols["device"]
+        self.r_source = cols["source"]  # order id (>= 0) or -(initial index + 1)
+        self.r_muni = cols["municipality"]
+        self.r_depot = cols["depot"]  # the depot serving the rental (changes if it transfers)
+        self.r_cat = cols["category"]
+        self.r_start = cols["start"]
+        self.r_end = cols["end"]
+        self.r_returned = cols["returned"]  # -1 ongoing, 0 not returned, 1 returned
+        self.r_will_return = cols["will_return"]
+        self.r_dropoff = cols["dropoff"]
+        self.r_u_group = cols["u_group"]
+        self.r_u_scrap = cols["u_scrap"]
+        self.r_u_work = cols["u_work"]
+        self.r_recon_hours = cols["recon_hours"]
+        self.r_row = self.rentals.row
         self.ends_by_day: dict[int, list[int]] = {}
         # today's rental ends without an event (see the module docstring): rental ids and end times in time
         # order, processed up to index ``_settled``
@@ -223,12 +237,13 @@ class Fleet:
     def move_rental(self, rid: int, k: int) -> None:
         """Rental ``rid``'s device (on rent) belongs to depot ``k`` from now on: its technicians service it,
         its routes collect it, its stock gets it back (a dated change of who serves the patient)."""
-        dev = self.r_device[rid]
+        p = self.r_row(rid)
+        dev = self.r_device[p]
         old = self.depot[dev]
         if old == k or self.state[dev] != ON_RENT:
             return
         self.depot[dev] = k
-        self.r_depot[rid] = k
+        self.r_depot[p] = k
         c = self.cat[dev]
         if self.tracked[dev] and self.rented[c]:
             self.tracked_kc[old * self.C + c] -= 1
@@ -239,12 +254,25 @@ class Fleet:
         1)) and category."""
         r_muni = np.frombuffer(self.r_muni, dtype=np.int16)
         r_ret = np.frombuffer(self.r_returned, dtype=np.int8)
-        rids = np.nonzero((r_muni == m) & (r_ret < 0))[0]
+        rows = np.nonzero((r_muni == m) & (r_ret < 0))[0]  # rentals in progress are never flushed
         return (
-            rids,
-            np.frombuffer(self.r_source, dtype=np.int64)[rids],
-            np.frombuffer(self.r_cat, dtype=np.int16)[rids],
+            self.rentals.ids()[rows],
+            np.frombuffer(self.r_source, dtype=np.int64)[rows],
+            np.frombuffer(self.r_cat, dtype=np.int16)[rows],
         )
+
+    def flush(self) -> None:
+        """Write the rentals that are over (ended, and their device triaged, or lost) to disk, except those
+        begun since the last flush or the run's start (see sim/model/window.py)."""
+        window = self.rentals
+        ids = window.ids()
+        dev = np.frombuffer(self.r_device, dtype=np.int64)
+        current = np.frombuffer(self.rental, dtype=np.int64)[dev] == ids  # the device's latest rental
+        state = np.frombuffer(self.state, dtype=np.int8)[dev]
+        coming_back = current & ((state == AWAITING_PICKUP) | (state == IN_TRANSIT_BACK))
+        closed = (np.frombuffer(self.r_returned, dtype=np.int8) >= 0) & ~coming_back
+        del dev, current, state  # views of the columns: released before they are compacted
+        window.flush(closed)
 
     # ---- rentals --------------------------------------------------------------------------------------
     def start_rental(
@@ -255,7 +283,10 @@ class Fleet:
         c = self.cat[dev]
         begin = t if start is None else start
         end = begin + fates.duration[i]
-        rid = len(self.r_device)
+        window = self.rentals
+        rid = window.count
+        window.count = rid + 1
+        p = rid - window.shift  # a new rental's row
         self.r_device.append(dev)
         self.r_source.append(source)
         self.r_muni.append(m)
@@ -277,7 +308,7 @@ class Fleet:
         self.onrent_mc[idx] += 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[idx] += 1
-        self._schedule_end(rid, end)
+        self._schedule_end(rid, p, end)
         lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
         if hi > lo:
             self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
@@ -301,7 +332,7 @@ class Fleet:
                     continue  # thinning: younger devices need fewer repairs
             self._schedule_work_order((when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective))
 
-    def _schedule_end(self, rid: int, end: float) -> None:
+    def _schedule_end(self, rid: int, p: int, end: float) -> None:
         day = int(end)
         if day >= self.days:
             return
@@ -311,7 +342,7 @@ class Fleet:
                 self.ends_by_day[day] = [rid]
             else:
                 bucket.append(rid)
-        elif self.r_dropoff[rid] and self.r_will_return[rid]:  # today, with an event: schedule it directly
+        elif self.r_dropoff[p] and self.r_will_return[p]:  # today, with an event: schedule it directly
             env = self.env
             env.timeout(max(end - env.now, 0.0), value=rid).callbacks.append(self._end)
         else:  # today, without an event: into today's list at its time (after equal times, as SimPy would)
@@ -373,15 +404,20 @@ class Fleet:
         silent: list[int] = []
         rids = self.ends_by_day.pop(d, None)
         if rids:
-            end, dropoff, will_return = self.r_end, self.r_dropoff, self.r_will_return
+            end, dropoff, will_return, row = self.r_end, self.r_dropoff, self.r_will_return, self.r_row
+            ends = {}
             for rid in rids:
-                if dropoff[rid] and will_return[rid]:
-                    env.timeout(end[rid] - now, value=rid).callbacks.append(self._end)
+                p = row(rid)
+                if dropoff[p] and will_return[p]:
+                    env.timeout(end[p] - now, value=rid).callbacks.append(self._end)
                 else:
                     silent.append(rid)
-            silent.sort(key=end.__getitem__)  # stable: equal times keep the bucket's order (SimPy's ids)
+                    ends[rid] = end[p]
+            silent.sort(key=ends.__getitem__)  # stable: equal times keep the bucket's order (SimPy's ids)
+            self._silent_end = [ends[rid] for rid in silent]
+        else:
+            self._silent_end = []
         self._silent = silent
-        self._silent_end = [self.r_end[rid] for rid in silent]
         self._settled = 0
         assert self._wo_settled == len(self._wo), "the previous day's work orders are not all reported"
         items = self.wo_by_day.pop(d, [])
@@ -393,19 +429,21 @@ class Fleet:
     def _report(self, item: WorkOrderItem) -> None:
         when, rid, hours, parts_wait, corrective = item
         reported = self.calendar.next_open(when)
-        if reported >= self.r_end[rid]:
+        p = self.r_row(rid)
+        if reported >= self.r_end[p]:
             return  # the rental ends before anyone reports the need
-        self.on_work_order(self.r_device[rid], rid, reported, hours, parts_wait, corrective)
+        self.on_work_order(self.r_device[p], rid, reported, hours, parts_wait, corrective)
 
     def _end(self, event: Any) -> None:
         self._finish(event.value)
 
     def _finish(self, rid: int) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
-        dev = self.r_device[rid]
-        c = self.r_cat[rid]
-        m = self.r_muni[rid]
-        t = self.r_end[rid]
+        p = self.r_row(rid)
+        dev = self.r_device[p]
+        c = self.r_cat[p]
+        m = self.r_muni[p]
+        t = self.r_end[p]
         d = int(t)
         C = self.C
         i = m * C + c
@@ -415,13 +453,13 @@ class Fleet:
         counts = self.recorder.muni_counts
         code = (d * self.recorder.M + m) * C + c
         counts["rental_ends"].append(code)
-        if self.r_will_return[rid]:
-            self.r_returned[rid] = 1
+        if self.r_will_return[p]:
+            self.r_returned[p] = 1
             self.state[dev] = AWAITING_PICKUP
             self.awaiting_pickup_mc[i] += 1
-            self.on_return(rid, dev, m, t, bool(self.r_dropoff[rid]))
+            self.on_return(rid, dev, m, t, bool(self.r_dropoff[p]))
         else:
-            self.r_returned[rid] = 0
+            self.r_returned[p] = 0
             self.state[dev] = LOST
             self.end[dev] = t
             if self.tracked[dev]:

@@ -1,5 +1,8 @@
 """Columnar records kept during a run: event counts, end-of-day levels, deliveries, route stops.
 
+Deliveries and route stops are written to disk at each year start (:meth:`Recorder.flush_rows`, see
+sim/model/window.py) and read back by :meth:`Recorder.rows`.
+
 Counts are appended as flat ``(day, place, category)`` codes; at the start of each calendar year
 (:meth:`Recorder.flush`) the codes of the days before it are tallied into sorted ``(code, count)`` pairs
 and dropped, so the codes kept grow with a year's events, not the horizon's, and the pairs with the
@@ -13,6 +16,9 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
+
+from sim.model.window import RowWindow
+from sim.output import SpillFolder
 
 # per municipality x category event counts (timeseries.parquet)
 MUNI_COUNTS = (
@@ -46,12 +52,19 @@ DEPOT_LEVELS = (
     "on_order",
     "fleet_tracked",
 )
+DELIVERY_COLUMNS = {"order": "q", "device": "q", "time": "d", "planned": "q", "attempts": "b"}
+STOP_COLUMNS = {
+    "day": "q", "route": "h", "municipality": "h", "deliveries": "q", "pickup_orders": "q",
+    "pickup_devices": "q", "km": "d",
+}  # fmt: skip
 
 
 class Recorder:
     """Event counts and daily levels for ``days`` days, ``places`` municipalities, depots and categories."""
 
-    def __init__(self, days: int, municipalities: int, depots: int, categories: int) -> None:
+    def __init__(
+        self, days: int, municipalities: int, depots: int, categories: int, folder: SpillFolder | None = None
+    ) -> None:
         self.days, self.M, self.K, self.C = days, municipalities, depots, categories
         self.muni_counts = {name: array("q") for name in MUNI_COUNTS}
         self.depot_counts = {name: array("q") for name in DEPOT_COUNTS}
@@ -61,20 +74,36 @@ class Recorder:
         }
         self.muni_levels = np.zeros((len(MUNI_LEVELS), days, municipalities, categories), dtype=np.int32)
         self.depot_levels = np.zeros((len(DEPOT_LEVELS), days, depots, categories), dtype=np.int32)
-        # deliveries: one row per delivered order
-        self.del_order = array("q")
-        self.del_device = array("q")
-        self.del_time = array("d")
-        self.del_planned = array("q")
-        self.del_attempts = array("b")
-        # route stops: one row per route run and municipality visited
-        self.stop_day = array("q")
-        self.stop_route = array("h")
-        self.stop_muni = array("h")
-        self.stop_deliveries = array("q")
-        self.stop_pickup_orders = array("q")
-        self.stop_pickup_devices = array("q")
-        self.stop_km = array("d")
+        # deliveries (one row per delivered order) and route stops (one per route run and municipality
+        # visited), appended to directly and flushed to disk at each year start (see flush_rows)
+        folder = folder if folder is not None else SpillFolder()
+        self.deliveries = RowWindow("deliveries", DELIVERY_COLUMNS, folder)
+        self.stops = RowWindow("route_stops", STOP_COLUMNS, folder)
+        cols = self.deliveries.columns
+        self.del_order = cols["order"]
+        self.del_device = cols["device"]
+        self.del_time = cols["time"]
+        self.del_planned = cols["planned"]
+        self.del_attempts = cols["attempts"]
+        cols = self.stops.columns
+        self.stop_day = cols["day"]
+        self.stop_route = cols["route"]
+        self.stop_muni = cols["municipality"]
+        self.stop_deliveries = cols["deliveries"]
+        self.stop_pickup_orders = cols["pickup_orders"]
+        self.stop_pickup_devices = cols["pickup_devices"]
+        self.stop_km = cols["km"]
+
+    def flush_rows(self) -> None:
+        """Write the deliveries and route stops recorded so far to disk (nothing reads them in the run)."""
+        for window in (self.deliveries, self.stops):
+            window.appended()
+            window.flush(np.ones(len(window.columns[next(iter(window.columns))]), dtype=bool), len(window))
+
+    def rows(self, window: RowWindow, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
+        """Rows ``lo..hi-1`` (all by default) of the deliveries or route stops, from disk and memory."""
+        window.appended()
+        return window.between(lo, len(window) if hi is None else hi)
 
     def count(self, metric: str, day: int, municipality: int, category: int) -> None:
         """One event of ``metric`` on ``day`` in ``municipality`` for ``category``."""

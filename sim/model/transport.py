@@ -199,7 +199,7 @@ class Routes:
         self.dropoffs_pending -= 1
         fleet.state[dev] = IN_TRANSIT_BACK
         fleet.awaiting_pickup_mc[m * self.C + fleet.cat[dev]] -= 1
-        self.recorder.count("returns", int(now), m, fleet.r_cat[rid])
+        self.recorder.count("returns", int(now), m, fleet.r_cat[fleet.r_row(rid)])
         self.stock.triage([dev], now)
 
     # ---- runs --------------------------------------------------------------------------------------------

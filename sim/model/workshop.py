@@ -24,15 +24,17 @@ events were scheduled; with continuous times such ties do not occur.
 from __future__ import annotations
 
 import heapq
-from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import Any, get_args
 
+import numpy as np
 import simpy
 
 from sim.config.schema import JobKind
 from sim.model.calendar import Calendar
+from sim.model.window import RowWindow
+from sim.output import SpillFolder
 
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)  # declared once, in the schema
 POOL_NAMES = ("reconditioning_technicians", "service_technicians", "consultants")
@@ -42,23 +44,36 @@ def _nothing() -> None:
     return None
 
 
-class JobLog:
-    """Columnar record of every job: who, what, when (days) and working-clock span (hours)."""
+JOB_COLUMNS = {
+    "pool": "b", "kind": "b", "depot": "h", "municipality": "h", "category": "h", "device": "q",
+    "created": "d", "start": "d", "end": "d", "hours": "d", "w_start": "d", "w_end": "d", "ref": "q",
+}  # fmt: skip
 
-    def __init__(self) -> None:
-        self.pool = array("b")
-        self.kind = array("b")
-        self.depot = array("h")
-        self.municipality = array("h")
-        self.category = array("h")
-        self.device = array("q")
-        self.created = array("d")
-        self.start = array("d")
-        self.end = array("d")
-        self.hours = array("d")
-        self.w_start = array("d")
-        self.w_end = array("d")
-        self.ref = array("q")  # order id for fittings, rental id for other jobs (-1: initial backlog)
+
+class JobLog:
+    """Columnar record of every job: who, what, when (days) and working-clock span (hours).
+
+    Job ``j``'s values are at position ``row(j)`` of each column: jobs done are flushed to disk at year
+    starts (:meth:`flush`, see sim/model/window.py).
+    """
+
+    def __init__(self, folder: SpillFolder | None = None) -> None:
+        self.window = RowWindow("jobs", JOB_COLUMNS, folder if folder is not None else SpillFolder())
+        cols = self.window.columns
+        self.pool = cols["pool"]
+        self.kind = cols["kind"]
+        self.depot = cols["depot"]
+        self.municipality = cols["municipality"]
+        self.category = cols["category"]
+        self.device = cols["device"]
+        self.created = cols["created"]
+        self.start = cols["start"]
+        self.end = cols["end"]
+        self.hours = cols["hours"]
+        self.w_start = cols["w_start"]
+        self.w_end = cols["w_end"]
+        self.ref = cols["ref"]  # order id for fittings, rental id for other jobs (-1: initial backlog)
+        self.row = self.window.row
         # called before each job is logged (the engine reports the work-order needs due by then, see
         # sim/model/fleet.py)
         self.before_add: Callable[[], None] = _nothing
@@ -89,10 +104,24 @@ class JobLog:
         self.w_start.append(float("nan"))
         self.w_end.append(float("nan"))
         self.ref.append(ref)
-        return len(self.pool) - 1
+        window = self.window
+        job = window.count
+        window.count = job + 1
+        return job
 
     def __len__(self) -> int:
-        return len(self.pool)
+        return self.window.count
+
+    def flush(self, now: float, pending: set[int]) -> None:
+        """Write the jobs done by ``now`` to disk, except those logged since the last flush or the run's start
+        and the ``pending`` ones (completions not yet processed by their pool)."""
+        window = self.window
+        end = np.frombuffer(self.end, dtype=np.float64)
+        done = end < now  # a job not started has no end (NaN)
+        del end
+        if pending:
+            done &= ~np.isin(window.ids(), np.fromiter(pending, dtype=np.int64, count=len(pending)))
+        window.flush(done)
 
 
 class ServerPool:
@@ -151,7 +180,8 @@ class ServerPool:
         if self._busy < self.servers[int(now)]:
             self._start(job, now)
         else:
-            self.queues[self.rank[self.log.kind[job]]].append(job)
+            log = self.log
+            self.queues[self.rank[log.kind[log.row(job)]]].append(job)
 
     def submit_at(self, job: int, when: float) -> None:
         """Submit ``job`` at ``when`` (not before now): a SimPy event, or the pool's heap without feedback."""
@@ -167,13 +197,14 @@ class ServerPool:
     def _start(self, job: int, now: float) -> None:
         cal, log = self.calendar, self.log
         self._busy += 1
+        p = log.row(job)
         w0 = cal.work_clock(now)
-        w1 = w0 + log.hours[job] * self.inflate
+        w1 = w0 + log.hours[p] * self.inflate
         end = cal.from_work_clock(w1)
-        log.start[job] = cal.next_open(now)
-        log.w_start[job] = w0
-        log.w_end[job] = w1
-        log.end[job] = end
+        log.start[p] = cal.next_open(now)
+        log.w_start[p] = w0
+        log.w_end[p] = w1
+        log.end[p] = end
         if self.feedback:
             self.env.timeout(end - now, value=job).callbacks.append(self._finish)
         else:
@@ -183,7 +214,8 @@ class ServerPool:
     def _finish(self, event: Any) -> None:
         job: int = event.value
         self._busy -= 1
-        self.on_done[self.log.kind[job]](job)
+        log = self.log
+        self.on_done[log.kind[log.row(job)]](job)
         self._pull(self.env.now)
 
     def _settle(self, now: float) -> None:
@@ -192,16 +224,17 @@ class ServerPool:
         ends = self._ends
         while ends and ends[0][0] <= now:
             t, _, job = heapq.heappop(ends)
+            log = self.log
             if job >= 0:  # a completion
                 self._busy -= 1
-                self.on_done[self.log.kind[job]](job)
+                self.on_done[log.kind[log.row(job)]](job)
                 self._pull(t)
             else:  # a submission due at t
                 job = -job - 1
                 if self._busy < self.servers[int(t)]:
                     self._start(job, t)
                 else:
-                    self.queues[self.rank[self.log.kind[job]]].append(job)
+                    self.queues[self.rank[log.kind[log.row(job)]]].append(job)
 
     def settle(self, until: float) -> None:
         """Process the completions and submissions before ``until`` (the end of the run: later ones never
@@ -209,6 +242,10 @@ class ServerPool:
         ends = self._ends
         while ends and ends[0][0] < until:
             self._settle(ends[0][0])
+
+    def pending(self) -> list[int]:
+        """Jobs whose completion this pool has not processed yet (without feedback: in its heap)."""
+        return [job for _, _, job in self._ends if job >= 0]
 
     def pull(self) -> None:
         """Start queued jobs while servers are free (called at completions and at each workday start)."""
