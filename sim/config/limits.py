@@ -20,7 +20,10 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 
 # work of one run, estimated from the config before anything is allocated (see sim.config.workload):
 # orders, devices on rent at the start and the work orders drawn for every rental. Västmanland over 10 years
-# is about 1.4 million (about 20 s and 1 GB today); a region ten times larger over 20 years about 30 million.
+# is about 2.1 million (about 30 CPU s and 0.42 GB for the model, 2026-11-23); a region ten times larger over
+# 10 years 21 million (2.1 GB), over 20 years 80 million: measured at 4.8 GB for the model alone (11 CPU
+# minutes) after the records were flushed per year, still above the 4 GB a run may take (issue 12), so it
+# stays refused (docs/performance.md, "Records flushed per year").
 MAX_RUN_WORK = 40_000_000
 
 # experiments: scenario points (scenarios x grid combinations), each validated before the batch starts

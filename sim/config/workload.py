@@ -88,15 +88,18 @@ def check_work(s: Scenario) -> list[str]:
     ]
 
 
-# Peak memory of one run from its work (measured with benchmarks/bench_run.py, docs/performance.md): the
-# interpreter with numpy, pandas and SimPy imported, plus about 420-450 bytes per unit of work for the
-# model's state, records and output tables (10-year Västmanland: 1.36 million units, 730 MB peak; 10x
-# Västmanland over 10 years: 13.6 million). A batch run adds economics and the summary: the per-unit figure
-# is rounded up to 600 bytes so that the estimate errs on the high side. The base: importing sim.model
-# (numpy, pandas, scipy, SimPy) peaks at 174 MB and a 2-year run of the tiny test region, with the warm
-# start's 15 years of history (arrays freed before the run starts), at 201 MB (measured 2026-11-23).
+# Peak memory of one run from its work (measured with benchmarks/bench_run.py and /usr/bin/time, see
+# docs/performance.md, "Records flushed per year", 2026-11-23): the interpreter with numpy, pandas and SimPy
+# imported, plus per unit of work about 90-100 bytes for the model's state, records and output tables
+# (10-year Västmanland: 2.10 million units, 424 MB peak; 10x Västmanland over 10 years: 21.0 million, 2 071
+# MB) and about 290 bytes with the economics, which still reads whole tables (`hmsim run` of 10-year
+# Västmanland end to end: 818 MB). A batch run has the economics and the summary: the figure is rounded up
+# to 350 bytes so that the estimate errs on the high side (more so for long horizons, whose estimated work
+# grows faster than the records that stay in memory). The base: importing sim.model (numpy, pandas, scipy,
+# SimPy) peaks at 174 MB and a 2-year run of the tiny test region, with the warm start's 15 years of
+# history (arrays freed before the run starts), at 201 MB (measured 2026-11-23).
 BASE_MEMORY_MB = 210.0
-MEMORY_BYTES_PER_WORK = 600.0
+MEMORY_BYTES_PER_WORK = 350.0
 
 
 def estimate_memory_mb(s: Scenario) -> float:

@@ -1,4 +1,9 @@
-"""Build the RunOutput tables from a finished Simulation (pandas only here, at the edge).
+"""Build the RunOutput tables from a finished run's records (pandas only here, at the edge).
+
+:func:`collect` reads what :meth:`sim.model.engine.Simulation.records` hands over (:class:`RunRecords`: the
+scenario, calendar, recorder, fleet, job log, order book, staff per day, ...), never the Simulation itself.
+Rentals, jobs, deliveries and route stops closed before the last year start are on disk
+(:mod:`sim.model.window`); each chunk of rows is read back from disk and memory together.
 
 A table of more than ``chunk_rows`` rows (rentals, devices, deliveries, jobs, the timeseries of a long or
 large run) is built a chunk of rows at a time and each chunk is spilled to disk as soon as it is made

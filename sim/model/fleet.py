@@ -15,6 +15,10 @@ needs) before any other job is logged, so that job ids keep the order of one eve
 among themselves and their effects are those of one event each (equal times keep the bucket's order, as
 SimPy's event ids would); only a rental end dropped off at the depot (it reaches the workshop at its own
 time) keeps its event.
+
+A rental's values are at row ``r_row(rid)`` of the ``r_*`` columns, not at ``rid``: at each year start the
+rentals that are over (ended, and their device triaged, or lost) are flushed to disk (:meth:`Fleet.flush`,
+sim/model/window.py), so index the columns only through ``r_row``.
 """
 
 from __future__ import annotations
