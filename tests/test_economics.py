@@ -21,6 +21,7 @@ from sim.config.economics import Capitalisation, Economics
 from sim.economics import check_money, compute
 from sim.economics.accounts import ledgers
 from sim.economics.assets import assets
+from sim.economics.costs import operating_costs
 from sim.economics.ledger import MoneyError
 from sim.economics.periods import Months, integrate
 from sim.economics.revenue import DAYS_PER_YEAR, rent
@@ -198,6 +199,53 @@ def test_settlement_rules_by_hand() -> None:
     assert markup_follow_up_repayment(
         400.0, 500.0, {"A": 3.0, "B": 1.0}, settle_deficits=True
     ) == pytest.approx({"A": -75.0, "B": -25.0})
+
+
+def test_summer_substitutes_move_staff_cost_into_the_summer_weeks_not_out_of_the_year() -> None:
+    """Each person's 4 weeks of leave in the 6 summer weeks (ISO 27-32) while the DES keeps 0.6 of the
+    capacity there: substitutes work 4 - 0.4 x 6 = 1.6 weeks per FTE, s = 1.6 / (52.18 + 1.6) of the year's
+    cost, booked by the summer weeks' days (2023: 3 July - 13 August, 29 days in July and 13 in August);
+    each year's total is unchanged and administration hires none."""
+    scenario = load_scenario(DATA / "tiny_economics.yaml", ["horizon.years=2"])
+    route_stops = pd.DataFrame({"date": [], "deliveries": [], "pickup_orders": [], "km": []})
+    jobs = pd.DataFrame({"kind": pd.Series([], dtype=str), "created_day": pd.Series([], dtype=float)})
+
+    months = Months.of(date(2023, 1, 1), 731)  # 2023 and 2024 whole
+
+    def staff(econ_: Economics) -> dict[str, np.ndarray]:
+        return operating_costs(scenario, econ_, route_stops, jobs, months)
+
+    even = staff(econ())
+    summer = staff(econ(costs__summer_substitutes={"leave_weeks": 4.0}))
+    s = 1.6 / (365.25 / 7 + 1.6)
+    warehouse = 2 * 500000.0  # fte x SEK per year, 2023
+    got = summer["cost_staff_warehouse"]
+    assert got[0] == pytest.approx(warehouse * (1 - s) / 12)  # January
+    assert got[6] == pytest.approx(warehouse * ((1 - s) / 12 + s * 29 / 42))  # July
+    assert got[7] == pytest.approx(warehouse * ((1 - s) / 12 + s * 13 / 42))  # August
+    assert got[12] == pytest.approx(1.03 * warehouse * (1 - s) / 12)  # January 2024
+    for name in ("technicians", "consultants", "warehouse", "drivers", "customer_service", "administration"):
+        account = f"cost_staff_{name}"
+        for y in (2023, 2024):
+            year = months.year_of_month() == y
+            assert summer[account][year].sum() == pytest.approx(even[account][year].sum(), rel=1e-12), name
+    np.testing.assert_allclose(summer["cost_staff_administration"], even["cost_staff_administration"])
+    # at or below the DES's own absence (0.4 x 6 = 2.4 weeks) there are no substitutes: evenly
+    for leave in (2.4, 1.0):
+        none = staff(econ(costs__summer_substitutes={"leave_weeks": leave}))
+        np.testing.assert_allclose(none["cost_staff_warehouse"], even["cost_staff_warehouse"])
+
+
+def test_summer_leave_beyond_the_summer_weeks_is_rejected() -> None:
+    result = hmsim(
+        "validate",
+        str(DATA / "tiny_economics.yaml"),
+        "--set",
+        "economics.costs.summer_substitutes.leave_weeks=7",
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "economics.costs.summer_substitutes.leave_weeks: 7.0" in line and "6 summer weeks" in line
 
 
 def test_norrbotten_q1_2025_repayment_table() -> None:

@@ -169,6 +169,15 @@ def _check_economics(s: Scenario, cats: set[str]) -> list[str]:
                         "ledger account",
                     )
                 )
+    summer = econ.costs.summer_substitutes
+    weeks = s.calendar.summer_weeks[1] - s.calendar.summer_weeks[0] + 1
+    if summer.leave_weeks is not None and summer.leave_weeks > weeks:
+        # below the DES's own absence ((1 - summer_staffing) x weeks) is allowed: no substitutes then, so
+        # that a sensitivity analysis can vary summer_staffing alone
+        problems.append(
+            f"economics.costs.summer_substitutes.leave_weeks: {summer.leave_weeks} is more than the {weeks} "
+            f"summer weeks (calendar.summer_weeks {list(s.calendar.summer_weeks)})"
+        )
     for c in econ.rent.monthly_fee_sek:
         if c not in cats:
             problems.append(_unknown("economics.rent.monthly_fee_sek", c, cats, "category"))

@@ -38,6 +38,44 @@ class Staff(Model):
     administration: StaffFunction = param(..., "-", "-", "management, administration, purchasing, IT support")
 
 
+StaffFunctionName = Literal[
+    "technicians", "consultants", "warehouse", "drivers", "customer_service", "administration"
+]
+
+
+class SummerSubstitutes(Model):
+    """The part of a year's staff cost paid to summer substitutes, booked in the summer weeks' months.
+
+    Each person takes ``leave_weeks`` of leave within ``calendar.summer_weeks``; the DES keeps
+    ``calendar.summer_staffing`` of the capacity present there, substitutes included, so substitutes work
+    ``leave_weeks - (1 - summer_staffing) x summer weeks`` weeks per FTE and year. Their share of the
+    year's cost of a function is those weeks x ``relative_cost`` over the 52 paid weeks of the permanent
+    staff plus them; the yearly cost is unchanged (docs/economics.md, "Summer substitutes")."""
+
+    leave_weeks: float | None = param(
+        None,
+        "weeks per FTE and year",
+        "per region",
+        "each person's leave within calendar.summer_weeks (None: staff costs booked evenly over the months)",
+        ge=0,
+        le=53,
+    )
+    relative_cost: float = param(
+        1.0,
+        "share",
+        "assumption",
+        "a substitute's cost per week relative to the permanent staff's",
+        gt=0,
+        le=3,
+    )
+    functions: list[StaffFunctionName] = param(
+        ["technicians", "consultants", "warehouse", "drivers", "customer_service"],
+        "-",
+        "assumption",
+        "staff functions that hire summer substitutes",
+    )
+
+
 class TransportCost(Model):
     sek_per_km: float = param(0.0, "SEK per km", "per region", "running cost per km", ge=0)
     sek_per_stop: float = param(0.0, "SEK per stop", "per region", "cost per delivery or pickup stop", ge=0)
@@ -55,6 +93,9 @@ class Costs(Model):
         0.0, "SEK per year", "governance_options_norrbotten_2020.csv", "governance and administration", ge=0
     )
     transport: TransportCost = param(TransportCost(), "-", "-", "transport cost drivers")
+    summer_substitutes: SummerSubstitutes = param(
+        SummerSubstitutes(), "-", "-", "summer substitutes' part of the staff cost, booked in the summer"
+    )
     spare_parts_sek_per_repair: float = param(
         0.0, "SEK per corrective work order", "per region", "spare parts", ge=0
     )

@@ -4,6 +4,12 @@ Staff cost follows the configured staffing (technicians and consultants from the
 an FTE is given), not the hours worked; busy hours are reported beside it (``staff_table``). Fixed costs and
 staff grow by ``growth`` per year from the start year. Transport costs follow the simulated km and stops
 plus a fixed cost per vehicle; spare parts follow corrective work orders and reconditionings.
+
+Staff and fixed costs are booked evenly over the months, except the part of a staff function's yearly cost
+paid to summer substitutes (``costs.summer_substitutes``), booked in the months the calendar's summer weeks
+fall in (by their days; the same ISO weeks in which the DES staffs its pools at ``calendar.summer_staffing``,
+substitutes included). The yearly cost of every function is the same either way: the fitted annual cost
+per FTE is the year's cost of the function, its substitutes included (docs/economics.md).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.economics import Economics
-from sim.config.schema import Scenario
+from sim.config.schema import Calendar, Scenario
 from sim.economics.periods import Months, sum_by_month
 
 FUNCTIONS = ("technicians", "consultants", "warehouse", "drivers", "customer_service", "administration")
@@ -28,6 +34,46 @@ def month_share(months: Months) -> np.ndarray:
     starts = months.periods
     full = np.array([pd.Period(s, "M").days_in_month for s in starts], dtype=float)
     return lengths / full
+
+
+WEEKS_PER_YEAR = 365.25 / 7  # weeks the permanent staff are paid (leave is paid)
+
+
+def summer_weeks_per_fte(calendar: Calendar, leave_weeks: float) -> float:
+    """Weeks substitutes work per FTE and year: each person's ``leave_weeks`` within the summer weeks less
+    the absence the DES keeps there (``1 - summer_staffing`` of the capacity, substitutes included)."""
+    first, last = calendar.summer_weeks
+    return max(leave_weeks - (1.0 - calendar.summer_staffing) * (last - first + 1), 0.0)
+
+
+def summer_share(calendar: Calendar, econ: Economics) -> float:
+    """Share of a substitute-hiring function's yearly cost paid to summer substitutes (0 without them)."""
+    spec = econ.costs.summer_substitutes
+    if spec.leave_weeks is None:
+        return 0.0
+    paid = summer_weeks_per_fte(calendar, spec.leave_weeks) * spec.relative_cost
+    return paid / (WEEKS_PER_YEAR + paid)
+
+
+def summer_profile(calendar: Calendar, months: Months) -> np.ndarray:
+    """Per month of the run: the share of its calendar year's summer days (days in ISO weeks
+    ``calendar.summer_weeks``, as the DES's staffing) that fall in it within the run."""
+    first, last = calendar.summer_weeks
+    years = months.year_of_month()
+    start = np.datetime64(months.start, "D")
+    out = np.zeros(len(months))
+    for y in np.unique(years).tolist():
+        days = np.arange(np.datetime64(f"{y}-01-01"), np.datetime64(f"{y + 1}-01-01"))
+        week = pd.DatetimeIndex(days).isocalendar().week.to_numpy()
+        summer = (week >= first) & (week <= last)
+        total = int(summer.sum())
+        if total == 0:
+            continue
+        offset = (days - start).astype(np.int64)
+        for i in np.flatnonzero(years == y).tolist():
+            inside = summer & (offset >= months.bounds[i]) & (offset < months.bounds[i + 1])
+            out[i] = inside.sum() / total
+    return out
 
 
 def staff_fte(scenario: Scenario, econ: Economics) -> dict[str, float]:
@@ -53,11 +99,20 @@ def operating_costs(
     c = econ.costs
     share = month_share(months)
     years = months.year_of_month()
-    index = (1 + c.growth) ** (years - years[0]) * share / 12
+    growth = (1 + c.growth) ** (years - years[0])
+    index = growth * share / 12
+    substitutes = summer_share(scenario.calendar, econ)
+    seasonal = index
+    if substitutes > 0:  # the substitutes' part of the year in the summer months, the rest evenly
+        seasonal = growth * (
+            (1 - substitutes) * share / 12 + substitutes * summer_profile(scenario.calendar, months)
+        )
     out: dict[str, np.ndarray] = {}
     fte = staff_fte(scenario, econ)
+    hiring = set(c.summer_substitutes.functions)
     for name in FUNCTIONS:
-        out[f"cost_staff_{name}"] = fte[name] * getattr(c.staff, name).annual_cost_sek * index
+        profile = seasonal if name in hiring else index
+        out[f"cost_staff_{name}"] = fte[name] * getattr(c.staff, name).annual_cost_sek * profile
     out["cost_premises"] = c.premises_sek_per_year * index
     out["cost_it"] = c.it_sek_per_year * index
     out["cost_other"] = c.other_sek_per_year * index
