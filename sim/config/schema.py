@@ -230,6 +230,15 @@ class Municipality(Model):
     home_care_factor: float = param(
         1.0, "factor", "calibration", "multiplies the home-health-care share of its patients", ge=0, le=1000
     )
+    use_rate_factor: float = param(
+        1.0,
+        "factor",
+        "calibration",
+        "multiplies demand.use_rates for its inhabitants (devices per person beyond its age structure: care "
+        "needs, care organisation, sparsity); 1 = the county's rates",
+        ge=0,
+        le=100,
+    )
 
 
 class Route(Model):

@@ -33,10 +33,12 @@ def orders_per_year(s: Scenario) -> dict[str, float]:
     out: dict[str, float] = {}
     for c, rates in s.demand.use_rates.items():
         total = 0.0
-        for years in s.demand.population.values():
+        for muni, years in s.demand.population.items():
+            m = s.municipalities.get(muni)
+            factor = m.use_rate_factor if m is not None else 1.0
             for band, rate in rates.items():
                 persons = max((by_band.get(band, 0.0) for by_band in years.values()), default=0.0)
-                total += persons * rate / 1000.0
+                total += persons * rate * factor / 1000.0
         out[c] = total
     return out
 

@@ -1,8 +1,9 @@
 """Need arrivals: a non-homogeneous Poisson stream of orders per municipality x category.
 
 The expected orders of a municipality and category in year ``y`` are
-``sum over bands of population(m, band, y) x use_rate(c, band) / 1000 x trend(y)`` (population from
-:mod:`sim.demography`, with any ``demand.population_scenario``; the trend is ``(1 + growth)^(y - base_year)``,
+``sum over bands of population(m, band, y) x use_rate(c, band) / 1000 x factor(m) x trend(y)`` (population
+from :mod:`sim.demography`, with any ``demand.population_scenario``; ``factor(m)`` is the municipality's
+``use_rate_factor``, 1 unless a fit sets it; the trend is ``(1 + growth)^(y - base_year)``,
 so it also lowers past years). ``annual_rate(year)`` answers for any year of the population table (history
 from at least ``HISTORY_YEARS`` before the start, for the warm start) and of the horizon. Within the year the
 orders fall on prescribers' workdays in proportion to ``monthly_factor x weekday_weight`` (normalised per
@@ -84,9 +85,13 @@ class DemandModel:
         self.use = use
         base_year = d.trend.base_year if d.trend.base_year is not None else first_year
         trend = np.array([(1.0 + d.trend.growth) ** (y - base_year) for y in self.all_years])
-        # contribution[y, m, c, b] = persons x use rate x trend  (orders per year), over all_years
+        # contribution[y, m, c, b] = persons x use rate x municipality factor x trend (orders per year)
+        factor = np.array([scenario.municipalities[m].use_rate_factor for m in self.municipalities])
         self.contribution_all = (
-            self.population_all[:, :, None, :] * use[None, None, :, :] * trend[:, None, None, None]
+            self.population_all[:, :, None, :]
+            * use[None, None, :, :]
+            * factor[None, :, None, None]
+            * trend[:, None, None, None]
         )
         self.annual_all = self.contribution_all.sum(axis=3)  # [y, m, c]
         span = slice(self._offset, self._offset + len(self.years))
