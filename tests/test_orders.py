@@ -30,3 +30,14 @@ def test_orders_drawn_per_year_equal_the_whole_horizon_drawn_at_once(tiny_path: 
         assert np.array_equal(
             getattr(book.fates, name), getattr(whole.fates, name)[book.base :], equal_nan=True
         ), name
+
+
+def test_use_rate_factor_scales_one_municipalitys_expected_orders(tiny_path: Path) -> None:
+    """A municipality's ``use_rate_factor`` multiplies its expected orders in every year and category (the
+    warm start's history too) and leaves the other municipalities' alone."""
+    base = Simulation(load_scenario(tiny_path), 5).demand
+    scaled = Simulation(load_scenario(tiny_path, ["municipalities.Village.use_rate_factor=1.5"]), 5).demand
+    village, town = base.municipalities.index("Village"), base.municipalities.index("Town")
+    assert base.annual_all[:, village].sum() > 0
+    np.testing.assert_allclose(scaled.annual_all[:, village], 1.5 * base.annual_all[:, village], rtol=1e-12)
+    np.testing.assert_allclose(scaled.annual_all[:, town], base.annual_all[:, town], rtol=1e-12)
