@@ -32,10 +32,6 @@ KNOWN_OFF: dict[tuple[str, str], str] = {
     ("vastmanland_activity", "returns[all] 2023-01..2023-04"): (
         "budget-limited fit (one step): -3.3 % against a 3 % tolerance"
     ),
-    ("norrbotten_payers", "invoiced_share[Pajala] 2025Q1"): (
-        "out of reach: Pajala's home-care share is at its cap of 1 in every band (factor 7.9), so every "
-        "adult Pajala patient is municipal and the share is still -24 % with the transferred use rates"
-    ),
 }
 
 
