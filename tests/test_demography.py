@@ -155,6 +155,8 @@ def test_population_scenario_grows_the_band_as_stated_and_keeps_earlier_years() 
     trend = base.demand.trend  # the trend beyond demography multiplies every year (issue 8, section 2)
     start = trend.base_year if trend.base_year is not None else base.horizon.start_date.year
     extra *= (1.0 + trend.growth) ** (2030 - start)
+    # and by each municipality's use-rate factor (Pajala's is fitted, calibration/norrbotten_payers.yaml)
+    extra *= np.array([base.municipalities[m].use_rate_factor for m in d0.municipalities])[:, None]
     assert d1.annual_rate(2030) - d0.annual_rate(2030) == pytest.approx(extra)
 
 
