@@ -80,12 +80,12 @@ def _stock_levels(sim: Simulation, key: list[str], new: Scenario, day: int) -> N
 def _municipal_pays(sim: Simulation, new: Scenario, source: np.ndarray, cats: np.ndarray) -> np.ndarray:
     """Whether the municipality pays (the cost responsibility in force in ``new``) for orders (``source``
     >= 0) or initial rentals (``-(index + 1)``) of categories ``cats``."""
-    p = sim.orders.patients
-    cols: dict[str, np.ndarray] = {}
     from_order = source >= 0
+    p = sim.orders.select(source[from_order]).patients  # a year at a time, not the whole run's copy
+    cols: dict[str, np.ndarray] = {}
     for name in PATIENT_COLUMNS:
         col = np.zeros(source.size, dtype=bool)
-        col[from_order] = getattr(p, name)[source[from_order]]
+        col[from_order] = getattr(p, name)
         if not from_order.all():
             initial = np.concatenate([getattr(x, name) for x in sim.initial_patients])
             col[~from_order] = initial[-source[~from_order] - 1]

@@ -17,6 +17,7 @@ built at once and kept in memory, as before.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -242,27 +243,41 @@ def _timeseries(
     place_col: str,
     chunk_rows: int,
 ) -> None:
-    """The tidy counts (``counted``, tallied by ``rec``) and ``levels``, by metric when spilled."""
-    counts = [rec.tallied(metric) for metric in counted]
-    rows = sum(cells.size for cells, _ in counts) + int(np.count_nonzero(levels))
+    """The tidy counts (``counted``, tallied by ``rec``) and ``levels``, by metric when spilled.
 
-    def count_parts() -> Iterator[pd.DataFrame]:
-        for m, (cells, values) in enumerate(counts):
-            if cells.size:
-                yield _tidy_counts(cells, values, m, counted, places, categories, dates, place_col)
+    The metrics are tallied one at a time: while the rows so far fit one chunk their tallies are kept (the
+    table may be built at once), after that each metric's tally is made, turned into rows and spilled
+    before the next one is made."""
+    level_rows = int(np.count_nonzero(levels))
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    rows = level_rows
+    for metric in counted:
+        kept.append(rec.tallied(metric))
+        rows += kept[-1][0].size
+        if rows > chunk_rows:
+            break
+
+    def tidy(m: int, cells: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+        return _tidy_counts(cells, values, m, counted, places, categories, dates, place_col)
 
     if rows <= chunk_rows:
-        parts = [*count_parts()]
+        parts = [tidy(m, cells, values) for m, (cells, values) in enumerate(kept) if cells.size]
         if not parts:  # no events at all: the empty table of the right dtypes
-            parts = [_tidy_counts(*counts[0], 0, counted, places, categories, dates, place_col)]
+            parts = [tidy(0, *kept[0])]
         counted_rows = pd.concat(parts, ignore_index=True)
-        level_rows = _tidy(levels, level_names, places, categories, dates, place_col)
-        table = pd.concat([counted_rows, level_rows], ignore_index=True)
+        level_table = _tidy(levels, level_names, places, categories, dates, place_col)
+        table = pd.concat([counted_rows, level_table], ignore_index=True)
         tables[name] = _metric_category(table)
         return
 
     def by_metric() -> Iterator[pd.DataFrame]:
-        yield from count_parts()
+        for m in range(len(counted)):
+            cells, values = kept[m] if m < len(kept) else rec.tallied(counted[m])
+            if m < len(kept):
+                kept[m] = (cells[:0], values[:0])  # dropped once its rows are made
+            if cells.size:
+                yield tidy(m, cells, values)
+            del cells, values
         for m in range(len(level_names)):
             if levels[m].any():
                 yield _tidy(levels[m : m + 1], level_names, places, categories, dates, place_col, m)
@@ -324,25 +339,35 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
 
     _emit(tables, "rentals", len(fleet.rentals), chunk_rows, rentals, _payer_category)
 
-    state_all = np.asarray(fleet.state, dtype=np.int64)
+    def column(values: array, dtype: type | str) -> Callable[[int, int], np.ndarray]:
+        """Rows ``lo:hi`` of a register column as ``dtype``: a view of the typed array, only the chunk copied
+        (not the whole register)."""
+        view = np.frombuffer(values, dtype=values.typecode)
+        return lambda lo, hi: view[lo:hi].astype(dtype)
+
+    cat_of, depot_of = column(fleet.cat, np.int64), column(fleet.depot, np.int64)
+    tracked_of, price_of = column(fleet.tracked, bool), column(fleet.price, float)
+    purchased_of, initial_of = column(fleet.purchased, float), column(fleet.initial, bool)
+    cycles_of, state_of = column(fleet.cycles, np.int64), column(fleet.state, np.int64)
+    end_of = column(fleet.end, float)
 
     def devices(lo: int, hi: int) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "device": np.arange(lo, hi),
-                "category": _cat(np.asarray(fleet.cat)[lo:hi], cats),
-                "depot": _cat(np.asarray(fleet.depot)[lo:hi], depots),
-                "tracked": tracked[lo:hi],
-                "purchase_price": np.asarray(fleet.price, dtype=float)[lo:hi],
-                "purchased_day": np.asarray(fleet.purchased, dtype=float)[lo:hi],
-                "initial": np.asarray(fleet.initial, dtype=bool)[lo:hi],
-                "cycles": np.asarray(fleet.cycles, dtype=np.int64)[lo:hi],
-                "state": _cat(state_all[lo:hi], list(STATE_NAMES)),
-                "end_day": np.asarray(fleet.end, dtype=float)[lo:hi],
+                "category": _cat(cat_of(lo, hi), cats),
+                "depot": _cat(depot_of(lo, hi), depots),
+                "tracked": tracked_of(lo, hi),
+                "purchase_price": price_of(lo, hi),
+                "purchased_day": purchased_of(lo, hi),
+                "initial": initial_of(lo, hi),
+                "cycles": cycles_of(lo, hi),
+                "state": _cat(state_of(lo, hi), list(STATE_NAMES)),
+                "end_day": end_of(lo, hi),
             }
         )
 
-    _emit(tables, "devices", state_all.size, chunk_rows, devices)
+    _emit(tables, "devices", len(fleet.state), chunk_rows, devices)
 
     backordered = np.frombuffer(bytes(run.orders.backordered), dtype=np.uint8)
     kpi_parts: list[dict[str, pd.DataFrame]] = []  # per chunk of deliveries and of jobs

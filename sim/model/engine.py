@@ -100,14 +100,17 @@ class Simulation:
         ]
         self.demand = DemandModel(s, self.calendar)
         # the order book owns who serves each order (dated changes pass it their rule, sim/model/changes.py)
-        self.orders = OrderBook(self.demand, self.streams, self.days, self.muni_depot_array, self.K)
+        # closed rows of the records (rentals, jobs, deliveries, route stops) and the order book's past
+        # years go to disk at each year start
+        self.folder = SpillFolder("hmsim-records-")
+        self.orders = OrderBook(
+            self.demand, self.streams, self.days, self.muni_depot_array, self.K, self.folder
+        )
         # per-order state (grows as each year's orders are drawn)
         self.order_device = self.orders.device
         self.order_planned = self.orders.planned
         self.order_backordered = self.orders.backordered
         self.order_attempts = self.orders.attempts
-        # closed rows of the records (rentals, jobs, deliveries, route stops) go to disk at each year start
-        self.folder = SpillFolder("hmsim-records-")
         self.recorder = Recorder(self.days, self.M, self.K, self.C, self.folder)
         self.counts = self.recorder.muni_counts  # code arrays appended to directly in the hot path
         self.jobs = JobLog(self.folder)

@@ -6,12 +6,14 @@ horizon up front, so the numbers (and the order ids, which count from the run's 
 only the year being simulated is in memory at full width.
 
 What each order keeps for the whole run is small: its time, municipality, category, fitting flag and
-patient attributes (the output tables need them) and its state (device, planned day, backordered,
-delivery attempts), about 40 bytes. Its fate (:mod:`sim.model.fates`: duration, triage draws, work-order
-candidates, ...; over 100 bytes) is needed only until it is delivered, when the rental copies what it
-uses. Fates live in a window of the years that still have undelivered orders: a year's fates are dropped
-once all its orders are delivered (a year with an order that is never delivered stays to the end of the
-run). ``fates`` (and ``rows``, what a rental start reads) and the scalar columns ``install``,
+patient attributes (the output tables and dated changes need them: the years before the one being
+simulated are on disk, in the run's spill folder, read back a year at a time by
+:meth:`OrderBook.select`) and its state (place, device, planned day, backordered, delivery attempts: 16
+bytes, in memory for the whole run). Its fate (:mod:`sim.model.fates`: duration, triage draws,
+work-order candidates, ...; over 100 bytes) is needed only until it is delivered, when the rental copies
+what it uses. Fates live in a window of the years that still have undelivered orders: a year's fates are
+dropped once all its orders are delivered (a year with an order that is never delivered stays to the end
+of the run). ``fates`` (and ``rows``, what a rental start reads) and the scalar columns ``install``,
 ``install_hours``, ``fitting_delay``, ``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by
 ``order - base``.
 
@@ -27,12 +29,14 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
 from sim.model.demand import DemandModel, OrderStream, Patients, concat_streams
 from sim.model.fates import Fates
 from sim.model.rng import Streams
+from sim.output import SpillFolder
 
 PATIENT_FIELDS = tuple(f.name for f in fields(Patients))
 
@@ -63,6 +67,7 @@ class OrderBook:
         days: int,
         muni_depot: np.ndarray | None = None,
         depots: int = 1,
+        folder: SpillFolder | None = None,
     ) -> None:
         self.demand = demand
         # the depot serving each order: its municipality's, unless a rule of :meth:`serve_from` says otherwise
@@ -74,12 +79,20 @@ class OrderBook:
         self.days = days
         self.years = demand.year_bounds(days)
         self.next_year = 0  # index into years of the next year to draw
-        self._chunks: list[OrderStream] = []
+        # each drawn year's time, place, category, fitting and patients (for the tables and dated changes):
+        # the year being simulated in memory, earlier years on disk in ``folder`` (if given), read back by
+        # :meth:`select` a year at a time (the last one read is kept)
+        self.folder = folder
+        self._chunks: list[OrderStream | Path] = []
+        self._sizes: list[int] = []
+        self._loaded: tuple[int, OrderStream] | None = None
+        self._dtypes: dict[str, np.dtype] = {}
         # kept for the whole run, indexed by order id
         self.municipality = array("h")
         self.category = array("h")
-        self.device = array("q")  # the unit allocated (-1 none yet)
-        self.planned = array("q")  # the promised delivery day
+        # 4 bytes each (a device id or a day fits 32 bits; a larger value raises OverflowError, never wraps)
+        self.device = array("i")  # the unit allocated (-1 none yet)
+        self.planned = array("i")  # the promised delivery day
         self.backordered = bytearray()
         self.attempts = bytearray()  # delivery attempts
         # the current year: day_start[d - day0] is the id of day d's first order
@@ -112,8 +125,8 @@ class OrderBook:
         self.municipality.frombytes(chunk.municipality.astype(np.int16).tobytes())
         self.category.frombytes(chunk.category.astype(np.int16).tobytes())
         self._depot.frombytes(np.zeros(n, dtype=np.int16).tobytes())
-        self.device.frombytes(np.full(n, -1, dtype=np.int64).tobytes())
-        self.planned.frombytes(np.zeros(n, dtype=np.int64).tobytes())
+        self.device.frombytes(np.full(n, -1, dtype=np.int32).tobytes())
+        self.planned.frombytes(np.zeros(n, dtype=np.int32).tobytes())
         self.backordered.extend(bytes(n))
         self.attempts.extend(bytes(n))
         self.day0 = lo
@@ -125,7 +138,16 @@ class OrderBook:
             time=chunk.time, municipality=chunk.municipality, category=chunk.category, fitting=chunk.fitting,
             patients=chunk.patients, fates=Fates.concat([]), day_start=chunk.day_start,
         )  # fmt: skip
+        if self.folder is not None and self._chunks:
+            last = self._chunks[-1]
+            if isinstance(last, OrderStream):  # nothing reads it during the run except through select
+                self._chunks[-1] = self.folder.write(f"orders-year-{len(self._chunks) - 1:04d}", last)
+        if not self._chunks:
+            heads = ("time", "municipality", "category", "fitting")
+            self._dtypes = {f: getattr(keep, f).dtype for f in heads}
+            self._dtypes.update({f: getattr(keep.patients, f).dtype for f in PATIENT_FIELDS})
         self._chunks.append(keep)
+        self._sizes.append(n)
         self._full = None
         while self._live and self._live[0].open == 0:  # the window stays contiguous: oldest first
             del self._live[0]
@@ -215,16 +237,27 @@ class OrderBook:
                 return
 
     # ---- the whole run (output tables, tests) -----------------------------------------------------------
+    def _chunk(self, y: int) -> OrderStream:
+        """Year ``y``'s chunk, from memory or read back from disk (the last one read is kept)."""
+        chunk = self._chunks[y]
+        if isinstance(chunk, OrderStream):
+            return chunk
+        if self._loaded is None or self._loaded[0] != y:
+            self._loaded = None  # free the one kept before reading the next
+            self._loaded = (y, SpillFolder.read(chunk))
+        return self._loaded[1]
+
     def stream(self) -> OrderStream:
-        """Every order drawn so far with its time, place, category, fitting and patients (fates empty)."""
+        """Every order drawn so far with its time, place, category, fitting and patients (fates empty;
+        a concatenated copy of the whole run, read back from disk: for tests and small runs)."""
         if self._full is None:
-            self._full = concat_streams(self._chunks, self.days)
+            self._full = concat_streams([self._chunk(y) for y in range(len(self._chunks))], self.days)
         return self._full
 
     def select(self, ids: np.ndarray) -> OrderStream:
         """Orders ``ids`` (in that order) with their time, place, category, fitting and patients, read from
-        each year's chunk (no concatenated copy of the whole run, unlike :meth:`stream`; fates and
-        ``day_start`` empty)."""
+        each year's chunk, a year at a time (no concatenated copy of the whole run, unlike :meth:`stream`;
+        fates and ``day_start`` empty)."""
         if self._full is not None or len(self._chunks) <= 1:
             full = self.stream()
             return OrderStream(
@@ -233,20 +266,24 @@ class OrderBook:
                 patients=Patients(*(getattr(full.patients, f)[ids] for f in PATIENT_FIELDS)),
                 fates=Fates.concat([]), day_start=np.zeros(0, dtype=np.int64),
             )  # fmt: skip
-        firsts = np.cumsum([0, *(len(ch) for ch in self._chunks)])
+        firsts = np.cumsum([0, *self._sizes])
         year = np.searchsorted(firsts, ids, side="right") - 1
-        picks = [(ch, year == y) for y, ch in enumerate(self._chunks)]
-
-        def take(get: Callable[[OrderStream], np.ndarray]) -> np.ndarray:
-            out = np.empty(ids.size, dtype=get(self._chunks[0]).dtype)
-            for y, (ch, mask) in enumerate(picks):
-                out[mask] = get(ch)[ids[mask] - firsts[y]]
-            return out
-
+        getters: dict[str, Callable[[OrderStream], np.ndarray]] = {
+            "time": lambda ch: ch.time, "municipality": lambda ch: ch.municipality,
+            "category": lambda ch: ch.category, "fitting": lambda ch: ch.fitting,
+            **{f: _patient(f) for f in PATIENT_FIELDS},
+        }  # fmt: skip
+        # the dtypes of the first year's chunk, as before
+        out = {name: np.empty(ids.size, dtype=self._dtypes[name]) for name in getters}
+        for y in np.unique(year).tolist() if ids.size else []:
+            ch = self._chunk(y)
+            mask = year == y
+            rows = ids[mask] - firsts[y]
+            for name, get in getters.items():
+                out[name][mask] = get(ch)[rows]
         return OrderStream(
-            time=take(lambda ch: ch.time), municipality=take(lambda ch: ch.municipality),
-            category=take(lambda ch: ch.category), fitting=take(lambda ch: ch.fitting),
-            patients=Patients(*(take(_patient(f)) for f in PATIENT_FIELDS)),
+            time=out["time"], municipality=out["municipality"], category=out["category"],
+            fitting=out["fitting"], patients=Patients(*(out[f] for f in PATIENT_FIELDS)),
             fates=Fates.concat([]), day_start=np.zeros(0, dtype=np.int64),
         )  # fmt: skip
 
