@@ -135,6 +135,21 @@ def test_the_servers_follow_the_new_count_from_the_day_with_summer_staffing(tiny
     assert pool.servers[SPLIT_DAY:] == [round(1 * s) for s in staffing[SPLIT_DAY:]]
 
 
+def test_a_dated_consultant_count_acts_on_the_fitting_calendar(tiny_path: Path) -> None:
+    """Consultants' capacity acts through their fitting calendar: with no consultants from the date, no
+    fitting referred after it is booked, while every fitting before it is as in the paired run without the
+    change (same seed)."""
+    change = "changes=[{from: 2023-07-01, reason: test, set: {depots.Depot.consultants.count: 0}}]"
+    a, b = (run(load_scenario(tiny_path, c), 5)["jobs"] for c in ([], [change]))
+    fa, fb = (j[j["kind"].astype(str) == "fitting"].reset_index(drop=True) for j in (a, b))
+    early = fa["start_day"] < SPLIT_DAY
+    assert early.sum() >= 3  # the test has fittings before the date to compare
+    pd.testing.assert_series_equal(fa.loc[early, "start_day"], fb.loc[early, "start_day"])
+    late = fb["created_day"] >= SPLIT_DAY
+    assert late.sum() >= 3 and fa.loc[late, "start_day"].notna().any()
+    assert fb.loc[late, "start_day"].isna().all()
+
+
 @pytest.fixture(scope="module")
 def tiny_economy() -> tuple[Any, Any]:
     scenario = load_scenario(DATA / "tiny_economics.yaml", ["horizon.years=1.5"])

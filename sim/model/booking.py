@@ -45,17 +45,26 @@ class FittingBook:
         pool = depot.consultants
         self.share = pool.productive_share
         self.horizon = depot.fitting_booking_horizon_workdays
-        hours = calendar.hours_per_workday
-        workday = calendar.is_workday.tolist()
-        self.servers = [round(pool.count * s) for s in calendar.staffing.tolist()]
-        self.capacity = [
-            n * hours * self.share if w else 0.0 for n, w in zip(self.servers, workday, strict=True)
-        ]
+        self.servers = [0] * calendar.n_days
+        self.capacity = [0.0] * calendar.n_days
+        self.set_count(pool.count, 0)
         self.booked = [0.0] * calendar.n_days
         # workdays in order, and each day's position among them (next workday's position if closed)
-        self.workdays = [d for d, w in enumerate(workday) if w]
+        self.workdays = [d for d, w in enumerate(calendar.is_workday.tolist()) if w]
         self.position = (calendar.workday_number - calendar.is_workday).tolist()
         self.waiting: deque[tuple[int, int]] = deque()  # (job, earliest day)
+
+    def set_count(self, count: int, day: int) -> None:
+        """``count`` consultants from ``day`` on (at the start, and for a dated change of the pool's count):
+        each workday's fitting hours follow, summer staffing included. Fittings already booked on later days
+        keep their booking; the new capacity limits what is booked from now on."""
+        cal = self.calendar
+        hours = cal.hours_per_workday
+        staffing = cal.staffing.tolist()
+        workday = cal.is_workday.tolist()
+        for d in range(day, cal.n_days):
+            self.servers[d] = n = round(count * staffing[d])
+            self.capacity[d] = n * hours * self.share if workday[d] else 0.0
 
     def _horizon_end(self, today: int) -> int:
         """The last bookable day (``horizon`` workdays after today)."""

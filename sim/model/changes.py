@@ -5,7 +5,8 @@ key pattern has an applier here (:data:`APPLIERS`, a registry; a model key witho
 takes effect at 00:00 of its day:
 
 - staff counts per pool: the pool's servers from that day on (``ServerPool.servers`` is per day, so the
-  change is written into it when the run is built; summer staffing still applies);
+  change is written into it when the run is built; summer staffing still applies), and for consultants
+  also their fitting calendar's daily hours (``FittingBook.set_count``), where their capacity acts;
 - route vehicles and capacity: the route's capacity is reset by an event at 00:00 of the day;
 - route weekdays: the routes running on each day from that day on, and the promised delivery day of
   orders planned from that day on (orders planned earlier keep the promise made under the old timetable);
@@ -50,8 +51,11 @@ PATIENT_COLUMNS = ("child", "special_housing", "home_care", "unit_device", "unit
 
 def _staff_count(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
     depot, pool_name = key[1], key[2]
-    pool = sim.pools[sim.depot_index[depot]][POOL_NAMES.index(pool_name)]
-    pool.set_count(getattr(new.depots[depot], pool_name).count, sim.calendar.staffing.tolist(), day)
+    k = sim.depot_index[depot]
+    count = getattr(new.depots[depot], pool_name).count
+    sim.pools[k][POOL_NAMES.index(pool_name)].set_count(count, sim.calendar.staffing.tolist(), day)
+    if pool_name == "consultants":  # their fittings are booked into the calendar, which holds the capacity
+        sim.fitting_books[k].set_count(count, day)
 
 
 def _route_capacity(sim: Simulation, key: list[str], new: Scenario, day: int) -> None:
