@@ -215,6 +215,35 @@ class Fleet:
             self.tracked_kc[k * self.C + c] += sum(tracked)
         return first
 
+    def add_devices(
+        self,
+        c: int,
+        k: int,
+        purchased: np.ndarray,
+        state: int,
+        tracked: np.ndarray,
+        price: np.ndarray,
+        cycles: np.ndarray,
+    ) -> int:
+        """Register initial devices with the given attributes at once (as :meth:`new_device` per device with
+        ``initial=True`` would); returns the first id."""
+        first = len(self.cat)
+        n = len(purchased)
+        tracked = np.asarray(tracked, dtype=bool)
+        self.cat.extend([c] * n)
+        self.depot.extend([k] * n)
+        self.tracked.frombytes(tracked.astype(np.int8).tobytes())
+        self.price.frombytes(np.asarray(price, dtype=np.float64).tobytes())
+        self.purchased.frombytes(np.asarray(purchased, dtype=np.float64).tobytes())
+        self.initial.extend([1] * n)
+        self.cycles.frombytes(np.asarray(cycles, dtype=np.int64).tobytes())
+        self.state.extend([state] * n)
+        self.end.extend([math.nan] * n)
+        self.rental.extend([-1] * n)
+        if self.rented[c]:
+            self.tracked_kc[k * self.C + c] += int(np.count_nonzero(tracked))
+        return first
+
     # ---- what the fleet holds (state invariants, sim/model/invariants.py) -----------------------------
     def holdings(self) -> list[Holding]:
         """``(device state, devices its counters hold, what)`` for the states the fleet keeps counters of."""
@@ -317,6 +346,53 @@ class Fleet:
         if hi > lo:
             self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
         return rid
+
+    def start_rentals_in_progress(
+        self, first: int, sources: range, m: int, begin: np.ndarray, fates: FateRows
+    ) -> None:
+        """Put devices ``first, first + 1, ...`` on rent in municipality ``m`` at time 0 as rentals in
+        progress that began at ``begin`` (< 0), with fate rows ``0, 1, ...`` and the given ``sources`` (the
+        warm start: as :meth:`start_rental` per device in that order would, with the columns filled at
+        once)."""
+        n = len(begin)
+        if n == 0:
+            return
+        c, k = self.cat[first], self.depot[first]
+        begin = np.asarray(begin, dtype=np.float64)
+        end = begin + np.frombuffer(fates.duration, dtype=np.float64)[:n]
+        window = self.rentals
+        rid0 = window.count
+        window.count = rid0 + n
+        p0 = rid0 - window.shift
+        devices = range(first, first + n)
+        self.r_device.extend(devices)
+        self.r_source.extend(sources)
+        self.r_muni.extend([m] * n)
+        self.r_depot.extend([k] * n)
+        self.r_cat.extend([c] * n)
+        self.r_start.frombytes(begin.tobytes())
+        self.r_end.frombytes(end.tobytes())
+        self.r_returned.extend([-1] * n)
+        self.r_will_return.extend(fates.returned[:n])
+        self.r_dropoff.extend(fates.dropoff[:n])
+        self.r_u_group.extend(fates.u_group[:n])
+        self.r_u_scrap.extend(fates.u_scrap[:n])
+        self.r_u_work.extend(fates.u_work[:n])
+        self.r_recon_hours.extend(fates.recondition_hours[:n])
+        self.rental[first : first + n] = array("q", range(rid0, rid0 + n))
+        self.state[first : first + n] = array("b", [ON_RENT] * n)
+        self.cycles[first : first + n] = array("q", [x + 1 for x in self.cycles[first : first + n]])
+        idx = m * self.C + c
+        self.onrent_mc[idx] += n
+        self.onrent_tracked_mc[idx] += sum(self.tracked[first : first + n])
+        ends = end.tolist()
+        begins = begin.tolist()
+        offset = fates.wo_offset
+        for i in range(n):
+            self._schedule_end(rid0 + i, p0 + i, ends[i])
+            lo, hi = offset[i], offset[i + 1]
+            if hi > lo:
+                self._plan_work_orders(first + i, rid0 + i, begins[i], ends[i], 0.0, fates, lo, hi)
 
     def _plan_work_orders(
         self, dev: int, rid: int, begin: float, end: float, now: float, fates: FateRows, lo: int, hi: int

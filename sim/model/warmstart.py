@@ -96,19 +96,30 @@ def simulate_history(
     on_rent_end = np.zeros(n_years)
     pool_purchased = np.zeros(0)
     pool_cycles = np.zeros(0, dtype=np.int64)
-    # rentals ending in step s: buckets[s] = list of (purchased, cycles, end)
-    buckets: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_steps)]
+    # rentals ending before time 0 and not yet triaged, in the order they were drawn (step by step, each
+    # step's in start order): purchase day, cycles, end and the step they end in. A step's ended rentals are
+    # selected from these with one mask, so they keep that order (a bucket per end step, filled part by part,
+    # cost hundreds of small array operations per step)
+    wait_purchased = np.zeros(0)
+    wait_cycles = np.zeros(0, dtype=np.int64)
+    wait_end = np.zeros(0)
+    wait_step = np.zeros(0, dtype=np.int64)
     running: list[tuple[np.ndarray, ...]] = []  # (muni, start, duration, purchased, cycles) beyond time 0
     on_rent = 0
     for s in range(n_steps):
         t0, t1 = float(edges[s]), float(edges[s + 1])
         y = min(int((t0 + span) // DAYS_PER_YEAR), n_years - 1)
         # rentals that ended in the previous step: triage (lost, scrapped or back to the pool)
-        if s > 0 and buckets[s - 1]:
-            pool_purchased, pool_cycles, on_rent = _triage(
-                gen, cat, buckets[s - 1], pool_purchased, pool_cycles, on_rent, stats, y
-            )
-            buckets[s - 1] = []
+        if s > 0 and wait_step.size:
+            ended = wait_step == s - 1  # the earliest step still waiting: no rental ends before its own step
+            if ended.any():
+                pool_purchased, pool_cycles, on_rent = _triage(
+                    gen, cat, wait_purchased[ended], wait_cycles[ended], wait_end[ended], pool_purchased,
+                    pool_cycles, on_rent, stats, y,
+                )  # fmt: skip
+                left = ~ended
+                wait_purchased, wait_cycles = wait_purchased[left], wait_cycles[left]
+                wait_end, wait_step = wait_end[left], wait_step[left]
         # this step's orders, reuse first (oldest return first), else a new unit
         counts = gen.poisson(rates[y] * (t1 - t0) / DAYS_PER_YEAR)
         n = int(counts.sum())
@@ -133,13 +144,12 @@ def simulate_history(
                 )
             within = ~beyond
             if within.any():
-                idx = np.nonzero(within)[0]
-                idx = idx[np.argsort(step[idx], kind="stable")]
-                bounds = np.flatnonzero(np.diff(step[idx])) + 1
-                for part in np.split(idx, bounds):
-                    buckets[int(step[part[0]])].append((purchased[part], cycles[part], end[part]))
+                wait_purchased = np.concatenate([wait_purchased, purchased[within]])
+                wait_cycles = np.concatenate([wait_cycles, cycles[within]])
+                wait_end = np.concatenate([wait_end, end[within]])
+                wait_step = np.concatenate([wait_step, step[within]])
         if s + 1 == n_steps or int((t1 + span) // DAYS_PER_YEAR) != int((t0 + span) // DAYS_PER_YEAR):
-            pending = sum(part[2].size for part in buckets[s])  # ended in this step, triaged next step
+            pending = int(np.count_nonzero(wait_step == s))  # ended in this step, triaged next step
             on_rent_end[y] = on_rent - pending
     if running:
         muni, start, duration, purchased, cycles = (np.concatenate(col) for col in zip(*running, strict=True))
@@ -164,16 +174,17 @@ def simulate_history(
 def _triage(
     gen: np.random.Generator,
     cat: Category,
-    ended: list[tuple[np.ndarray, ...]],
+    purchased: np.ndarray,
+    cycles: np.ndarray,
+    end: np.ndarray,
     pool_purchased: np.ndarray,
     pool_cycles: np.ndarray,
     on_rent: int,
     stats: np.ndarray,
     y: int,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Ended rentals (``(purchased, cycles, end)`` parts): lost, scrapped, or appended to the reuse pool in
-    order of their end; returns the pool and the number still on rent."""
-    purchased, cycles, end = (np.concatenate(col) for col in zip(*ended, strict=True))
+    """Ended rentals (purchase day, cycles, end): lost, scrapped, or appended to the reuse pool in order of
+    their end; returns the pool and the number still on rent."""
     u = gen.random((end.size, 2))
     returned = u[:, 0] < cat.return_share
     age = (end - purchased) / DAYS_PER_YEAR
@@ -263,20 +274,9 @@ def add_rentals_in_progress(
     sim.initial_patients.append(patients)
     if prior_cycles is None:
         prior_cycles = ((age_days - elapsed) // (mean_days + TURNAROUND_DAYS)).astype(np.int64)
-    cycles = prior_cycles.tolist()
-    rows = fates.rows()
-    for i in range(len(elapsed)):
-        dev = fleet.new_device(
-            c,
-            k,
-            -float(age_days[i]),
-            initial=True,
-            state=ON_RENT,
-            tracked=bool(tracked[i]),
-            price=float(price[i]),
-            cycles=int(cycles[i]),
-        )
-        fleet.start_rental(dev, -(first + i + 1), m, 0.0, rows, i, start=-float(elapsed[i]))
+    first_dev = fleet.add_devices(c, k, -age_days, ON_RENT, tracked, price, prior_cycles)
+    sources = range(-(first + 1), -(first + len(elapsed) + 1), -1)
+    fleet.start_rentals_in_progress(first_dev, sources, m, -elapsed, fates.rows())
 
 
 def _initial_stock(sim: Simulation) -> None:
