@@ -224,28 +224,33 @@ class DepotStock:
         """Returned devices at the depot: scrap, recondition by a technician, or restock directly."""
         fleet = self.fleet
         counts = self.recorder.muni_counts
+        scrapped, recondition_work_orders = counts["scrapped"], counts["recondition_work_orders"]
         C = self.C
         day_base = int(t) * self.recorder.M
+        cat, rental, purchased = fleet.cat, fleet.rental, fleet.purchased
+        cycles, state = fleet.cycles, fleet.state
+        r_muni, r_u_scrap, r_u_work = fleet.r_muni, fleet.r_u_scrap, fleet.r_u_work
+        window = fleet.rentals
+        base, shift = window.base, window.shift  # no flush during a triage
         for dev in devices:
-            c = fleet.cat[dev]
-            rid = fleet.rental[dev]
-            p = fleet.r_row(rid)
-            m = fleet.r_muni[p]
-            age = (t - fleet.purchased[dev]) / DAYS_PER_YEAR
+            c = cat[dev]
+            rid = rental[dev]
+            p = rid - shift if rid >= base else window.row(rid)
+            m = r_muni[p]
+            age = (t - purchased[dev]) / DAYS_PER_YEAR
             p_scrap = self.scrap_old_p[c] if age >= self.scrap_age[c] else self.scrap_p[c]
-            u_scrap, u_work = fleet.r_u_scrap[p], fleet.r_u_work[p]
-            if fleet.cycles[dev] >= self.max_cycles[c] or u_scrap < p_scrap:
-                fleet.state[dev] = SCRAPPED
+            if cycles[dev] >= self.max_cycles[c] or r_u_scrap[p] < p_scrap:
+                state[dev] = SCRAPPED
                 fleet.end[dev] = t
-                counts["scrapped"].append((day_base + m) * C + c)
+                scrapped.append((day_base + m) * C + c)
                 if fleet.tracked[dev]:
                     fleet.tracked_kc[fleet.depot[dev] * C + c] -= 1
-            elif u_work < self.wo_share[c]:
-                fleet.state[dev] = IN_WORKSHOP
+            elif r_u_work[p] < self.wo_share[c]:
+                state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
                 self.in_workshop_kc[k * C + c] += 1
                 job = self.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[p], ref=rid)
-                counts["recondition_work_orders"].append((day_base + m) * C + c)
+                recondition_work_orders.append((day_base + m) * C + c)
                 self.pools[k][RECON_POOL].submit(job)
             else:
                 self.put(dev, t, reconditioned=True)
@@ -262,7 +267,8 @@ class DepotStock:
     def reconditioned(self, job: int) -> None:
         """A reconditioning job is done: the unit is ready for re-issue."""
         jobs = self.jobs
-        dev = jobs.device[jobs.row(job)]
+        w = jobs.window
+        dev = jobs.device[job - w.shift if job >= w.base else w.row(job)]
         self.in_workshop_kc[self.fleet.depot[dev] * self.C + self.fleet.cat[dev]] -= 1
         self.put(dev, self.env.now, reconditioned=True)
 

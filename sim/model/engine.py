@@ -120,7 +120,7 @@ class Simulation:
         self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned, self.folder)
         fleet = self.fleet
         # work-order needs take no event (sim/model/fleet.py): those due are reported before a job is logged
-        self.jobs.before_add = lambda: fleet.settle_work_orders(env.now)
+        self.jobs.before_add = fleet.settle_work_orders_now
         self.pools: list[list[ServerPool]] = []  # [depot][pool], filled below
         self.stock = DepotStock(
             s, env, cal, streams, rec, self.demand, self.muni_depot, self.days, self.orders, self.fleet,
@@ -235,7 +235,8 @@ class Simulation:
         spare parts before a technician can take it)."""
         fleet = self.fleet
         c = fleet.cat[dev]
-        m = fleet.r_muni[fleet.r_row(rid)]
+        w = fleet.rentals
+        m = fleet.r_muni[rid - w.shift if rid >= w.base else w.row(rid)]
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
@@ -258,7 +259,8 @@ class Simulation:
 
     def _fitting_done(self, job: int) -> None:
         jobs = self.jobs
-        order = jobs.ref[jobs.row(job)]
+        w = jobs.window
+        order = jobs.ref[job - w.shift if job >= w.base else w.row(job)]
         self.order_planned[order] = self.routes.planned_day(self.orders.lane(order), int(self.env.now))
         self.to_pick.append(order)
 
@@ -296,15 +298,19 @@ class Simulation:
         fleet.settle(now)  # the rental ends and work-order needs until now (no events of their own)
         routes = self.routes
         returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
-        M, C = self.M, self.C
-        row = fleet.r_row
+        M, C, K = self.M, self.C, self.K
+        w = fleet.rentals
+        base, shift = w.base, w.shift
+        r_device, r_muni, r_cat, r_u_group, depot = (
+            fleet.r_device, fleet.r_muni, fleet.r_cat, fleet.r_u_group, fleet.depot
+        )  # fmt: skip
         for rid in self.to_report:
-            p = row(rid)
-            dev = fleet.r_device[p]
-            m = fleet.r_muni[p]
-            code = (d * M + m) * C + fleet.r_cat[p]
+            p = rid - shift if rid >= base else w.row(rid)
+            dev = r_device[p]
+            m = r_muni[p]
+            code = (d * M + m) * C + r_cat[p]
             returns.append(code)
-            if routes.add_return(dev, m * self.K + fleet.depot[dev], now, fleet.r_u_group[p]):
+            if routes.add_return(dev, m * K + depot[dev], now, r_u_group[p]):
                 pickup_orders.append(code)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []

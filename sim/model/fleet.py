@@ -104,6 +104,10 @@ class Fleet:
         self.on_return = on_return
         M, K, C = len(s.municipalities), len(s.depots), len(s.categories)
         self.C = C
+        self.M = M
+        # the count codes appended at rental ends (the recorder keeps these arrays for the whole run)
+        self.count_rental_ends = recorder.muni_counts["rental_ends"].append
+        self.count_lost = recorder.muni_counts["lost_not_returned"].append
         cats = list(s.categories.values())
         self.rented = [c.rented for c in cats]
         names = list(s.categories)
@@ -458,10 +462,12 @@ class Fleet:
     def settle_work_orders(self, until: float) -> None:
         """Report today's work-order needs up to and including ``until``, in time order (called before any
         other job is logged, so job ids keep the order of one event per need)."""
+        items, whens = self._wo, self._wo_when
+        if self._wo_settled == len(items) or whens[self._wo_settled] > until:
+            return  # nothing due (the common case: called before every job is logged)
         if self._wo_busy:
             return  # reporting one logs its job: the ones after it wait for the outer loop
         self._wo_busy = True
-        items, whens = self._wo, self._wo_when
         try:
             while self._wo_settled < len(items) and whens[self._wo_settled] <= until:
                 item = items[self._wo_settled]
@@ -469,6 +475,12 @@ class Fleet:
                 self._report(item)
         finally:
             self._wo_busy = False
+
+    def settle_work_orders_now(self) -> None:
+        """Report the work-order needs due by now (the job log calls it before each job is logged)."""
+        i = self._wo_settled
+        if i < len(self._wo_when) and self._wo_when[i] <= self.env.now:
+            self.settle_work_orders(self.env.now)
 
     def settle(self, until: float) -> None:
         """Process today's rental ends and work-order needs up to and including ``until``."""
@@ -484,10 +496,12 @@ class Fleet:
         silent: list[int] = []
         rids = self.ends_by_day.pop(d, None)
         if rids:
-            end, dropoff, will_return, row = self.r_end, self.r_dropoff, self.r_will_return, self.r_row
+            end, dropoff, will_return = self.r_end, self.r_dropoff, self.r_will_return
+            w = self.rentals
+            base, shift = w.base, w.shift
             ends = {}
             for rid in rids:
-                p = row(rid)
+                p = rid - shift if rid >= base else w.row(rid)
                 if dropoff[p] and will_return[p]:
                     env.timeout(end[p] - now, value=rid).callbacks.append(self._end)
                 else:
@@ -509,7 +523,8 @@ class Fleet:
     def _report(self, item: WorkOrderItem) -> None:
         when, rid, hours, parts_wait, corrective = item
         reported = self.calendar.next_open(when)
-        p = self.r_row(rid)
+        w = self.rentals
+        p = rid - w.shift if rid >= w.base else w.row(rid)
         if reported >= self.r_end[p]:
             return  # the rental ends before anyone reports the need
         self.on_work_order(self.r_device[p], rid, reported, hours, parts_wait, corrective)
@@ -519,7 +534,8 @@ class Fleet:
 
     def _finish(self, rid: int) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
-        p = self.r_row(rid)
+        w = self.rentals
+        p = rid - w.shift if rid >= w.base else w.row(rid)
         dev = self.r_device[p]
         c = self.r_cat[p]
         m = self.r_muni[p]
@@ -530,9 +546,8 @@ class Fleet:
         self.onrent_mc[i] -= 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[i] -= 1
-        counts = self.recorder.muni_counts
-        code = (d * self.recorder.M + m) * C + c
-        counts["rental_ends"].append(code)
+        code = (d * self.M + m) * C + c
+        self.count_rental_ends(code)
         if self.r_will_return[p]:
             self.r_returned[p] = 1
             self.state[dev] = AWAITING_PICKUP
@@ -544,4 +559,4 @@ class Fleet:
             self.end[dev] = t
             if self.tracked[dev]:
                 self.tracked_kc[self.depot[dev] * C + c] -= 1
-            counts["lost_not_returned"].append(code)
+            self.count_lost(code)

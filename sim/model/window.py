@@ -14,7 +14,8 @@ what stays in memory grows with the run's state, not its history:
   front in id order, found by bisection in ``old_ids``. A flush (:meth:`RowWindow.flush`) writes the
   closed rows below a cutoff (the first id of the year before, so that the rows read most often, the
   recent ones, stay at a fixed offset) and compacts the columns in place: whoever holds a column keeps a
-  valid reference, but must turn an id into a position with :meth:`RowWindow.row`.
+  valid reference, but must turn an id into a position with :meth:`RowWindow.row` (or its fast path for ids
+  from ``base`` on, ``id - shift``, which the hot paths inline).
 
 :meth:`RowWindow.between` reads a range of ids from disk and memory together, so the output tables
 (:mod:`sim.model.collect`) are built a chunk of rows at a time exactly as from whole columns.
@@ -125,7 +126,10 @@ class RowWindow:
         self.count = self.base + len(first) - len(self.old_ids)
 
     def row(self, i: int) -> int:
-        """The position of id ``i`` (not flushed) in the columns."""
+        """The position of id ``i`` (not flushed) in the columns.
+
+        The hot paths (a million calls a year) inline the common case as
+        ``i - w.shift if i >= w.base else w.row(i)``: a method call costs more than the arithmetic."""
         return i - self.shift if i >= self.base else bisect.bisect_left(self.old_ids, i)
 
     def ids(self) -> np.ndarray:

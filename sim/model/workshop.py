@@ -24,6 +24,7 @@ events were scheduled; with continuous times such ties do not occur.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, get_args
@@ -42,6 +43,9 @@ POOL_NAMES = ("reconditioning_technicians", "service_technicians", "consultants"
 
 def _nothing() -> None:
     return None
+
+
+NAN = math.nan  # a constant: ``float("nan")`` parses a string on every call
 
 
 JOB_COLUMNS = {
@@ -98,11 +102,11 @@ class JobLog:
         self.category.append(category)
         self.device.append(device)
         self.created.append(created)
-        self.start.append(float("nan"))
-        self.end.append(float("nan"))
+        self.start.append(NAN)
+        self.end.append(NAN)
         self.hours.append(hours)
-        self.w_start.append(float("nan"))
-        self.w_end.append(float("nan"))
+        self.w_start.append(NAN)
+        self.w_end.append(NAN)
         self.ref.append(ref)
         window = self.window
         job = window.count
@@ -181,7 +185,9 @@ class ServerPool:
             self._start(job, now)
         else:
             log = self.log
-            self.queues[self.rank[log.kind[log.row(job)]]].append(job)
+            w = log.window
+            p = job - w.shift if job >= w.base else w.row(job)  # the window's fast path, inlined
+            self.queues[self.rank[log.kind[p]]].append(job)
 
     def submit_at(self, job: int, when: float) -> None:
         """Submit ``job`` at ``when`` (not before now): a SimPy event, or the pool's heap without feedback."""
@@ -197,7 +203,8 @@ class ServerPool:
     def _start(self, job: int, now: float) -> None:
         cal, log = self.calendar, self.log
         self._busy += 1
-        p = log.row(job)
+        w = log.window
+        p = job - w.shift if job >= w.base else w.row(job)
         w0 = cal.work_clock(now)
         w1 = w0 + log.hours[p] * self.inflate
         end = cal.from_work_clock(w1)
@@ -215,26 +222,29 @@ class ServerPool:
         job: int = event.value
         self._busy -= 1
         log = self.log
-        self.on_done[log.kind[log.row(job)]](job)
+        w = log.window
+        self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job)
         self._pull(self.env.now)
 
     def _settle(self, now: float) -> None:
         """Process the completions and due submissions (no-feedback pool) up to and including ``now``, each
         at its own time."""
         ends = self._ends
+        log = self.log
+        w = log.window
         while ends and ends[0][0] <= now:
             t, _, job = heapq.heappop(ends)
-            log = self.log
             if job >= 0:  # a completion
                 self._busy -= 1
-                self.on_done[log.kind[log.row(job)]](job)
+                self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job)
                 self._pull(t)
             else:  # a submission due at t
                 job = -job - 1
                 if self._busy < self.servers[int(t)]:
                     self._start(job, t)
                 else:
-                    self.queues[self.rank[log.kind[log.row(job)]]].append(job)
+                    p = job - w.shift if job >= w.base else w.row(job)
+                    self.queues[self.rank[log.kind[p]]].append(job)
 
     def settle(self, until: float) -> None:
         """Process the completions and submissions before ``until`` (the end of the run: later ones never
