@@ -82,7 +82,7 @@ def test_records_flushed_per_year_give_the_tables_of_records_kept(
 
 
 def test_row_window_finds_kept_rows_and_reads_flushed_ones_back(tmp_path: Path) -> None:
-    window = RowWindow("t", {"x": "q", "y": "d"}, SpillFolder())
+    window = RowWindow("t", {"x": "q", "y": "d", "z": "d"}, SpillFolder(), packed={"z": ("a", "b")})
     window.flushed.bucket_rows = 3
 
     def add(n: int) -> None:
@@ -90,6 +90,7 @@ def test_row_window_finds_kept_rows_and_reads_flushed_ones_back(tmp_path: Path) 
             i = window.count
             window.columns["x"].append(i * 10)
             window.columns["y"].append(i / 2)
+            window.columns["z"].extend([i + 0.25, -i])  # a packed row: two fields
             window.count += 1
 
     add(10)
@@ -101,6 +102,7 @@ def test_row_window_finds_kept_rows_and_reads_flushed_ones_back(tmp_path: Path) 
     assert window.flushed.rows == 8 and list(window.old_ids) == [2, 7] and window.base == 10
     for i in (2, 7, 10, 12, 14):
         assert window.columns["x"][window.row(i)] == i * 10
+        assert window.columns["z"][2 * window.row(i) + 1] == -i
     add(3)
     closed = np.ones(2 + 8, dtype=bool)
     closed[0] = False  # id 2 still open
@@ -111,6 +113,8 @@ def test_row_window_finds_kept_rows_and_reads_flushed_ones_back(tmp_path: Path) 
     assert got["x"].tolist() == [i * 10 for i in range(1, 18)] and got["y"].tolist() == [
         i / 2 for i in range(1, 18)
     ]
+    assert "z" not in got and got["a"].tolist() == [i + 0.25 for i in range(1, 18)]
+    assert got["b"].tolist() == [-i for i in range(1, 18)]
 
 
 def test_recorder_flush_keeps_later_days_and_counts_late_codes() -> None:

@@ -11,6 +11,7 @@ order; goods are received at the next opening after arrival.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from sim.config.schema import Scenario
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel
 from sim.model.distributions import sampler
-from sim.model.fates import DAYS_PER_YEAR
+from sim.model.fates import DAYS_PER_YEAR, FATE_RECON, FATE_SCRAP, FATE_WIDTH, FATE_WORK
 from sim.model.fleet import (
     IN_WORKSHOP,
     SCRAPPED,
@@ -229,27 +230,28 @@ class DepotStock:
         day_base = int(t) * self.recorder.M
         cat, rental, purchased = fleet.cat, fleet.rental, fleet.purchased
         cycles, state = fleet.cycles, fleet.state
-        r_muni, r_u_scrap, r_u_work = fleet.r_muni, fleet.r_u_scrap, fleet.r_u_work
+        r_muni, fate = fleet.r_muni, fleet.r_fate
         window = fleet.rentals
-        base, shift = window.base, window.shift  # no flush during a triage
+        base, shift, old_ids = window.base, window.shift, window.old_ids  # no flush during a triage
         for dev in devices:
             c = cat[dev]
             rid = rental[dev]
-            p = rid - shift if rid >= base else window.row(rid)
+            p = rid - shift if rid >= base else bisect_left(old_ids, rid)
             m = r_muni[p]
             age = (t - purchased[dev]) / DAYS_PER_YEAR
             p_scrap = self.scrap_old_p[c] if age >= self.scrap_age[c] else self.scrap_p[c]
-            if cycles[dev] >= self.max_cycles[c] or r_u_scrap[p] < p_scrap:
+            q = p * FATE_WIDTH  # the rental's fate fields
+            if cycles[dev] >= self.max_cycles[c] or fate[q + FATE_SCRAP] < p_scrap:
                 state[dev] = SCRAPPED
                 fleet.end[dev] = t
                 scrapped.append((day_base + m) * C + c)
                 if fleet.tracked[dev]:
                     fleet.tracked_kc[fleet.depot[dev] * C + c] -= 1
-            elif r_u_work[p] < self.wo_share[c]:
+            elif fate[q + FATE_WORK] < self.wo_share[c]:
                 state[dev] = IN_WORKSHOP
                 k = fleet.depot[dev]
                 self.in_workshop_kc[k * C + c] += 1
-                job = self.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fleet.r_recon_hours[p], ref=rid)
+                job = self.jobs.add(RECON_POOL, RECONDITION, k, m, c, dev, t, fate[q + FATE_RECON], ref=rid)
                 recondition_work_orders.append((day_base + m) * C + c)
                 self.pools[k][RECON_POOL].submit(job)
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import gc
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from sim.model.calendar import Calendar
 from sim.model.collect import RunRecords
 from sim.model.demand import DemandModel, Patients
 from sim.model.depot import DepotStock
+from sim.model.fates import FATE_GROUP, FATE_WIDTH
 from sim.model.fleet import ALLOCATED, AWAITING_PICKUP, SOLD, Fleet, Holding
 from sim.model.orders import OrderBook
 from sim.model.records import DEPOT_LEVELS, MUNI_LEVELS, Recorder
@@ -236,7 +238,7 @@ class Simulation:
         fleet = self.fleet
         c = fleet.cat[dev]
         w = fleet.rentals
-        m = fleet.r_muni[rid - w.shift if rid >= w.base else w.row(rid)]
+        m = fleet.r_muni[rid - w.shift if rid >= w.base else bisect_left(w.old_ids, rid)]
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
@@ -300,17 +302,21 @@ class Simulation:
         returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
         M, C, K = self.M, self.C, self.K
         w = fleet.rentals
-        base, shift = w.base, w.shift
-        r_device, r_muni, r_cat, r_u_group, depot = (
-            fleet.r_device, fleet.r_muni, fleet.r_cat, fleet.r_u_group, fleet.depot
-        )  # fmt: skip
+        base, shift, old_ids = w.base, w.shift, w.old_ids
+        r_device, r_muni, r_cat, fate, depot = (
+            fleet.r_device,
+            fleet.r_muni,
+            fleet.r_cat,
+            fleet.r_fate,
+            fleet.depot,
+        )
         for rid in self.to_report:
-            p = rid - shift if rid >= base else w.row(rid)
+            p = rid - shift if rid >= base else bisect_left(old_ids, rid)
             dev = r_device[p]
             m = r_muni[p]
             code = (d * M + m) * C + r_cat[p]
             returns.append(code)
-            if routes.add_return(dev, m * K + depot[dev], now, r_u_group[p]):
+            if routes.add_return(dev, m * K + depot[dev], now, fate[p * FATE_WIDTH + FATE_GROUP]):
                 pickup_orders.append(code)
         self.to_report.clear()
         picking, self.to_pick = self.to_pick, []

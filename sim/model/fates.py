@@ -87,11 +87,14 @@ class Fates:
 
     def rows(self) -> FateRows:
         """The columns a rental reads at its start, as typed arrays (fast scalar reads in the event loop)."""
+        way = np.where(self.returned, np.where(self.dropoff, DROPPED_OFF, PICKED_UP), LOST)
+        packed = np.column_stack([way, self.u_group, self.u_scrap, self.u_work, self.recondition_hours])
         return FateRows(
+            rental=array("d", packed.astype(np.float64).tobytes()),
             **{
                 name: array(code, getattr(self, name).astype(_NUMPY_TYPE[code]).tobytes())
                 for name, code in _ROW_TYPECODES.items()
-            }
+            },
         )
 
     def select(self, index: np.ndarray) -> Fates:
@@ -105,15 +108,16 @@ class Fates:
         return Fates(wo_offset=offset, **values)
 
 
+# A rental's fate after its start, packed as FATE_WIDTH floats per rental (one copy per rental start instead
+# of one per field): how the device comes back (FATE_WAY: LOST, PICKED_UP or DROPPED_OFF), the pickup
+# grouping and triage draws, and the reconditioning hours.
+FATE_WAY, FATE_GROUP, FATE_SCRAP, FATE_WORK, FATE_RECON = range(5)
+FATE_WIDTH = 5
+LOST, PICKED_UP, DROPPED_OFF = 0.0, 1.0, 2.0
+
 # typecode of each column of :class:`FateRows` (d: float, b: flag, q: index) and its numpy dtype
 _ROW_TYPECODES = {
     "duration": "d",
-    "returned": "b",
-    "dropoff": "b",
-    "u_group": "d",
-    "u_scrap": "d",
-    "u_work": "d",
-    "recondition_hours": "d",
     "wo_offset": "q",
     "wo_frac": "d",
     "wo_accept": "d",
@@ -130,12 +134,7 @@ class FateRows:
     (a scalar read of a numpy array builds a numpy scalar: several times slower in the hot path)."""
 
     duration: array[float]
-    returned: array[int]
-    dropoff: array[int]
-    u_group: array[float]
-    u_scrap: array[float]
-    u_work: array[float]
-    recondition_hours: array[float]
+    rental: array[float]  # FATE_WIDTH values per row (see FATE_WAY)
     wo_offset: array[int]
     wo_frac: array[float]
     wo_accept: array[float]

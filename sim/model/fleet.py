@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -36,7 +37,18 @@ import simpy
 from sim.config.schema import Scenario
 from sim.model.calendar import Calendar
 from sim.model.distributions import sampler
-from sim.model.fates import AGE_CAP_YEARS, DAYS_PER_YEAR, FateRows
+from sim.model.fates import (
+    AGE_CAP_YEARS,
+    DAYS_PER_YEAR,
+    DROPPED_OFF,
+    FATE_GROUP,
+    FATE_RECON,
+    FATE_SCRAP,
+    FATE_WAY,
+    FATE_WIDTH,
+    FATE_WORK,
+    FateRows,
+)
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
 from sim.model.window import RowWindow
@@ -51,9 +63,13 @@ WorkOrderItem = tuple[float, int, float, float, bool]
 
 RENTAL_COLUMNS = {
     "device": "q", "source": "q", "municipality": "h", "depot": "h", "category": "h", "start": "d",
-    "end": "d", "returned": "b", "will_return": "b", "dropoff": "b", "u_group": "d", "u_scrap": "d",
-    "u_work": "d", "recon_hours": "d",
+    "end": "d", "returned": "b", "fate": "d",
 }  # fmt: skip
+# the fate fields read after the start, FATE_WIDTH per rental in one column (sim/model/fates.py)
+RENTAL_PACKED: dict[str, tuple[str, ...]] = {"fate": ("way", "u_group", "u_scrap", "u_work", "recon_hours")}
+assert [RENTAL_PACKED["fate"].index(f) for f in ("way", "u_group", "u_scrap", "u_work", "recon_hours")] == [
+    FATE_WAY, FATE_GROUP, FATE_SCRAP, FATE_WORK, FATE_RECON
+]  # fmt: skip
 
 # device states
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
@@ -124,7 +140,7 @@ class Fleet:
         self.rental = array("q")
         # rentals: identity, times, and the fate fields used after the start; a rental's row is at
         # ``rentals.row(rid)`` (closed rentals are flushed at year starts, see sim/model/window.py)
-        self.rentals = RowWindow("rentals", RENTAL_COLUMNS, folder)
+        self.rentals = RowWindow("rentals", RENTAL_COLUMNS, folder, RENTAL_PACKED)
         cols = self.rentals.columns
         self.r_device = cols["device"]
         self.r_source = cols["source"]  # order id (>= 0) or -(initial index + 1)
@@ -134,12 +150,8 @@ class Fleet:
         self.r_start = cols["start"]
         self.r_end = cols["end"]
         self.r_returned = cols["returned"]  # -1 ongoing, 0 not returned, 1 returned
-        self.r_will_return = cols["will_return"]
-        self.r_dropoff = cols["dropoff"]
-        self.r_u_group = cols["u_group"]
-        self.r_u_scrap = cols["u_scrap"]
-        self.r_u_work = cols["u_work"]
-        self.r_recon_hours = cols["recon_hours"]
+        # the rental's fate after its start: row p's fields at p * FATE_WIDTH + FATE_WAY, FATE_GROUP, ...
+        self.r_fate = cols["fate"]
         self.r_row = self.rentals.row
         self.ends_by_day: dict[int, list[int]] = {}
         # today's rental ends without an event (see the module docstring): rental ids and end times in time
@@ -332,12 +344,8 @@ class Fleet:
         self.r_start.append(begin)
         self.r_end.append(end)
         self.r_returned.append(-1)
-        self.r_will_return.append(fates.returned[i])
-        self.r_dropoff.append(fates.dropoff[i])
-        self.r_u_group.append(fates.u_group[i])
-        self.r_u_scrap.append(fates.u_scrap[i])
-        self.r_u_work.append(fates.u_work[i])
-        self.r_recon_hours.append(fates.recondition_hours[i])
+        j = i * FATE_WIDTH
+        self.r_fate.extend(fates.rental[j : j + FATE_WIDTH])
         self.rental[dev] = rid
         self.state[dev] = ON_RENT
         self.cycles[dev] += 1
@@ -377,12 +385,7 @@ class Fleet:
         self.r_start.frombytes(begin.tobytes())
         self.r_end.frombytes(end.tobytes())
         self.r_returned.extend([-1] * n)
-        self.r_will_return.extend(fates.returned[:n])
-        self.r_dropoff.extend(fates.dropoff[:n])
-        self.r_u_group.extend(fates.u_group[:n])
-        self.r_u_scrap.extend(fates.u_scrap[:n])
-        self.r_u_work.extend(fates.u_work[:n])
-        self.r_recon_hours.extend(fates.recondition_hours[:n])
+        self.r_fate.extend(fates.rental[: n * FATE_WIDTH])
         self.rental[first : first + n] = array("q", range(rid0, rid0 + n))
         self.state[first : first + n] = array("b", [ON_RENT] * n)
         self.cycles[first : first + n] = array("q", [x + 1 for x in self.cycles[first : first + n]])
@@ -426,7 +429,7 @@ class Fleet:
                 self.ends_by_day[day] = [rid]
             else:
                 bucket.append(rid)
-        elif self.r_dropoff[p] and self.r_will_return[p]:  # today, with an event: schedule it directly
+        elif self.r_fate[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF:  # today, with an event: schedule it now
             env = self.env
             env.timeout(max(end - env.now, 0.0), value=rid).callbacks.append(self._end)
         else:  # today, without an event: into today's list at its time (after equal times, as SimPy would)
@@ -496,13 +499,13 @@ class Fleet:
         silent: list[int] = []
         rids = self.ends_by_day.pop(d, None)
         if rids:
-            end, dropoff, will_return = self.r_end, self.r_dropoff, self.r_will_return
+            end, fate = self.r_end, self.r_fate
             w = self.rentals
-            base, shift = w.base, w.shift
+            base, shift, old_ids = w.base, w.shift, w.old_ids
             ends = {}
             for rid in rids:
-                p = rid - shift if rid >= base else w.row(rid)
-                if dropoff[p] and will_return[p]:
+                p = rid - shift if rid >= base else bisect_left(old_ids, rid)
+                if fate[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF:
                     env.timeout(end[p] - now, value=rid).callbacks.append(self._end)
                 else:
                     silent.append(rid)
@@ -524,7 +527,7 @@ class Fleet:
         when, rid, hours, parts_wait, corrective = item
         reported = self.calendar.next_open(when)
         w = self.rentals
-        p = rid - w.shift if rid >= w.base else w.row(rid)
+        p = rid - w.shift if rid >= w.base else bisect_left(w.old_ids, rid)
         if reported >= self.r_end[p]:
             return  # the rental ends before anyone reports the need
         self.on_work_order(self.r_device[p], rid, reported, hours, parts_wait, corrective)
@@ -535,7 +538,7 @@ class Fleet:
     def _finish(self, rid: int) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""
         w = self.rentals
-        p = rid - w.shift if rid >= w.base else w.row(rid)
+        p = rid - w.shift if rid >= w.base else bisect_left(w.old_ids, rid)
         dev = self.r_device[p]
         c = self.r_cat[p]
         m = self.r_muni[p]
@@ -548,11 +551,12 @@ class Fleet:
             self.onrent_tracked_mc[i] -= 1
         code = (d * self.M + m) * C + c
         self.count_rental_ends(code)
-        if self.r_will_return[p]:
+        way = self.r_fate[p * FATE_WIDTH + FATE_WAY]
+        if way:  # picked up or dropped off
             self.r_returned[p] = 1
             self.state[dev] = AWAITING_PICKUP
             self.awaiting_pickup_mc[i] += 1
-            self.on_return(rid, dev, m, t, bool(self.r_dropoff[p]))
+            self.on_return(rid, dev, m, t, way == DROPPED_OFF)
         else:
             self.r_returned[p] = 0
             self.state[dev] = LOST

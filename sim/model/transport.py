@@ -217,34 +217,38 @@ class Routes:
         pickups: list[tuple[int, int]] = []  # (pickup order, municipality)
         rec = self.recorder
         K = self.K
+        ready, volume = self.ready, self.volume
+        heappop, heappush = heapq.heappop, heapq.heappush
         for r in self.runs[d]:
             munis = self.route_lanes[r]  # lanes (m * K + k); the municipality is lane // K
             cap = self.capacity[r]
-            stops = dict.fromkeys(munis, 0)
             n_del = dict.fromkeys(munis, 0)
             # deliveries: merge the municipalities' queue heads, earliest planned day first, until full
             heads: list[tuple[int, float, int, int]] = []
             for m in munis:
-                q = self.ready[m]
+                q = ready[m]
                 if q and ready_time[q[0]] <= now:
                     heads.append((planned[q[0]], ready_time[q[0]], q[0], m))
             heapq.heapify(heads)
             load = 0.0
             while heads:
-                _, _, o, m = heads[0]
-                vol = self.volume[orders_cat[o]]
+                head = heads[0]
+                o = head[2]
+                vol = volume[orders_cat[o]]
                 if load + vol > cap:
                     break  # the vehicle is full; the rest waits for the next run
-                heapq.heappop(heads)
+                heappop(heads)
                 load += vol
-                q = self.ready[m]
+                m = head[3]
+                q = ready[m]
                 q.popleft()
                 del ready_time[o]  # re-added if the delivery fails
                 deliveries.append((o, order_device[o], m))
-                stops[m] += 1
                 n_del[m] += 1
-                if q and ready_time[q[0]] <= now:
-                    heapq.heappush(heads, (planned[q[0]], ready_time[q[0]], q[0], m))
+                if q:
+                    o = q[0]
+                    if ready_time[o] <= now:
+                        heappush(heads, (planned[o], ready_time[o], o, m))
             # pickups: whole pickup orders, oldest first, while space on the vehicle and at the depot
             k = self.route_depot[r]
             load = 0.0
@@ -255,10 +259,12 @@ class Routes:
             while pheads:
                 _, po, m = pheads[0]
                 devs = self.po_devices[po]
-                vol = sum(self.volume[fleet_cat[x]] for x in devs)
+                vol = 0.0
+                for x in devs:
+                    vol += volume[fleet_cat[x]]
                 if load + vol > cap or len(devs) > room[k]:
                     break
-                heapq.heappop(pheads)
+                heappop(pheads)
                 load += vol
                 room[k] -= len(devs)
                 q = self.pickups[m]
@@ -266,11 +272,11 @@ class Routes:
                 if self.open_po[m] == po:
                     self.open_po[m] = -1
                 pickups.append((po, m))
-                stops[m] += 1
                 n_po[m] += 1
                 n_dev[m] += len(devs)
                 if q:
-                    heapq.heappush(pheads, (self.po_created[q[0]], q[0], m))
+                    heappush(pheads, (self.po_created[q[0]], q[0], m))
+            stops = {m: n_del[m] + n_po[m] for m in munis}  # a stop per delivery attempt or pickup order
             visited = [m for m in munis if stops[m]]
             if not visited:
                 continue
@@ -303,16 +309,17 @@ class Routes:
         u_fail = (book.u_fail1, book.u_fail2)
         failed: list[tuple[int, int]] = []
         K = self.K
+        fail_p, on_delivered = self.fail_p, self.on_delivered
         for o, dev, lane in deliveries:
             m = lane // K
             attempt = attempts[o]
-            attempts[o] = min(attempt + 1, 255)
+            attempts[o] = attempt + 1 if attempt < 255 else 255
             u = u_fail[attempt][o - book.base] if attempt < 2 else self.fail_draw.next()
-            if u < self.fail_p:
+            if u < fail_p:
                 failed.append((o, lane))
                 self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:
-                self.on_delivered(o, dev, m, t)
+                on_delivered(o, dev, m, t)
         back: list[int] = []
         for po, lane in pickups:
             m = lane // K

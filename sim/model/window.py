@@ -14,8 +14,8 @@ what stays in memory grows with the run's state, not its history:
   front in id order, found by bisection in ``old_ids``. A flush (:meth:`RowWindow.flush`) writes the
   closed rows below a cutoff (the first id of the year before, so that the rows read most often, the
   recent ones, stay at a fixed offset) and compacts the columns in place: whoever holds a column keeps a
-  valid reference, but must turn an id into a position with :meth:`RowWindow.row` (or its fast path for ids
-  from ``base`` on, ``id - shift``, which the hot paths inline).
+  valid reference, but must turn an id into a position with :meth:`RowWindow.row` (which the hot paths
+  inline).
 
 :meth:`RowWindow.between` reads a range of ids from disk and memory together, so the output tables
 (:mod:`sim.model.collect`) are built a chunk of rows at a time exactly as from whole columns.
@@ -23,8 +23,8 @@ what stays in memory grows with the run's state, not its history:
 
 from __future__ import annotations
 
-import bisect
 from array import array
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +104,22 @@ class RowWindow:
     """Typed-array columns of a record's rows still in memory (see the module docstring).
 
     ``columns`` maps a column name to its typecode; ``self.columns[name]`` is the column's array (kept for
-    the whole run: flushes change its contents, never the object).
+    the whole run: flushes change its contents, never the object). A column named in ``packed`` holds
+    several values per row, one per field named there, at positions ``row * width + field`` (a row appended
+    with one ``extend`` instead of one ``append`` per field); :meth:`between` hands its fields back as
+    columns of their own.
     """
 
-    def __init__(self, name: str, columns: dict[str, str], folder: SpillFolder) -> None:
+    def __init__(
+        self,
+        name: str,
+        columns: dict[str, str],
+        folder: SpillFolder,
+        packed: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.columns: dict[str, array[Any]] = {col: array(code) for col, code in columns.items()}
+        self.packed = packed or {}
+        self.width = {col: len(self.packed.get(col, ())) or 1 for col in columns}
         self.count = 0  # ids handed out (the next row's id)
         self.base = 0  # ids from here on sit at position id - shift
         self.shift = 0
@@ -122,15 +133,16 @@ class RowWindow:
     def appended(self) -> None:
         """Count the rows appended to the columns directly (a record nobody reads back during the run:
         its ids are the order of appending; call before :meth:`flush` and :meth:`between`)."""
-        first = next(iter(self.columns.values()))
-        self.count = self.base + len(first) - len(self.old_ids)
+        name, first = next(iter(self.columns.items()))
+        self.count = self.base + len(first) // self.width[name] - len(self.old_ids)
 
     def row(self, i: int) -> int:
         """The position of id ``i`` (not flushed) in the columns.
 
-        The hot paths (a million calls a year) inline the common case as
-        ``i - w.shift if i >= w.base else w.row(i)``: a method call costs more than the arithmetic."""
-        return i - self.shift if i >= self.base else bisect.bisect_left(self.old_ids, i)
+        The hot paths (a million calls a year) inline it as
+        ``i - w.shift if i >= w.base else bisect_left(w.old_ids, i)``: a method call costs more than the
+        arithmetic (``old_ids`` is updated in place, so a loop may hold it while no flush runs)."""
+        return i - self.shift if i >= self.base else bisect_left(self.old_ids, i)
 
     def ids(self) -> np.ndarray:
         """The id of each position (ascending)."""
@@ -154,7 +166,7 @@ class RowWindow:
         keep = ~drop
         out = {}
         for col, values in self.columns.items():
-            view = np.frombuffer(values, dtype=values.typecode)
+            view = self._view(col)
             out[col] = view[drop]
             kept = view[keep].tobytes()
             del view  # no buffer may be exported while the array is resized
@@ -162,7 +174,8 @@ class RowWindow:
             values.frombytes(kept)
         self.flushed.write(ids[drop], out)
         old = ids[keep & (ids < cutoff)]
-        self.old_ids = array("q", old.tobytes())
+        del self.old_ids[:]  # in place: callers may hold it (see row)
+        self.old_ids.frombytes(old.tobytes())
         self.base = cutoff
         self.shift = cutoff - old.size
 
@@ -171,8 +184,8 @@ class RowWindow:
         ids = self.ids()
         i, j = int(np.searchsorted(ids, lo)), int(np.searchsorted(ids, hi))
         memory = {"id": ids[i:j]}
-        for col, values in self.columns.items():
-            memory[col] = np.frombuffer(values, dtype=values.typecode)[i:j]
+        for col in self.columns:
+            memory[col] = self._view(col)[i:j]
         disk = self.flushed.read(lo, hi)
         if disk is None:
             out = memory
@@ -181,4 +194,15 @@ class RowWindow:
             out = {k: np.concatenate([disk[k], memory[k]])[order] for k in memory}
         if out["id"].size != hi - lo or (hi > lo and (out["id"][0] != lo or out["id"][-1] != hi - 1)):
             raise AssertionError(f"{self.flushed.name}: rows {lo}..{hi} incomplete")
+        for col, fields in self.packed.items():
+            values = out.pop(col)
+            out.update({field: values[:, f] for f, field in enumerate(fields)})
         return out
+
+    def _view(self, col: str) -> np.ndarray:
+        """Column ``col`` as a numpy view: one value per row, or a row of values per row if packed (release
+        it before the column is appended to or compacted)."""
+        values = self.columns[col]
+        view = np.frombuffer(values, dtype=values.typecode)
+        width = self.width[col]
+        return view if width == 1 else view.reshape(-1, width)
