@@ -50,8 +50,20 @@ def payer_column(rules: Responsibility, table: pd.DataFrame) -> pd.Series:
         table["unit_device"].to_numpy(),
         table["unit_municipal"].to_numpy(),
     )
-    names = table["municipality"].astype(str).to_numpy()
-    return pd.Series(np.where(muni, names, REGION), index=table.index, name="payer")
+    return pd.Series(np.where(muni, _names(table["municipality"]), REGION), index=table.index, name="payer")
+
+
+def _names(municipality: pd.Series) -> np.ndarray:
+    """Each row's municipality as a string (object array); a categorical column's names are converted once
+    per category, not once per row (the rentals and deliveries tables have a row per rental or delivery)."""
+    if not isinstance(municipality.dtype, pd.CategoricalDtype):
+        return municipality.astype(str).to_numpy()
+    names = municipality.cat.categories.astype(str).to_numpy(dtype=object)
+    codes = municipality.cat.codes.to_numpy()
+    if (codes < 0).any():  # a missing name reads "nan", as astype(str) gives it
+        return np.where(codes >= 0, names[codes], str(np.nan))
+    out: np.ndarray = names[codes]
+    return out
 
 
 def prescriber_column(rules: Prescribing, table: pd.DataFrame) -> pd.Series:
@@ -72,5 +84,5 @@ def prescriber_column(rules: Prescribing, table: pd.DataFrame) -> pd.Series:
     cared = table["special_housing"].to_numpy(dtype=bool) | table["home_care"].to_numpy(dtype=bool)
     patient_muni = ~region & (cared | np.isin(cls, list(rules.home_visit_classes)))
     muni = np.where(unit, table["unit_municipal"].to_numpy(dtype=bool), patient_muni)
-    names = table["municipality"].astype(str).to_numpy()
+    names = _names(table["municipality"])
     return pd.Series(np.where(muni, names, REGION), index=table.index, name="prescriber")

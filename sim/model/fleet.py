@@ -408,16 +408,19 @@ class Fleet:
         bound = 1.0 + factor * AGE_CAP_YEARS
         purchased = self.purchased[dev]
         span = end - begin
+        frac, accept, is_corrective = fates.wo_frac, fates.wo_accept, fates.wo_corrective
+        schedule = self._schedule_work_order
         for j in range(lo, hi):
-            when = begin + fates.wo_frac[j] * span
+            when = begin + frac[j] * span
             if when < now:
                 continue  # before the simulation (rentals in progress at the warm start)
-            corrective = bool(fates.wo_corrective[j])
+            corrective = bool(is_corrective[j])
             if corrective and factor > 0:
-                age = min(max((when - purchased) / DAYS_PER_YEAR, 0.0), AGE_CAP_YEARS)
-                if fates.wo_accept[j] * bound > 1.0 + factor * age:
+                years = (when - purchased) / DAYS_PER_YEAR
+                age = 0.0 if years < 0.0 else (AGE_CAP_YEARS if years > AGE_CAP_YEARS else years)  # clipped
+                if accept[j] * bound > 1.0 + factor * age:
                     continue  # thinning: younger devices need fewer repairs
-            self._schedule_work_order((when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective))
+            schedule((when, rid, fates.wo_hours[j], fates.wo_parts_wait[j], corrective))
 
     def _schedule_end(self, rid: int, p: int, end: float) -> None:
         day = int(end)
