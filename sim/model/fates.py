@@ -87,10 +87,17 @@ class Fates:
 
     def rows(self) -> FateRows:
         """The columns a rental reads at its start, as typed arrays (fast scalar reads in the event loop)."""
-        way = np.where(self.returned, np.where(self.dropoff, DROPPED_OFF, PICKED_UP), LOST)
-        packed = np.column_stack([way, self.u_group, self.u_scrap, self.u_work, self.recondition_hours])
+        packed = np.empty((len(self), FATE_WIDTH), dtype=np.float64)
+        packed[:, FATE_WAY] = np.where(self.returned, np.where(self.dropoff, DROPPED_OFF, PICKED_UP), LOST)
+        packed[:, FATE_GROUP] = self.u_group
+        packed[:, FATE_SCRAP] = self.u_scrap
+        packed[:, FATE_WORK] = self.u_work
+        packed[:, FATE_RECON] = self.recondition_hours
+        rental = array("d")
+        rental.frombytes(packed.reshape(-1).view(np.uint8).data)  # no intermediate bytes copy
+        del packed
         return FateRows(
-            rental=array("d", packed.astype(np.float64).tobytes()),
+            rental=rental,
             **{
                 name: array(code, getattr(self, name).astype(_NUMPY_TYPE[code]).tobytes())
                 for name, code in _ROW_TYPECODES.items()
