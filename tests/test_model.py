@@ -146,7 +146,7 @@ def test_waiting_jobs_start_by_priority_class_then_in_arrival_order() -> None:
     env.run(until=10)
     # job 0 was already running; then the repairs 2 and 4, then the waiting maintenance 1 and 3
     assert done == [0, 2, 4, 1, 3]
-    starts = [log.start[j] for j in done]
+    starts = [log.window.between(0, len(log))["start"][j] for j in done]
     assert starts == sorted(starts)
     fifo = ServerPool(simpy.Environment(), cal, JobLog(), 1, 1.0, {}, ())
     assert fifo.rank == [0] * len(JOB_KINDS)

@@ -24,7 +24,7 @@ import simpy
 
 from sim.config.schema import Depot
 from sim.model.calendar import Calendar
-from sim.model.workshop import JobLog
+from sim.model.workshop import TIME_END, TIME_START, TIME_W_END, TIME_W_START, TIMES_WIDTH, JobLog
 
 
 class FittingBook:
@@ -114,11 +114,12 @@ class FittingBook:
         servers = max(self.servers[d], 1)
         w0 = cal.cum_hours[d] + min(before / self.share / servers, cal.hours_per_workday)
         w1 = w0 + log.hours[p] / self.share
-        log.w_start[p] = w0
-        log.w_end[p] = w1
-        log.start[p] = cal.from_work_clock(w0) if before > 0 else d + cal.open_frac
         end = cal.from_work_clock(w1)
-        log.end[p] = end
+        times, q = log.times, p * TIMES_WIDTH
+        times[q + TIME_START] = cal.from_work_clock(w0) if before > 0 else d + cal.open_frac
+        times[q + TIME_END] = end
+        times[q + TIME_W_START] = w0
+        times[q + TIME_W_END] = w1
         self.env.timeout(end - self.env.now, value=job).callbacks.append(self._finish)
 
     def _finish(self, event: Any) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import Any, get_args
@@ -45,24 +46,30 @@ def _nothing() -> None:
     return None
 
 
-NAN = math.nan  # a constant: ``float("nan")`` parses a string on every call
-
-
 JOB_COLUMNS = {
     "pool": "b", "kind": "b", "depot": "h", "municipality": "h", "category": "h", "device": "q",
-    "created": "d", "start": "d", "end": "d", "hours": "d", "w_start": "d", "w_end": "d", "ref": "q",
+    "created": "d", "times": "d", "hours": "d", "ref": "q",
 }  # fmt: skip
+# a job's start and end (days) and working-clock span (hours), TIMES_WIDTH values per job in one column: a job
+# is logged with one extend of NO_TIMES (not started) instead of four appends, and its start sets all four
+JOB_PACKED: dict[str, tuple[str, ...]] = {"times": ("start", "end", "w_start", "w_end")}
+TIME_START, TIME_END, TIME_W_START, TIME_W_END = range(4)
+TIMES_WIDTH = 4
+NO_TIMES = array("d", [math.nan] * TIMES_WIDTH)
 
 
 class JobLog:
     """Columnar record of every job: who, what, when (days) and working-clock span (hours).
 
-    Job ``j``'s values are at position ``row(j)`` of each column: jobs done are flushed to disk at year
-    starts (:meth:`flush`, see sim/model/window.py).
+    Job ``j``'s values are at position ``p = row(j)`` of each column (its times at
+    ``p * TIMES_WIDTH + TIME_START`` etc.): jobs done are flushed to disk at year starts (:meth:`flush`, see
+    sim/model/window.py).
     """
 
     def __init__(self, folder: SpillFolder | None = None) -> None:
-        self.window = RowWindow("jobs", JOB_COLUMNS, folder if folder is not None else SpillFolder())
+        self.window = RowWindow(
+            "jobs", JOB_COLUMNS, folder if folder is not None else SpillFolder(), JOB_PACKED
+        )
         cols = self.window.columns
         self.pool = cols["pool"]
         self.kind = cols["kind"]
@@ -71,11 +78,8 @@ class JobLog:
         self.category = cols["category"]
         self.device = cols["device"]
         self.created = cols["created"]
-        self.start = cols["start"]
-        self.end = cols["end"]
+        self.times = cols["times"]  # start, end (days), w_start, w_end (working clock): NaN until started
         self.hours = cols["hours"]
-        self.w_start = cols["w_start"]
-        self.w_end = cols["w_end"]
         self.ref = cols["ref"]  # order id for fittings, rental id for other jobs (-1: initial backlog)
         self.row = self.window.row
         # called before each job is logged (the engine reports the work-order needs due by then, see
@@ -102,11 +106,8 @@ class JobLog:
         self.category.append(category)
         self.device.append(device)
         self.created.append(created)
-        self.start.append(NAN)
-        self.end.append(NAN)
+        self.times.extend(NO_TIMES)
         self.hours.append(hours)
-        self.w_start.append(NAN)
-        self.w_end.append(NAN)
         self.ref.append(ref)
         window = self.window
         job = window.count
@@ -120,9 +121,9 @@ class JobLog:
         """Write the jobs done by ``now`` to disk, except those logged since the last flush or the run's start
         and the ``pending`` ones (completions not yet processed by their pool)."""
         window = self.window
-        end = np.frombuffer(self.end, dtype=np.float64)
-        done = end < now  # a job not started has no end (NaN)
-        del end
+        times = np.frombuffer(self.times, dtype=np.float64)
+        done = times[TIME_END::TIMES_WIDTH] < now  # a job not started has no end (NaN)
+        del times
         if pending:
             done &= ~np.isin(window.ids(), np.fromiter(pending, dtype=np.int64, count=len(pending)))
         window.flush(done)
@@ -208,10 +209,11 @@ class ServerPool:
         w0 = cal.work_clock(now)
         w1 = w0 + log.hours[p] * self.inflate
         end = cal.from_work_clock(w1)
-        log.start[p] = cal.next_open(now)
-        log.w_start[p] = w0
-        log.w_end[p] = w1
-        log.end[p] = end
+        times, q = log.times, p * TIMES_WIDTH
+        times[q + TIME_START] = cal.next_open(now)
+        times[q + TIME_END] = end
+        times[q + TIME_W_START] = w0
+        times[q + TIME_W_END] = w1
         if self.feedback:
             self.env.timeout(end - now, value=job).callbacks.append(self._finish)
         else:
