@@ -150,6 +150,58 @@ def test_a_dated_consultant_count_acts_on_the_fitting_calendar(tiny_path: Path) 
     assert fb.loc[late, "start_day"].isna().all()
 
 
+# One change per model applier, large enough to show on the tiny region: a change that the DES accepts but
+# does not act on (as the consultants' count once did on their fitting calendar) fails here. The depot moves
+# (``municipalities.*.depot``, ``municipalities.*.municipal_depot``) need a second depot and are exercised by
+# limited cooperation in tests/test_governance.py.
+APPLIER_CASES = {
+    "depots.*.reconditioning_technicians.count": ("depots.Depot.reconditioning_technicians.count", "0"),
+    "depots.*.service_technicians.count": ("depots.Depot.service_technicians.count", "0"),
+    "depots.*.consultants.count": ("depots.Depot.consultants.count", "0"),
+    "transport.routes.*.vehicles": ("transport.routes.town.vehicles", "0"),
+    "transport.routes.*.capacity_units": ("transport.routes.town.capacity_units", "2"),
+    "transport.routes.*.weekdays": ("transport.routes.country.weekdays", "[mon]"),
+    "categories.*.reorder_point_days": ("categories.rollator.reorder_point_days", "1"),
+    "categories.*.order_up_to_days": ("categories.rollator.order_up_to_days", "400"),
+}
+DEPOT_MOVES = {"municipalities.*.depot", "municipalities.*.municipal_depot"}
+
+
+def test_every_model_applier_has_a_case() -> None:
+    assert set(APPLIERS) == set(APPLIER_CASES) | DEPOT_MOVES
+
+
+@pytest.fixture(scope="module")
+def two_tiny_years(tiny_path: Path) -> dict[str, pd.DataFrame]:
+    output = run(load_scenario(tiny_path, ["horizon.years=2"]), 5)
+    return {t: output[t] for t in ("jobs", "deliveries", "route_stops", "timeseries")}
+
+
+@pytest.mark.parametrize("pattern", sorted(APPLIER_CASES))
+def test_each_model_change_acts_from_its_date(
+    tiny_path: Path, two_tiny_years: dict[str, pd.DataFrame], pattern: str
+) -> None:
+    """Each dated model key, changed on 1 January of the second year (stock levels change only then): the
+    first year is identical to the paired run without the change, and the second differs."""
+    key, value = APPLIER_CASES[pattern]
+    change = f"changes=[{{from: 2024-01-01, reason: test, set: {{{key}: {value}}}}}]"
+    output = run(load_scenario(tiny_path, ["horizon.years=2", change]), 5)
+    day = 365
+    before = {"jobs": "end_day", "deliveries": "delivered_day"}
+    for table, column in before.items():
+        a, b = two_tiny_years[table], output[table]
+        pd.testing.assert_frame_equal(
+            a[a[column] < day].reset_index(drop=True), b[b[column] < day].reset_index(drop=True)
+        )
+    for table in ("route_stops", "timeseries"):
+        a, b = (
+            x[pd.to_datetime(x["date"]) < pd.Timestamp(2024, 1, 1)]
+            for x in (two_tiny_years[table], output[table])
+        )
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    assert any(not two_tiny_years[t].equals(output[t]) for t in two_tiny_years), key
+
+
 @pytest.fixture(scope="module")
 def tiny_economy() -> tuple[Any, Any]:
     scenario = load_scenario(DATA / "tiny_economics.yaml", ["horizon.years=1.5"])
