@@ -128,6 +128,8 @@ class Simulation:
         self.order_attempts = self.orders.attempts
         self.recorder = Recorder(self.days, self.M, self.K, self.C, self.folder)
         self.counts = self.recorder.muni_counts  # code arrays appended to directly in the hot path
+        self.count_deliveries = self.counts["deliveries"].append  # once per delivery (the arrays are kept)
+        self.count_rental_starts = self.counts["rental_starts"].append
         self.jobs = JobLog(self.folder)
         # the components own their state and get their collaborators explicitly; what one hands to another
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
@@ -215,7 +217,6 @@ class Simulation:
         """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
         fleet = self.fleet
         rec = self.recorder
-        counts = self.counts
         c = fleet.cat[dev]
         C = self.C
         code = (int(t) * self.M + m) * C + c  # (day, municipality, category) of the counts
@@ -225,23 +226,23 @@ class Simulation:
         rec.del_time.append(t)
         rec.del_planned.append(self.order_planned[order])
         rec.del_attempts.append(self.order_attempts[order])
-        counts["deliveries"].append(code)
+        self.count_deliveries(code)
         book = self.orders
         i = order - book.base  # the order's row in the window of fates
         book.delivered(order)
         if self.rented[c]:
             rid = fleet.start_rental(dev, order, m, t, book.rows, i)
-            counts["rental_starts"].append(code)
+            self.count_rental_starts(code)
             if book.install[i]:
                 k = fleet.depot[dev]
                 hours = book.install_hours[i] + self.travel_hours[m]
                 job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, hours, ref=rid)
-                counts["installations"].append(code)
+                self.counts["installations"].append(code)
                 self.pools[k][SERVICE_POOL].submit(job)
         else:
             fleet.state[dev] = SOLD
             fleet.end[dev] = t
-            counts["sales"].append(code)
+            self.counts["sales"].append(code)
 
     def work_order(
         self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool
@@ -296,15 +297,16 @@ class Simulation:
         codes = (d * self.M + munis_np) * self.C + year.category[span].astype(np.int64)
         self.counts["orders"].frombytes(codes.tobytes())
         self.counts["consultant_fitting_referrals"].frombytes(codes[fit].tobytes())
-        lanes = book.lanes(lo, hi)
+        promised = self.routes.planned_days(book.lanes(lo, hi), d)
         fitting = fit.tolist()
         times = year.time[span].tolist()
+        to_pick = self.to_pick
         for i, o in enumerate(range(lo, hi)):
             if fitting[i]:
                 env.timeout(times[i] - now, value=o).callbacks.append(self._referral)
             else:
-                planned[o] = self.routes.planned_day(lanes[i], d)
-                self.to_pick.append(o)
+                planned[o] = promised[i]
+                to_pick.append(o)
 
     def _close(self, event: Any) -> None:
         d = event.value

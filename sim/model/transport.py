@@ -169,6 +169,13 @@ class Routes:
         nxt = self.next_run[lane]
         return nxt[min(day, len(nxt) - 1)]
 
+    def planned_days(self, lanes: list[int], day: int) -> list[int]:
+        """:meth:`planned_day` of each of ``lanes`` (a day's orders at once)."""
+        nxt = self.next_run
+        last = len(nxt[0]) - 1 if nxt else 0
+        day = min(day, last)
+        return [nxt[lane][day] for lane in lanes]
+
     def ready_for_delivery(self, order: int, lane: int, t: float) -> None:
         self.ready_time[order] = t
         self.ready[lane].append(order)
