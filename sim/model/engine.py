@@ -60,6 +60,18 @@ def few_collections() -> Iterator[None]:
         gc.set_threshold(*threshold)
 
 
+@contextmanager
+def collections_of_new_objects_only() -> Iterator[None]:
+    """Let the garbage collections triggered inside look only at the objects created inside: what exists
+    before is frozen meanwhile (the warm start allocates enough to trigger a full collection, which would scan
+    every object of the process, imported modules and config included: 0.3 s for Västmanland)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class CountingEnvironment(simpy.Environment):
     """A SimPy environment that can tell how many events it has processed (for benchmarks).
 
@@ -183,7 +195,8 @@ class Simulation:
         from sim.model.changes import apply_changes
         from sim.model.warmstart import warm_start
 
-        warm_start(self)
+        with collections_of_new_objects_only():
+            warm_start(self)
         apply_changes(self)
 
     def holdings(self) -> list[Holding]:

@@ -353,7 +353,15 @@ class Fleet:
         self.onrent_mc[idx] += 1
         if self.tracked[dev]:
             self.onrent_tracked_mc[idx] += 1
-        self._schedule_end(rid, p, end)
+        day = int(end)
+        if self.scheduled_through < day < self.days:  # a later day's bucket (most rentals): as _schedule_end
+            bucket = self.ends_by_day.get(day)
+            if bucket is None:
+                self.ends_by_day[day] = [rid]
+            else:
+                bucket.append(rid)
+        else:
+            self._schedule_end(rid, p, end)
         lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
         if hi > lo:
             self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)

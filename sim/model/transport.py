@@ -94,9 +94,9 @@ class Routes:
         weekday_sets = [{WEEKDAYS.index(w) for w in r.weekdays} for r in t.routes.values()]
         n = cal.n_days
         # runs[d]: routes running on day d
+        workday, weekday = cal.is_workday.tolist(), cal.weekday.tolist()  # Python scalars: fast to index
         self.runs: list[list[int]] = [
-            [r for r, days in enumerate(weekday_sets) if cal.is_workday[d] and int(cal.weekday[d]) in days]
-            for d in range(n)
+            [r for r, days in enumerate(weekday_sets) if workday[d] and weekday[d] in days] for d in range(n)
         ]
         # next_run[lane][d]: first run day of the lane's route strictly after day d (never: n)
         route_of = {lane: r for r, ls in enumerate(self.route_lanes) for lane in ls}
