@@ -274,11 +274,10 @@ class Fleet:
 
     def tracked_problem(self) -> str | None:
         """Whether the tracked-fleet counters match the tracked rented devices not gone."""
-        active = sum(
-            1
-            for dev, st in enumerate(self.state)
-            if self.tracked[dev] and self.rented[self.cat[dev]] and st < SCRAPPED
-        )
+        rented = np.array(self.rented, dtype=bool)[np.frombuffer(self.cat, dtype=np.int16)]
+        tracked = np.frombuffer(self.tracked, dtype=np.int8) != 0
+        gone = np.frombuffer(self.state, dtype=np.int8) >= SCRAPPED
+        active = int(np.count_nonzero(tracked & rented & ~gone))
         if active != sum(self.tracked_kc):
             return f"tracked fleet counter {sum(self.tracked_kc)} != tracked active devices {active}"
         return None

@@ -34,7 +34,7 @@ def check_state(sim: Simulation) -> None:
     problems: list[str] = []
     counts = state_counts(sim)
     n_devices = len(fleet.state)
-    purchased = sum(1 for x in fleet.initial if not x)
+    purchased = n_devices - int(np.count_nonzero(np.frombuffer(fleet.initial, dtype=np.int8)))
     initial = n_devices - purchased
     if sum(counts.values()) != initial + purchased:
         problems.append(f"states sum to {sum(counts.values())}, initial + purchased = {initial + purchased}")
