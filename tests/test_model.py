@@ -138,7 +138,8 @@ def test_waiting_jobs_start_by_priority_class_then_in_arrival_order() -> None:
     cal = Calendar(CalendarConfig(), date(2023, 1, 2), 30)  # a Monday in winter: full staffing
     log = JobLog()
     done: list[int] = []
-    pool = ServerPool(env, cal, log, 1, 1.0, {k: done.append for k in range(len(JOB_KINDS))}, ("corrective",))
+    on_done = {k: lambda job, t: done.append(job) for k in range(len(JOB_KINDS))}
+    pool = ServerPool(env, cal, log, 1, 1.0, on_done, ("corrective",))
     kinds = ["preventive", "preventive", "corrective", "preventive", "corrective"]
     for i, kind in enumerate(kinds):
         pool.submit(log.add(0, JOB_KINDS.index(kind), 0, 0, 0, i, 0.0, 1.0))

@@ -213,6 +213,7 @@ class DepotStock:
     def _receive(self, event: object) -> None:
         k, c, quantity = event.value  # type: ignore[attr-defined]
         t = self.env.now
+        self.catch_up(t)  # reconditioned units before these: first come, first to the backorders
         self.on_order[k][c] -= quantity
         if int(t) < self.days:
             self.recorder.count_depot("purchases", int(t), k, c, quantity)
@@ -266,13 +267,24 @@ class DepotStock:
         job = self.jobs.add(RECON_POOL, RECONDITION, k, -1, c, dev, t, hours)
         self.pools[k][RECON_POOL].submit(job)
 
-    def reconditioned(self, job: int) -> None:
-        """A reconditioning job is done: the unit is ready for re-issue."""
+    def reconditioned(self, job: int, t: float) -> None:
+        """A reconditioning job is done at ``t``: the unit is ready for re-issue."""
         jobs = self.jobs
         w = jobs.window
         dev = jobs.device[job - w.shift if job >= w.base else w.row(job)]
         self.in_workshop_kc[self.fleet.depot[dev] * self.C + self.fleet.cat[dev]] -= 1
-        self.put(dev, self.env.now, reconditioned=True)
+        self.put(dev, t, reconditioned=True)
+
+    def catch_up(self, now: float) -> None:
+        """Process the reconditioning completions up to and including ``now`` (their pools keep no SimPy
+        event: see sim/model/workshop.py); called before stock, backorders or ready queues are read."""
+        for pools in self.pools:
+            pools[RECON_POOL].catch_up(now)
+
+    def settle(self, until: float) -> None:
+        """Process the reconditioning completions before ``until`` (a day's end, before its levels)."""
+        for pools in self.pools:
+            pools[RECON_POOL].settle(until)
 
     def workshop_load(self, k: int) -> int:
         """Devices in depot ``k``'s workshop (waiting or being reconditioned)."""

@@ -155,23 +155,25 @@ class Simulation:
             s, env, cal, streams, rec, self.demand, self.muni_depot, self.days, self.orders, self.fleet,
             self.jobs, self.pools, self.allocate,
         )  # fmt: skip
-        done: dict[int, Callable[[int], None]] = {
+        done: dict[int, Callable[[int, float], None]] = {
             RECONDITION: self.stock.reconditioned,
             CORRECTIVE: self._noop,
             PREVENTIVE: self._noop,
             INSTALLATION: self._noop,
-            FITTING: self._fitting_done,
+            FITTING: lambda job, t: self._fitting_done(job),
         }
         # the service technicians' jobs (repairs, maintenance, installations) feed nothing back into devices,
-        # stock or routes: their pool keeps no SimPy event per job (see sim/model/workshop.py)
-        feedback = [p != SERVICE_POOL for p in range(len(POOL_NAMES))]
+        # stock or routes, and the reconditioning technicians' completions (devices back to stock) are
+        # processed when the stock is next read (DepotStock.catch_up): their pools keep no SimPy event per job
+        # (see sim/model/workshop.py)
+        events = [p == CONSULT_POOL for p in range(len(POOL_NAMES))]
         for depot in s.depots.values():
             staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
             self.pools.append(
                 [
                     ServerPool(
                         self.env, self.calendar, self.jobs, p.count, p.productive_share, done, p.priority,
-                        feedback[i],
+                        events[i],
                     )
                     for i, p in enumerate(staff)
                 ]
@@ -208,7 +210,7 @@ class Simulation:
 
     # ---- small transitions shared by components --------------------------------------------------
     @staticmethod
-    def _noop(job: int) -> None:
+    def _noop(job: int, t: float) -> None:
         return None
 
     def _returned(self, rid: int, dev: int, m: int, t: float, dropoff: bool) -> None:
@@ -326,6 +328,7 @@ class Simulation:
         now = self.env.now
         fleet = self.fleet
         fleet.settle(now)  # the rental ends and work-order needs until now (no events of their own)
+        self.stock.catch_up(now)  # the reconditioning completions until now, before the picking
         routes = self.routes
         returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
         M, C, K = self.M, self.C, self.K
@@ -395,6 +398,7 @@ class Simulation:
         for d in range(self.days):
             if d > 0:
                 self.fleet.settle(d)  # the rest of yesterday's rental ends and needs, before its levels
+                self.stock.settle(d)  # and of its reconditioning completions
                 self._end_of_day(d - 1)
             if d in year_starts:
                 self.recorder.flush(d)  # the finished years' counts tallied (the codes kept stay small)
@@ -415,6 +419,7 @@ class Simulation:
                 env.timeout(cal.close_frac, value=d).callbacks.append(self._close)
             yield env.timeout(1.0)
         self.fleet.settle(self.days)
+        self.stock.settle(self.days)
         self._end_of_day(self.days - 1)
 
     def run(self, progress: Callable[[int], None] | None = None) -> Simulation:

@@ -213,6 +213,7 @@ class Routes:
     def depart(self, d: int) -> None:
         """Load today's runs and schedule their delivery and return events."""
         now = self.env.now
+        self.stock.catch_up(now)  # units reconditioned until now may serve orders on these runs
         book = self.orders
         planned = book.planned
         order_device = book.device
@@ -341,6 +342,7 @@ class Routes:
     def _at_depot(self, event: object) -> None:
         failed, back = event.value  # type: ignore[attr-defined]
         now = self.env.now
+        self.stock.catch_up(now)  # the ready queues as they are now, before failed deliveries go back
         for o, lane in reversed(failed):
             self.ready_time[o] = now
             self.ready[lane].appendleft(o)

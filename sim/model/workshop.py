@@ -9,11 +9,14 @@ Waiting jobs start by priority class, first come first served within a class: th
 job kinds served before all others (e.g. corrective repairs before preventive maintenance, which a centre
 postpones when short-staffed); kinds not named share the last class.
 
-A pool whose completions feed nothing back (``feedback=False``: the service technicians, whose jobs change
-no device, stock or route) keeps no SimPy event per job: its running jobs' ends and its submissions due later
-(:meth:`ServerPool.submit_at`, e.g. a work order waiting for parts) wait in the pool's own heap and are
-processed, in the order SimPy would have processed them (time, then the order they were scheduled in),
-whenever the pool is next touched (a submission, the daily pull, a read of its state, the end of the run).
+A pool without events (``events=False``: the service technicians, whose jobs change no device, stock or
+route, and the reconditioning technicians, whose completions return devices to stock) keeps no SimPy event
+per job: its running jobs' ends and its submissions due later (:meth:`ServerPool.submit_at`, e.g. a work
+order waiting for parts) wait in the pool's own heap and are processed, in the order SimPy would have
+processed them (time, then the order they were scheduled in), whenever the pool is next touched (a
+submission, the daily pull, a read of its state, the end of the run) or its owner catches up with it before
+reading what its completions change (:meth:`ServerPool.catch_up`; for the reconditioning pools,
+:meth:`sim.model.depot.DepotStock.catch_up` before stock, backorders or ready queues are read).
 Each completion still frees its server at its exact time and starts the next queued job then, and each
 submission arrives at its own time, so every job's start and end are those of the event-per-job pool. The
 one difference is a tie with another component's event: a completion or due submission at exactly the
@@ -130,7 +133,8 @@ class JobLog:
 
 
 class ServerPool:
-    """A pool of identical servers sharing one priority queue; ``on_done[kind](job)`` runs at completion."""
+    """A pool of identical servers sharing one priority queue; ``on_done[kind](job, t)`` runs at completion
+    (``t``: the completion time, which is the current time when the pool keeps SimPy events)."""
 
     def __init__(
         self,
@@ -139,9 +143,9 @@ class ServerPool:
         log: JobLog,
         count: int,
         productive_share: float,
-        on_done: dict[int, Callable[[int], None]],
+        on_done: dict[int, Callable[[int, float], None]],
         priority: tuple[str, ...] = (),
-        feedback: bool = True,
+        events: bool = True,
     ) -> None:
         self.env = env
         self.calendar = calendar
@@ -153,9 +157,9 @@ class ServerPool:
         self.rank = [priority.index(k) if k in priority else last for k in JOB_KINDS]
         self.queues: list[deque[int]] = [deque() for _ in range(last + 1)]
         self._busy = 0
-        self.feedback = feedback
-        # no-feedback pool: (time, order scheduled, job) of running jobs' ends and (time, order, -job - 1) of
-        # submissions due later
+        self.events = events
+        # pool without events: (time, order scheduled, job) of running jobs' ends and (time, order, -job - 1)
+        # of submissions due later
         self._ends: list[tuple[float, int, int]] = []
         self._scheduled = 0
 
@@ -191,8 +195,8 @@ class ServerPool:
             self.queues[self.rank[log.kind[p]]].append(job)
 
     def submit_at(self, job: int, when: float) -> None:
-        """Submit ``job`` at ``when`` (not before now): a SimPy event, or the pool's heap without feedback."""
-        if self.feedback:
+        """Submit ``job`` at ``when`` (not before now): a SimPy event, or the pool's heap without events."""
+        if self.events:
             self.env.timeout(when - self.env.now, value=job).callbacks.append(self._submit_event)
         else:
             self._scheduled += 1
@@ -214,23 +218,24 @@ class ServerPool:
         times[q + TIME_END] = end
         times[q + TIME_W_START] = w0
         times[q + TIME_W_END] = w1
-        if self.feedback:
+        if self.events:
             self.env.timeout(end - now, value=job).callbacks.append(self._finish)
-        else:
+        else:  # at the time SimPy's timeout would end (now + (end - now) may differ from end in the last bit)
             self._scheduled += 1
-            heapq.heappush(self._ends, (end, self._scheduled, job))
+            heapq.heappush(self._ends, (now + (end - now), self._scheduled, job))
 
     def _finish(self, event: Any) -> None:
         job: int = event.value
         self._busy -= 1
         log = self.log
         w = log.window
-        self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job)
-        self._pull(self.env.now)
+        now = self.env.now
+        self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job, now)
+        self._pull(now)
 
     def _settle(self, now: float) -> None:
-        """Process the completions and due submissions (no-feedback pool) up to and including ``now``, each
-        at its own time."""
+        """Process the completions and due submissions (pool without events) up to and including ``now``,
+        each at its own time."""
         ends = self._ends
         log = self.log
         w = log.window
@@ -238,7 +243,7 @@ class ServerPool:
             t, _, job = heapq.heappop(ends)
             if job >= 0:  # a completion
                 self._busy -= 1
-                self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job)
+                self.on_done[log.kind[job - w.shift if job >= w.base else w.row(job)]](job, t)
                 self._pull(t)
             else:  # a submission due at t
                 job = -job - 1
@@ -248,6 +253,12 @@ class ServerPool:
                     p = job - w.shift if job >= w.base else w.row(job)
                     self.queues[self.rank[log.kind[p]]].append(job)
 
+    def catch_up(self, now: float) -> None:
+        """Process the completions and submissions up to and including ``now`` (pool without events: before
+        anyone reads what its completions change)."""
+        if self._ends:
+            self._settle(now)
+
     def settle(self, until: float) -> None:
         """Process the completions and submissions before ``until`` (the end of the run: later ones never
         happen)."""
@@ -256,7 +267,7 @@ class ServerPool:
             self._settle(ends[0][0])
 
     def pending(self) -> list[int]:
-        """Jobs whose completion this pool has not processed yet (without feedback: in its heap)."""
+        """Jobs whose completion this pool has not processed yet (without events: in its heap)."""
         return [job for _, _, job in self._ends if job >= 0]
 
     def pull(self) -> None:
