@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,23 @@ def test_orders_drawn_per_year_equal_the_whole_horizon_drawn_at_once(tiny_path: 
         assert np.array_equal(getattr(drawn, name), getattr(whole, name)), name
     for name in ("band", "child", "special_housing", "home_care", "unit_device", "unit_municipal"):
         assert np.array_equal(getattr(drawn.patients, name), getattr(whole.patients, name)), name
-    # only years with undelivered orders keep their fates, and the window's rows are the right orders
-    assert book.base > 0 and len(book.fates) == len(book) - book.base < len(whole)
-    for name in ("duration", "u_fail1", "fitting_hours"):
-        assert np.array_equal(
-            getattr(book.fates, name), getattr(whole.fates, name)[book.base :], equal_nan=True
-        ), name
+    # only the orders not delivered by the last year start keep their fates: the last year's, and the few
+    # earlier ones still waiting then, at the rows fate_row gives
+    ids = book.fate_ids()
+    last_start = max(book.year_starts())
+    assert book.base == int(np.searchsorted(whole.time, last_start))
+    assert np.array_equal(ids[ids >= book.base], np.arange(book.base, len(book)))
+    delivered = sim.recorder.rows(sim.recorder.deliveries)
+    early = set(delivered["order"][delivered["time"] < last_start].tolist())
+    stragglers = ids[ids < book.base].tolist()
+    assert stragglers and early.isdisjoint(stragglers) and len(early) + len(stragglers) >= book.base
+    assert [book.fate_row(o) for o in ids.tolist()] == list(range(ids.size))
+    # every column a rental start reads (with the work-order candidates) and the scalar fates
+    expected = whole.fates.select(ids).rows()
+    for f in fields(expected):
+        assert getattr(book.rows, f.name) == getattr(expected, f.name), f.name
+    for name in ("u_fail1", "fitting_hours", "install_hours"):
+        assert np.array_equal(np.frombuffer(getattr(book, name)), getattr(whole.fates, name)[ids]), name
 
 
 def test_use_rate_factor_scales_one_municipalitys_expected_orders(tiny_path: Path) -> None:

@@ -243,7 +243,8 @@ class Simulation:
         rec.del_attempts.append(self.order_attempts[order])
         self.count_deliveries(code)
         book = self.orders
-        i = order - book.base  # the order's row in the window of fates
+        # the order's row in the window of fates (book.fate_row, inlined for the common case)
+        i = order - book.shift if order >= book.base else book.fate_row(order)
         book.delivered(order)
         if self.rented[c]:
             rid = fleet.start_rental(dev, order, m, t, book.rows, i)
@@ -284,7 +285,7 @@ class Simulation:
         now = self.env.now
         book = self.orders
         m, c, k = book.placed(order)
-        i = order - book.base
+        i = book.fate_row(order)
         job = self.jobs.add(CONSULT_POOL, FITTING, k, m, c, -1, now, book.fitting_hours[i], ref=order)
         self.fitting_books[k].request(job, now + book.fitting_delay[i])
 

@@ -134,10 +134,10 @@ class Fleet:
         self.price = array("d")
         self.purchased = array("d")
         self.initial = array("b")
-        self.cycles = array("q")
+        self.cycles = array("i")  # 4 bytes (an overflow raises OverflowError, never wraps)
         self.state = array("b")
         self.end = array("d")
-        self.rental = array("q")
+        self.rental = array("i")  # the device's latest rental (-1 none); 4 bytes, as cycles
         # rentals: identity, times, and the fate fields used after the start; a rental's row is at
         # ``rentals.row(rid)`` (closed rentals are flushed at year starts, see sim/model/window.py)
         self.rentals = RowWindow("rentals", RENTAL_COLUMNS, folder, RENTAL_PACKED)
@@ -252,7 +252,7 @@ class Fleet:
         self.price.frombytes(np.asarray(price, dtype=np.float64).tobytes())
         self.purchased.frombytes(np.asarray(purchased, dtype=np.float64).tobytes())
         self.initial.extend([1] * n)
-        self.cycles.frombytes(np.asarray(cycles, dtype=np.int64).tobytes())
+        self.cycles.extend(np.asarray(cycles, dtype=np.int64).tolist())  # 4-byte items: an overflow raises
         self.state.extend([state] * n)
         self.end.extend([math.nan] * n)
         self.rental.extend([-1] * n)
@@ -315,11 +315,12 @@ class Fleet:
         window = self.rentals
         ids = window.ids()
         dev = np.frombuffer(self.r_device, dtype=np.int64)
-        current = np.frombuffer(self.rental, dtype=np.int64)[dev] == ids  # the device's latest rental
+        latest = np.frombuffer(self.rental, dtype=self.rental.typecode)  # each device's latest rental
+        current = latest[dev] == ids
         state = np.frombuffer(self.state, dtype=np.int8)[dev]
         coming_back = current & ((state == AWAITING_PICKUP) | (state == IN_TRANSIT_BACK))
         closed = (np.frombuffer(self.r_returned, dtype=np.int8) >= 0) & ~coming_back
-        del dev, current, state  # views of the columns: released before they are compacted
+        del dev, latest, current, state  # views of the columns: released before they are compacted
         window.flush(closed)
 
     # ---- rentals --------------------------------------------------------------------------------------
@@ -393,9 +394,10 @@ class Fleet:
         self.r_end.frombytes(end.tobytes())
         self.r_returned.extend([-1] * n)
         self.r_fate.extend(fates.rental[: n * FATE_WIDTH])
-        self.rental[first : first + n] = array("q", range(rid0, rid0 + n))
+        self.rental[first : first + n] = array(self.rental.typecode, range(rid0, rid0 + n))
         self.state[first : first + n] = array("b", [ON_RENT] * n)
-        self.cycles[first : first + n] = array("q", [x + 1 for x in self.cycles[first : first + n]])
+        cycles = self.cycles
+        cycles[first : first + n] = array(cycles.typecode, [x + 1 for x in cycles[first : first + n]])
         idx = m * self.C + c
         self.onrent_mc[idx] += n
         self.onrent_tracked_mc[idx] += sum(self.tracked[first : first + n])

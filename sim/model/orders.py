@@ -11,11 +11,14 @@ simulated are on disk, in the run's spill folder, read back a year at a time by
 :meth:`OrderBook.select`) and its state (place, device, planned day, backordered, delivery attempts: 16
 bytes, in memory for the whole run). Its fate (:mod:`sim.model.fates`: duration, triage draws,
 work-order candidates, ...; over 100 bytes) is needed only until it is delivered, when the rental copies
-what it uses. Fates live in a window of the years that still have undelivered orders: a year's fates are
-dropped once all its orders are delivered (a year with an order that is never delivered stays to the end
-of the run). ``fates`` (and ``rows``, what a rental start reads) and the scalar columns ``install``,
-``install_hours``, ``fitting_delay``, ``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by
-``order - base``.
+what it uses. The fates of the orders not yet delivered live in a window of typed arrays (fast scalar reads
+in the event loop): the current year's orders at position ``order - shift`` (``order >= base``), and the
+undelivered orders of earlier years (a few: orders of late December, long fitting queues, backorders) at the
+front in id order, found by bisection; :meth:`OrderBook.fate_row` gives an order's position. At each year
+start the window is rebuilt from the orders still undelivered and the new year's fates, so it holds about
+one year of fates whatever the horizon. ``rows`` (what a rental start reads) and the scalar columns
+``install``, ``install_hours``, ``fitting_delay``, ``fitting_hours``, ``u_fail1``, ``u_fail2`` are indexed by
+that position.
 
 The depot serving each order is the book's too: its municipality's depot, unless a dated change of who
 serves (:mod:`sim.model.changes`) passed a rule in with :meth:`OrderBook.serve_from`; the book applies the
@@ -26,15 +29,16 @@ the routes' queues are per lane, ``municipality * depots + depot``.
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from sim.model.demand import DemandModel, OrderStream, Patients, concat_streams
-from sim.model.fates import Fates
+from sim.model.fates import FATE_WIDTH, FateRows, Fates
 from sim.model.rng import Streams
 from sim.output import SpillFolder
 
@@ -49,12 +53,17 @@ def _patient(name: str) -> Callable[[OrderStream], np.ndarray]:
     return lambda chunk: getattr(chunk.patients, name)
 
 
-@dataclass
-class _Year:
-    first: int  # id of the year's first order
-    end: int  # one past its last
-    open: int  # orders not yet delivered
-    fates: Fates
+# the fate columns of the window besides ``rows`` (FateRows), with their typecodes
+SCALAR_FATES = {
+    "install": "b", "install_hours": "d", "fitting_delay": "d", "fitting_hours": "d", "u_fail1": "d",
+    "u_fail2": "d",
+}  # fmt: skip
+ROW_FATES = {f.name: f.name for f in fields(FateRows)}
+NUMPY_OF = {"d": np.float64, "b": np.int8, "q": np.int64}
+
+
+def _typed(code: str, values: np.ndarray) -> array:
+    return array(code, values.astype(NUMPY_OF[code]).tobytes())
 
 
 class OrderBook:
@@ -100,10 +109,18 @@ class OrderBook:
         self.first = 0  # id of the current year's first order
         self.day_start: list[int] = [0]
         self.current: OrderStream | None = None
-        # the window of fates of years with undelivered orders
-        self._live: list[_Year] = []
-        self.base = 0
-        self._set_window()
+        # the window of fates of the undelivered orders (see the module docstring)
+        self.base = 0  # ids from here on sit at position id - shift
+        self.shift = 0
+        self._old_ids = array("q")  # undelivered ids below base, at positions 0..len-1
+        self._open = bytearray()  # per position: 1 while the order is not delivered
+        self.rows = Fates.concat([]).rows()
+        self.install = array("b")
+        self.install_hours = array("d")
+        self.fitting_delay = array("d")
+        self.fitting_hours = array("d")
+        self.u_fail1 = array("d")
+        self.u_fail2 = array("d")
         self._full: OrderStream | None = None
         if self.years:
             self.open_year(0)
@@ -117,7 +134,7 @@ class OrderBook:
         return {lo: y for y, (lo, _) in enumerate(self.years) if y > 0}
 
     def open_year(self, y: int) -> None:
-        """Draw year ``y``'s orders (at 00:00 of its first day) and drop fates no order needs any more."""
+        """Draw year ``y``'s orders (at 00:00 of its first day) and drop the fates of delivered orders."""
         lo, hi = self.years[y]
         chunk = self.demand.generate_year(self.streams, lo, hi)
         first = len(self)
@@ -132,12 +149,12 @@ class OrderBook:
         self.day0 = lo
         self.first = first
         self.day_start = (chunk.day_start + first).tolist()
-        self.current = chunk
-        self._assign(0)
         keep = OrderStream(
             time=chunk.time, municipality=chunk.municipality, category=chunk.category, fitting=chunk.fitting,
             patients=chunk.patients, fates=Fates.concat([]), day_start=chunk.day_start,
         )  # fmt: skip
+        self.current = keep  # without the fates: the window below holds them
+        self._assign(0)
         if self.folder is not None and self._chunks:
             last = self._chunks[-1]
             if isinstance(last, OrderStream):  # nothing reads it during the run except through select
@@ -149,11 +166,55 @@ class OrderBook:
         self._chunks.append(keep)
         self._sizes.append(n)
         self._full = None
-        while self._live and self._live[0].open == 0:  # the window stays contiguous: oldest first
-            del self._live[0]
-        self._live.append(_Year(first, first + n, n, chunk.fates))
+        fates = chunk.fates
+        del chunk
+        self._window(fates, first)
         self.next_year = y + 1
-        self._set_window()
+
+    def _window(self, new: Fates, first: int) -> None:
+        """The window of fates: the undelivered orders so far (in id order), then ``new`` (the fates of the
+        orders from id ``first`` on)."""
+        keep = np.flatnonzero(np.frombuffer(bytes(self._open), dtype=np.uint8))
+        old_ids = self.fate_ids()[keep]
+        for name, code in SCALAR_FATES.items():
+            old = np.frombuffer(getattr(self, name), dtype=code)[keep]
+            setattr(
+                self, name, _typed(code, np.concatenate([old, getattr(new, name).astype(NUMPY_OF[code])]))
+            )
+            del old
+        rows, fresh = self.rows, new.rows()  # the new year's as a rental start reads them
+        offset = np.frombuffer(rows.wo_offset, dtype=np.int64)
+        counts = np.diff(offset)[keep]
+        kept = int(counts.sum())
+        starts = offset[:-1][keep]
+        gather = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(kept)
+        columns: dict[str, array] = {}
+        for name in ROW_FATES:
+            arr, added = getattr(rows, name), getattr(fresh, name)
+            code = arr.typecode
+            tail = np.frombuffer(added, dtype=code)
+            if name == "wo_offset":
+                values = np.concatenate([[0], np.cumsum(counts), tail[1:] + kept])
+            else:
+                old = np.frombuffer(arr, dtype=code)
+                if name.startswith("wo_"):  # the work-order candidates of the kept rows
+                    old = old[gather]
+                elif name == "rental":  # FATE_WIDTH values per row
+                    old = old.reshape(-1, FATE_WIDTH)[keep].reshape(-1)
+                else:
+                    old = old[keep]
+                values = np.concatenate([old, tail])
+                del old
+            del tail
+            setattr(fresh, name, array(code))  # released as soon as copied
+            columns[name] = array(code, values.astype(NUMPY_OF[code]).tobytes())
+            del arr, added, values
+        del offset
+        self.rows = FateRows(**columns)
+        self._old_ids = array("q", old_ids.tobytes())
+        self.base = first
+        self.shift = first - old_ids.size
+        self._open = bytearray(b"\x01") * (old_ids.size + len(new))
 
     # ---- who serves each order -------------------------------------------------------------------------
     def serve_from(self, day: int, rule: ServingRule) -> bool:
@@ -210,31 +271,18 @@ class OrderBook:
         )
         return m, c, k
 
-    def _set_window(self) -> None:
-        live = self._live
-        self.base = live[0].first if live else len(self)
-        f = self.fates
-        # typed arrays of Python scalars: fast scalar reads in the hot path, 8 bytes or less per value
-        self.rows = f.rows()
-        self.install = array("b", f.install.astype(np.int8).tobytes())
-        self.install_hours = array("d", f.install_hours.astype(np.float64).tobytes())
-        self.fitting_delay = array("d", f.fitting_delay.astype(np.float64).tobytes())
-        self.fitting_hours = array("d", f.fitting_hours.astype(np.float64).tobytes())
-        self.u_fail1 = array("d", f.u_fail1.astype(np.float64).tobytes())
-        self.u_fail2 = array("d", f.u_fail2.astype(np.float64).tobytes())
+    def fate_row(self, order: int) -> int:
+        """The position of undelivered ``order``'s fate in the window's columns."""
+        return order - self.shift if order >= self.base else bisect.bisect_left(self._old_ids, order)
 
-    @property
-    def fates(self) -> Fates:
-        """The fates of the window's orders (row ``order - base``), concatenated on each call."""
-        live = self._live
-        return Fates.concat([year.fates for year in live]) if len(live) != 1 else live[0].fates
+    def fate_ids(self) -> np.ndarray:
+        """The order id of each position of the window (ascending)."""
+        old = np.frombuffer(self._old_ids, dtype=np.int64)
+        return np.concatenate([old, np.arange(self.base, self.base + len(self._open) - old.size)])
 
     def delivered(self, order: int) -> None:
-        """``order`` is delivered: its fate is no longer needed."""
-        for year in self._live:
-            if order < year.end:
-                year.open -= 1
-                return
+        """``order`` is delivered: its fate is no longer needed (dropped at the next year start)."""
+        self._open[self.fate_row(order)] = 0
 
     # ---- the whole run (output tables, tests) -----------------------------------------------------------
     def _chunk(self, y: int) -> OrderStream:

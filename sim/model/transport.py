@@ -322,7 +322,10 @@ class Routes:
             m = lane // K
             attempt = attempts[o]
             attempts[o] = attempt + 1 if attempt < 255 else 255
-            u = u_fail[attempt][o - book.base] if attempt < 2 else self.fail_draw.next()
+            if attempt < 2:  # the order's row in the window of fates (book.fate_row, inlined)
+                u = u_fail[attempt][o - book.shift if o >= book.base else book.fate_row(o)]
+            else:
+                u = self.fail_draw.next()
             if u < fail_p:
                 failed.append((o, lane))
                 self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
