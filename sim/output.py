@@ -102,8 +102,12 @@ class _Spilled:
     rows: int
     finish: Finish | None
 
-    def load(self) -> pd.DataFrame:
-        parts = [SpillFolder.read(path) for path in self.paths]
+    def load(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The table (or only ``columns`` of it: each chunk is narrowed as soon as it is read)."""
+        parts = [
+            SpillFolder.read(path) if columns is None else SpillFolder.read(path)[columns]
+            for path in self.paths
+        ]
         table = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         del parts
         return self.finish(table) if self.finish is not None else table
@@ -160,6 +164,16 @@ class Tables(MutableMapping[str, pd.DataFrame]):
             self._read.popitem(last=False)
         return frame
 
+    def columns(self, name: str, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of table ``name`` (a spilled table is read a chunk at a time and not kept: a
+        reader of a few columns of a large table never holds the whole of it)."""
+        table = self._tables[name]
+        if not isinstance(table, _Spilled):
+            return table[columns]
+        if name in self._read:
+            return self._read[name][0][columns]
+        return table.load(columns)
+
     def __setitem__(self, name: str, table: pd.DataFrame) -> None:
         self._forget(name)
         self._tables[name] = table
@@ -195,6 +209,11 @@ class RunOutput:
 
     def has(self, name: str) -> bool:
         return name in self.tables
+
+    def columns(self, name: str, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of table ``name`` (see :meth:`Tables.columns`)."""
+        tables = self.tables
+        return tables.columns(name, columns) if isinstance(tables, Tables) else tables[name][columns]
 
     def rows(self, name: str) -> int:
         """Rows of table ``name`` (without reading a spilled table back)."""

@@ -75,6 +75,19 @@ PRODUCT_COST = (
 )
 
 
+# the columns of the run's tables the economics reads (only these are read back: sim.output.Tables.columns)
+PATIENT_COLUMNS = [
+    "municipality", "responsibility_class", "child", "special_housing", "home_care", "unit_device",
+    "unit_municipal",
+]  # fmt: skip
+READ_COLUMNS = {
+    "devices": ["device", "category", "purchase_price", "purchased_day", "initial", "state", "end_day"],
+    "jobs": ["kind", "rental", "created_day"],
+    "rentals": ["rental", "device", "category", "start_day", "end_day", "returned", *PATIENT_COLUMNS],
+    "deliveries": ["device", "kind", "delivered_day", *PATIENT_COLUMNS],
+}
+
+
 class MoneyError(RuntimeError):
     """The ledger does not balance: a bug, not a user error."""
 
@@ -105,7 +118,10 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     index = {p: i for i, p in enumerate(principals)}
     cats = scenario.categories
     years = {c: spec.depreciation_years for c, spec in cats.items()}
-    devices, jobs = output["devices"], output["jobs"]
+    devices, jobs = (
+        output.columns("devices", READ_COLUMNS["devices"]),
+        output.columns("jobs", READ_COLUMNS["jobs"]),
+    )
     found = [s for s in states(scenario) if s.scenario.economics is not None]
     if len(found) != len(states(scenario)):
         raise ValueError("a dated change cannot remove the economics section")
@@ -137,9 +153,10 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     operators = [found[i].scenario.economics.operator for i in month_state]
     modes = [found[i].scenario.economics.rentals_on_operator_change for i in month_state]
     hand = runoff.handovers(operators, modes, month_state, months)
-    owner = runoff.owners(output["rentals"], hand)
+    all_rentals = output.columns("rentals", READ_COLUMNS["rentals"])
+    owner = runoff.owners(all_rentals, hand)
     splits: list[runoff.Split] = []
-    rest_rentals, rest_jobs = output["rentals"], jobs
+    rest_rentals, rest_jobs = all_rentals, jobs
     for h, ho in enumerate(hand):
         book, rest_rentals, rest_jobs = runoff.split(rest_rentals, rest_jobs, owner, h, ho, output.days)
         splits.append(book)
@@ -158,15 +175,17 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
 
     revenue_by: list[dict[str, np.ndarray]] = []
     run_revenue_by: list[list[dict[str, np.ndarray]]] = [[] for _ in hand]
-    payers: list[tuple[pd.DataFrame, pd.DataFrame]] = []
-    no_deliveries = output["deliveries"].iloc[:0].copy()
+    all_deliveries = output.columns("deliveries", READ_COLUMNS["deliveries"])
+    base_rules = found[0].scenario.responsibility
+    no_deliveries = all_deliveries.iloc[:0].copy()
+    no_deliveries["payer"] = payer_column(base_rules, no_deliveries)
     for st in found:
         econ = st.scenario.economics
-        rentals = rest_rentals.copy()
+        # shallow copies: only the payer column is new (copy on write keeps the others shared)
+        rentals = rest_rentals.copy(deep=False)
         rentals["payer"] = payer_column(st.scenario.responsibility, rentals)  # the state's rules
-        deliveries = output["deliveries"].copy()
+        deliveries = all_deliveries.copy(deep=False)
         deliveries["payer"] = payer_column(st.scenario.responsibility, deliveries)
-        payers.append((rentals, deliveries))
         sold = sales(deliveries, devices, econ.sale_markup, index, months)
         revenue = rent(rentals, devices, econ, years, index, months, product_cost, sold["revenue_sales"])
         for account, values in sold.items():
@@ -182,7 +201,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         revenue["revenue_other"] = other
         revenue_by.append(revenue)
         for h, book in enumerate(splits):
-            theirs = book.rentals.copy()
+            theirs = book.rentals.copy(deep=False)
             theirs["payer"] = payer_column(st.scenario.responsibility, theirs)
             own_cost = sum((run_costs[h][k] for k in PRODUCT_COST), np.zeros(len(months)))
             r = rent(theirs, devices, econ, years, index, months, own_cost, None)
@@ -225,7 +244,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     ledger = _rows(books, principals, months, operators, admin)
     check_money(ledger)
     all_costs = {k: sum((b.costs[k] for b in books), np.zeros(len(months))) for k in COST_ACCOUNTS}
-    rentals = output["rentals"].copy()
+    rentals = all_rentals.copy(deep=False)
     rentals["payer"] = payer_column(found[-1].scenario.responsibility, rentals)
     products = _products(
         rentals, devices, total_revenue, all_costs, a.book_value, a.capitalised_purchases, years, months

@@ -179,12 +179,14 @@ def kpi_table(parts: list[dict[str, pd.DataFrame]], munis: list[str]) -> pd.Data
 
 
 def _metric_category(table: pd.DataFrame) -> pd.DataFrame:
-    table["metric"] = table["metric"].astype("category")
+    if "metric" in table:  # (a reader may ask for other columns only: sim.output.Tables.columns)
+        table["metric"] = table["metric"].astype("category")
     return table
 
 
 def _payer_category(table: pd.DataFrame) -> pd.DataFrame:
-    table["payer"] = table["payer"].astype("category")
+    if "payer" in table:
+        table["payer"] = table["payer"].astype("category")
     return table
 
 
