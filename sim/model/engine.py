@@ -4,8 +4,10 @@ One SimPy process drives the days. On each workday: staff pools pick up queued w
 are placed (fittings go to consultants first), technical work orders are drawn, routes depart (07:00),
 deliver (11:00) and return (15:30), and at the close (16:00) returns are reported as pickup orders,
 orders are picked and purchasing is reviewed. Rentals ending during a day are processed at its end,
-then the day's levels are recorded. Individual timeouts exist only for jobs, supplier deliveries,
-fitting referrals and work orders, so the event count per order stays small.
+then the day's levels are recorded. Individual timeouts exist only for fitting referrals and bookings,
+supplier deliveries, drop-offs and the consultants' jobs: rental ends, work-order needs and the technicians'
+jobs wait in their components' own time-ordered lists and heaps (sim/model/fleet.py, sim/model/workshop.py),
+so the event count per order stays small.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A pool has ``round(count x staffing(day))`` servers (summer staffing lowers it). A job needs ``hours`` of
 work; a server busy with it is occupied for ``hours / productive_share`` working hours, which pass only
 inside opening hours on workdays (see :class:`sim.model.calendar.Calendar`). Jobs arriving when the centre
-is closed wait for the next opening. One SimPy timeout per job; no process per job or per server.
+is closed wait for the next opening. At most one SimPy timeout per job (none in a pool without events, see
+below); no process per job or per server.
 
 Waiting jobs start by priority class, first come first served within a class: the pool's ``priority`` names
 job kinds served before all others (e.g. corrective repairs before preventive maintenance, which a centre
