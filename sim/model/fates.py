@@ -87,15 +87,17 @@ class Fates:
 
     def rows(self) -> FateRows:
         """The columns a rental reads at its start, as typed arrays (fast scalar reads in the event loop)."""
-        packed = np.empty((len(self), FATE_WIDTH), dtype=np.float64)
-        packed[:, FATE_WAY] = np.where(self.returned, np.where(self.dropoff, DROPPED_OFF, PICKED_UP), LOST)
+        rental = array("d", [0.0]) * (len(self) * FATE_WIDTH)  # filled in place: no temporary copy
+        packed = np.frombuffer(rental, dtype=np.float64).reshape(-1, FATE_WIDTH)
+        returned = np.asarray(self.returned, dtype=bool)
+        packed[:, FATE_WAY] = LOST
+        packed[returned, FATE_WAY] = PICKED_UP
+        packed[returned & np.asarray(self.dropoff, dtype=bool), FATE_WAY] = DROPPED_OFF
         packed[:, FATE_GROUP] = self.u_group
         packed[:, FATE_SCRAP] = self.u_scrap
         packed[:, FATE_WORK] = self.u_work
         packed[:, FATE_RECON] = self.recondition_hours
-        rental = array("d")
-        rental.frombytes(packed.reshape(-1).view(np.uint8).data)  # no intermediate bytes copy
-        del packed
+        del packed  # the view's buffer export ends here
         return FateRows(
             rental=rental,
             **{
