@@ -99,7 +99,10 @@ def check_work(s: Scenario) -> list[str]:
 # to 350 bytes so that the estimate errs on the high side (more so for long horizons, whose estimated work
 # grows faster than the records that stay in memory). The base: importing sim.model (numpy, pandas, scipy,
 # SimPy) peaks at 174 MB and a 2-year run of the tiny test region, with the warm start's 15 years of
-# history (arrays freed before the run starts), at 201 MB (measured 2026-11-23).
+# history (arrays freed before the run starts), at 201 MB (measured 2026-11-23). Since the order book keeps
+# only the fates of undelivered orders and the economics reads only its columns (2026-11-24) the figures are
+# lower still (10-year Västmanland: 387-391 MB for the model, 754 MB end to end; 10x Västmanland over 20
+# years: 80 million units, 3.4 GB for the model), so the estimate errs further on the high side.
 BASE_MEMORY_MB = 210.0
 MEMORY_BYTES_PER_WORK = 350.0
 
