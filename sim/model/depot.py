@@ -224,6 +224,7 @@ class DepotStock:
     # ---- returns -----------------------------------------------------------------------------------
     def triage(self, devices: list[int], t: float) -> None:
         """Returned devices at the depot: scrap, recondition by a technician, or restock directly."""
+        self.catch_up(t)  # units reconditioned until now first: they came before these to the backorders
         fleet = self.fleet
         counts = self.recorder.muni_counts
         scrapped, recondition_work_orders = counts["scrapped"], counts["recondition_work_orders"]

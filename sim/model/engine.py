@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 SERVICE_POOL = POOL_NAMES.index("service_technicians")
 CONSULT_POOL = POOL_NAMES.index("consultants")
+# Pools that keep one SimPy event per job; the others keep their jobs' ends in their own heap (faster, the
+# same results: tests/test_model.py runs the reconditioning pools with events as the reference)
+EVENT_POOLS = frozenset({"consultants"})
 CORRECTIVE, PREVENTIVE, INSTALLATION, FITTING = (
     JOB_KINDS.index(k) for k in ("corrective", "preventive", "installation", "fitting")
 )
@@ -168,7 +171,7 @@ class Simulation:
         # stock or routes, and the reconditioning technicians' completions (devices back to stock) are
         # processed when the stock is next read (DepotStock.catch_up): their pools keep no SimPy event per job
         # (see sim/model/workshop.py)
-        events = [p == CONSULT_POOL for p in range(len(POOL_NAMES))]
+        events = [name in EVENT_POOLS for name in POOL_NAMES]
         for depot in s.depots.values():
             staff = (depot.reconditioning_technicians, depot.service_technicians, depot.consultants)
             self.pools.append(

@@ -22,7 +22,10 @@ Each completion still frees its server at its exact time and starts the next que
 submission arrives at its own time, so every job's start and end are those of the event-per-job pool. The
 one difference is a tie with another component's event: a completion or due submission at exactly the
 instant of a direct submission is processed first here, while SimPy would order the two by when their
-events were scheduled; with continuous times such ties do not occur.
+events were scheduled. With continuous work hours such ties do not occur; fixed hours (``dist: fixed``) can
+produce them (a job ending exactly at the close or a vehicle's return), and then the completion comes first,
+which can hand a different unit to a backorder than the event-per-job pool did. No shipped config draws
+technicians' hours from a fixed distribution.
 """
 
 from __future__ import annotations
