@@ -23,7 +23,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 # is about 2.1 million (about 17-30 CPU s and 0.39 GB for the model, 2026-11-24); a region ten times larger
 # over 20 years 80 million: 3.4 GB for the model (9 CPU minutes) since the order book keeps only the fates of
 # undelivered orders, within the 4 GB target of issue 12 (docs/performance.md, "A 10x region over 20 years
-# within 4 GB"; end to end with the economics more, estimated 6-7 GB). The limit leaves room for that and a
+# within 4 GB"; end to end with the economics 6.3 GB, measured). The limit leaves room for that and a
 # little more, not for a region twice as large.
 MAX_RUN_WORK = 100_000_000
 

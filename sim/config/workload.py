@@ -102,7 +102,10 @@ def check_work(s: Scenario) -> list[str]:
 # history (arrays freed before the run starts), at 201 MB (measured 2026-11-23). Since the order book keeps
 # only the fates of undelivered orders and the economics reads only its columns (2026-11-24) the figures are
 # lower still (10-year Västmanland: 387-391 MB for the model, 754 MB end to end; 10x Västmanland over 20
-# years: 80 million units, 3.4 GB for the model), so the estimate errs further on the high side.
+# years: 80 million units, 3.4 GB for the model and 6.3 GB end to end with `hmsim run`), so the estimate errs
+# further on the high side: 944 MB and 28 GB for those two runs. Memory now grows with the region's state
+# more than with its history, which one figure per unit of work cannot follow; a two-term estimate (state
+# from the fleet on rent, history from the orders over the horizon) is the next step.
 BASE_MEMORY_MB = 210.0
 MEMORY_BYTES_PER_WORK = 350.0
 
