@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from sim.config.schema import Scenario
+from sim.config.schema import Responsibility, Scenario
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel, Patients
 from sim.model.fleet import STATE_NAMES, Fleet
@@ -34,7 +34,7 @@ from sim.model.orders import OrderBook
 from sim.model.records import DEPOT_COUNTS, DEPOT_LEVELS, MUNI_COUNTS, MUNI_LEVELS, Recorder
 from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog
 from sim.output import RunOutput, Tables
-from sim.responsibility import payer_column
+from sim.responsibility import REGION, municipality_pays
 
 FITTING_KIND = JOB_KINDS.index("fitting")
 # rows per chunk of a spilled table: about 8 MB of pandas columns for the widest tables, 25 MB while made
@@ -64,6 +64,25 @@ class RunRecords:
 
 def _cat(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
+
+
+def _strings(names: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``names[codes]`` as the string column pandas makes of a numpy string array (dtype ``str``), taken from
+    the few names instead of converted from a Python object per row."""
+    return pd.array(names, dtype="str").take(codes.astype(np.intp))
+
+
+def _payer(
+    rules: Responsibility, classes: np.ndarray, pat: dict[str, np.ndarray], muni: np.ndarray, munis: list[str]
+) -> pd.api.extensions.ExtensionArray:
+    """The payer of each row (``classes``: responsibility class, ``muni``: municipality code), as
+    :func:`sim.responsibility.payer_column` gives it for the table's columns, built from codes: the
+    municipality's name or ``region``."""
+    pays = municipality_pays(
+        rules, classes, pat["child"], pat["special_housing"], pat["home_care"], pat["unit_device"],
+        pat["unit_municipal"],
+    )  # fmt: skip
+    return _strings([*munis, REGION], np.where(pays, muni, len(munis)))
 
 
 def _tidy(
@@ -298,6 +317,7 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
     days = run.days
     dates = (np.datetime64(cal.start, "D") + np.arange(days)).astype("datetime64[s]")
     resp_class = np.array([c.responsibility_class for c in s.categories.values()])
+    resp_names = resp_class.tolist()
     rented = np.array([c.rented for c in s.categories.values()], dtype=bool)
     tables = Tables()
 
@@ -316,13 +336,14 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
     def rentals(lo: int, hi: int) -> pd.DataFrame:
         r = fleet.rentals.between(lo, hi)  # from disk (closed rentals) and memory
         r_dev, r_src, r_cat, r_end, r_ret = r["device"], r["source"], r["category"], r["end"], r["returned"]
+        r_muni = r["municipality"]
         pat = _patients(run, r_src)
         table = pd.DataFrame(
             {
                 "rental": np.arange(lo, hi),
                 "device": r_dev,
                 "category": _cat(r_cat, cats),
-                "municipality": _cat(r["municipality"], munis),
+                "municipality": _cat(r_muni, munis),
                 "depot": _cat(r["depot"], depots),
                 "start_day": r["start"],
                 "end_day": r_end,
@@ -331,12 +352,12 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
                 "initial": r_src < 0,
                 "order": np.where(r_src >= 0, r_src, -1),
                 "tracked": tracked[r_dev] if r_dev.size else np.zeros(0, dtype=bool),
-                "responsibility_class": resp_class[r_cat] if r_cat.size else np.zeros(0, dtype=str),
+                "responsibility_class": _strings(resp_names, r_cat),
                 "band": _cat(pat["band"], bands),
                 **{k: v for k, v in pat.items() if k != "band"},
+                "payer": _payer(s.responsibility, resp_class[r_cat], pat, r_muni, munis),
             }
         )
-        table["payer"] = payer_column(s.responsibility, table)
         return table
 
     _emit(tables, "rentals", len(fleet.rentals), chunk_rows, rentals, _payer_category)
@@ -388,7 +409,7 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
                 "device": r["device"],
                 "category": _cat(d_cat, cats),
                 "municipality": _cat(o.municipality, munis),
-                "kind": np.where(rented[d_cat] if d_cat.size else [], "rent", "sale"),
+                "kind": _strings(["sale", "rent"], rented[d_cat]),
                 "order_day": o.time,
                 "planned_day": planned,
                 "delivered_day": delivered,
@@ -396,12 +417,12 @@ def collect(run: RunRecords, chunk_rows: int = CHUNK_ROWS) -> RunOutput:
                 "attempts": r["attempts"].astype(np.int64),
                 "backordered": backordered[order].astype(bool),
                 "fitting": o.fitting,
-                "responsibility_class": resp_class[d_cat] if d_cat.size else np.zeros(0, dtype=str),
+                "responsibility_class": _strings(resp_names, d_cat),
                 "band": _cat(pat["band"], bands),
                 **{k: v for k, v in pat.items() if k != "band"},
+                "payer": _payer(s.responsibility, resp_class[d_cat], pat, o.municipality, munis),
             }
         )
-        table["payer"] = payer_column(s.responsibility, table)
         kpi_parts.append(kpi_counts(table, None, cal.start))
         return table
 
