@@ -123,6 +123,7 @@ class Simulation:
         self.muni_depot = [self.depot_index[mu.depot] for mu in s.municipalities.values()]
         self.muni_depot_array = np.array(self.muni_depot, dtype=np.int64)
         self.rented = [c.rented for c in s.categories.values()]
+        self.rented_array = np.array(self.rented, dtype=bool)
         t = s.transport
         # hours of driving per work order at a user: a round trip shared by service_visits_per_trip visits
         speed = t.technician_speed_kmh
@@ -145,8 +146,7 @@ class Simulation:
         self.order_attempts = self.orders.attempts
         self.recorder = Recorder(self.days, self.M, self.K, self.C, self.folder)
         self.counts = self.recorder.muni_counts  # code arrays appended to directly in the hot path
-        self.count_deliveries = self.counts["deliveries"].append  # once per delivery (the arrays are kept)
-        self.count_rental_starts = self.counts["rental_starts"].append
+        self.count_rental_starts_codes = self.counts["rental_starts"]  # (the arrays are kept for the run)
         self.jobs = JobLog(self.folder)
         # the components own their state and get their collaborators explicitly; what one hands to another
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
@@ -233,37 +233,75 @@ class Simulation:
         self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
         self.routes.ready_for_delivery(order, m * self.K + k, t)
 
-    def deliver(self, order: int, dev: int, m: int, t: float) -> None:
-        """A delivery succeeds: a rental starts (installation if needed) or a sale is complete."""
-        fleet = self.fleet
-        rec = self.recorder
-        c = fleet.cat[dev]
-        C = self.C
-        code = (int(t) * self.M + m) * C + c  # (day, municipality, category) of the counts
-        self.allocated_mc[m * C + c] -= 1
-        rec.del_order.append(order)
-        rec.del_device.append(dev)
-        rec.del_time.append(t)
-        rec.del_planned.append(self.order_planned[order])
-        rec.del_attempts.append(self.order_attempts[order])
-        self.count_deliveries(code)
-        book = self.orders
-        # the order's row in the window of fates (book.fate_row, inlined for the common case)
-        i = order - book.shift if order >= book.base else book.fate_row(order)
-        book.delivered(order)
-        if self.rented[c]:
-            rid = fleet.start_rental(dev, order, m, t, book.rows, i)
-            self.count_rental_starts(code)
-            if book.install[i]:
+    def deliver(self, batch: list[tuple[int, int, int]], t: float) -> None:
+        """Deliveries that succeed at ``t``, ``(order, device, municipality)`` in the order the vehicles reach
+        them: rentals start (installation if needed) or sales are complete.
+
+        The records, counts, columns and the register are written for the whole batch at once; what one
+        delivery's effects could reach of another's (rental ends, work-order needs, installation jobs) is done
+        one rental at a time in the batch's order, as one delivery after the other would."""
+        n = len(batch)
+        if n == 0:
+            return
+        fleet, book, rec = self.fleet, self.orders, self.recorder
+        M, C = self.M, self.C
+        columns = np.array(batch, dtype=np.int64).reshape(n, 3)
+        orders, devs, munis = (np.ascontiguousarray(columns[:, j]) for j in range(3))
+        cats = np.frombuffer(fleet.cat, dtype=np.int16)[devs].astype(np.int64)
+        codes = (int(t) * M + munis) * C + cats  # (day, municipality, category) of the counts
+        allocated = self.allocated_mc
+        for idx in (munis * C + cats).tolist():
+            allocated[idx] -= 1
+        rec.del_order.frombytes(orders.tobytes())
+        rec.del_device.frombytes(devs.tobytes())
+        rec.del_time.frombytes(np.full(n, t, dtype=np.float64).tobytes())
+        rec.del_planned.frombytes(
+            np.frombuffer(self.order_planned, dtype=np.int32)[orders].astype(np.int64).tobytes()
+        )
+        rec.del_attempts.extend(np.frombuffer(self.order_attempts, dtype=np.uint8)[orders].tolist())
+        self.counts["deliveries"].frombytes(codes.tobytes())
+        rows = book.delivered_rows(orders)  # the orders' rows in the window of fates
+        rented = self.rented_array[cats]
+        if not rented.all():
+            sold = np.flatnonzero(~rented)
+            state, end = fleet.state, fleet.end
+            for dev in devs[sold].tolist():
+                state[dev] = SOLD
+                end[dev] = t
+            self.counts["sales"].frombytes(codes[sold].tobytes())
+        if not rented.any():
+            return
+        sel = np.flatnonzero(rented)
+        r_devs, r_munis, r_cats, r_rows, r_codes = devs[sel], munis[sel], cats[sel], rows[sel], codes[sel]
+        rid0 = fleet.rentals.count
+        fates = book.rows
+        ends = fleet.start_rentals(r_devs, orders[sel], r_munis, r_cats, t, fates, r_rows)
+        self.count_rental_starts_codes.frombytes(r_codes.tobytes())
+        # work-order needs planned and installations logged one rental at a time, in the batch's order
+        offset = np.frombuffer(fates.wo_offset, dtype=np.int64)
+        lo, hi = offset[r_rows], offset[r_rows + 1]
+        del offset
+        install = np.frombuffer(book.install, dtype=np.int8)[r_rows] != 0
+        todo = np.flatnonzero((hi > lo) | install)
+        if todo.size == 0:
+            return
+        install_hours, travel = book.install_hours, self.travel_hours
+        installations = self.counts["installations"]
+        for j, dev, m, c, i, a, b, end, inst, code in zip(
+            todo.tolist(), r_devs[todo].tolist(), r_munis[todo].tolist(), r_cats[todo].tolist(),
+            r_rows[todo].tolist(), lo[todo].tolist(), hi[todo].tolist(), ends[todo].tolist(),
+            install[todo].tolist(), r_codes[todo].tolist(), strict=True,
+        ):  # fmt: skip
+            rid = rid0 + j
+            if b > a:
+                fleet.plan_work_orders(dev, rid, t, end, t, fates, a, b)
+            if inst:
                 k = fleet.depot[dev]
-                hours = book.install_hours[i] + self.travel_hours[m]
-                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, hours, ref=rid)
-                self.counts["installations"].append(code)
+                job = self.jobs.add(
+                    SERVICE_POOL, INSTALLATION, k, m, c, dev, t, install_hours[i] + travel[m], ref=rid
+                )
+                installations.append(code)
                 self.pools[k][SERVICE_POOL].submit(job)
-        else:
-            fleet.state[dev] = SOLD
-            fleet.end[dev] = t
-            self.counts["sales"].append(code)
 
     def work_order(
         self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool

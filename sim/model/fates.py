@@ -139,7 +139,7 @@ _NUMPY_TYPE = {"d": np.float64, "b": np.int8, "q": np.int64}
 
 @dataclass
 class FateRows:
-    """What :meth:`sim.model.fleet.Fleet.start_rental` reads of a fate, as typed arrays of Python scalars
+    """What :meth:`sim.model.fleet.Fleet.start_rentals` reads of a fate, as typed arrays of Python scalars
     (a scalar read of a numpy array builds a numpy scalar: several times slower in the hot path)."""
 
     duration: array[float]

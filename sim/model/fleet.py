@@ -324,55 +324,72 @@ class Fleet:
         window.flush(closed)
 
     # ---- rentals --------------------------------------------------------------------------------------
-    def start_rental(
-        self, dev: int, source: int, m: int, t: float, fates: FateRows, i: int, start: float | None = None
-    ) -> int:
-        """Put ``dev`` on rent in municipality ``m`` at ``t`` with fate row ``i`` (``start`` < ``t`` for a
-        rental already in progress at the warm start)."""
-        c = self.cat[dev]
-        begin = t if start is None else start
-        end = begin + fates.duration[i]
+    def start_rentals(
+        self,
+        devices: np.ndarray,
+        sources: np.ndarray,
+        munis: np.ndarray,
+        cats: np.ndarray,
+        t: float,
+        fates: FateRows,
+        rows: np.ndarray,
+    ) -> np.ndarray:
+        """Put ``devices`` (of categories ``cats``) on rent at ``t`` in municipalities ``munis``, for orders
+        ``sources``, with fate rows ``rows``, in that order (rental ids from ``len(rentals)`` on); returns
+        their end times. The columns, the register and the counters are written for all at once, the ends
+        scheduled one rental at a time in that order (as one rental start after the other would). Their work
+        orders are planned by the caller (:meth:`plan_work_orders`, after each start's other effects)."""
+        n = int(devices.size)
         window = self.rentals
-        rid = window.count
-        window.count = rid + 1
-        p = rid - window.shift  # a new rental's row
-        self.r_device.append(dev)
-        self.r_source.append(source)
-        self.r_muni.append(m)
-        self.r_depot.append(self.depot[dev])
-        self.r_cat.append(c)
-        self.r_start.append(begin)
-        self.r_end.append(end)
-        self.r_returned.append(-1)
-        j = i * FATE_WIDTH
-        self.r_fate.extend(fates.rental[j : j + FATE_WIDTH])
-        self.rental[dev] = rid
-        self.state[dev] = ON_RENT
-        self.cycles[dev] += 1
-        idx = m * self.C + c
-        self.onrent_mc[idx] += 1
-        if self.tracked[dev]:
-            self.onrent_tracked_mc[idx] += 1
-        day = int(end)
-        if self.scheduled_through < day < self.days:  # a later day's bucket (most rentals): as _schedule_end
-            bucket = self.ends_by_day.get(day)
-            if bucket is None:
-                self.ends_by_day[day] = [rid]
+        rid0 = window.count
+        window.count = rid0 + n
+        p0 = rid0 - window.shift  # the new rentals' rows
+        ends = t + np.frombuffer(fates.duration, dtype=np.float64)[rows]
+        self.r_device.frombytes(devices.astype(np.int64).tobytes())
+        self.r_source.frombytes(sources.astype(np.int64).tobytes())
+        self.r_muni.frombytes(munis.astype(np.int16).tobytes())
+        self.r_depot.frombytes(np.frombuffer(self.depot, dtype=np.int16)[devices].tobytes())
+        self.r_cat.frombytes(cats.astype(np.int16).tobytes())
+        self.r_start.frombytes(np.full(n, t, dtype=np.float64).tobytes())
+        self.r_end.frombytes(ends.tobytes())
+        self.r_returned.frombytes(np.full(n, -1, dtype=np.int8).tobytes())
+        fate = np.frombuffer(fates.rental, dtype=np.float64).reshape(-1, FATE_WIDTH)[rows]
+        self.r_fate.frombytes(fate.tobytes())
+        # the register (views released at once: the arrays grow when devices are bought)
+        np.frombuffer(self.rental, dtype=self.rental.typecode)[devices] = np.arange(rid0, rid0 + n)
+        np.frombuffer(self.state, dtype=np.int8)[devices] = ON_RENT
+        cycles = np.frombuffer(self.cycles, dtype=self.cycles.typecode)
+        if n and int(cycles[devices].max()) >= np.iinfo(cycles.dtype).max:
+            raise OverflowError("a device's rental count does not fit the register's cycles column")
+        cycles[devices] += 1
+        del cycles
+        tracked = np.frombuffer(self.tracked, dtype=np.int8)[devices].tolist()
+        onrent, onrent_tracked = self.onrent_mc, self.onrent_tracked_mc
+        for idx, x in zip((munis * self.C + cats).tolist(), tracked, strict=True):
+            onrent[idx] += 1
+            if x:
+                onrent_tracked[idx] += 1
+        days, through, buckets = self.days, self.scheduled_through, self.ends_by_day
+        rid = rid0
+        for end in ends.tolist():
+            day = int(end)
+            if through < day < days:  # a later day's bucket (most rentals): as _schedule_end
+                bucket = buckets.get(day)
+                if bucket is None:
+                    buckets[day] = [rid]
+                else:
+                    bucket.append(rid)
             else:
-                bucket.append(rid)
-        else:
-            self._schedule_end(rid, p, end)
-        lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
-        if hi > lo:
-            self._plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
-        return rid
+                self._schedule_end(rid, p0 + rid - rid0, end)
+            rid += 1
+        return ends
 
     def start_rentals_in_progress(
         self, first: int, sources: range, m: int, begin: np.ndarray, fates: FateRows
     ) -> None:
         """Put devices ``first, first + 1, ...`` on rent in municipality ``m`` at time 0 as rentals in
         progress that began at ``begin`` (< 0), with fate rows ``0, 1, ...`` and the given ``sources`` (the
-        warm start: as :meth:`start_rental` per device in that order would, with the columns filled at
+        warm start: as :meth:`start_rentals` of these devices would, with the columns filled at
         once)."""
         n = len(begin)
         if n == 0:
@@ -408,11 +425,13 @@ class Fleet:
             self._schedule_end(rid0 + i, p0 + i, ends[i])
             lo, hi = offset[i], offset[i + 1]
             if hi > lo:
-                self._plan_work_orders(first + i, rid0 + i, begins[i], ends[i], 0.0, fates, lo, hi)
+                self.plan_work_orders(first + i, rid0 + i, begins[i], ends[i], 0.0, fates, lo, hi)
 
-    def _plan_work_orders(
+    def plan_work_orders(
         self, dev: int, rid: int, begin: float, end: float, now: float, fates: FateRows, lo: int, hi: int
     ) -> None:
+        """Schedule the work-order needs of rental ``rid`` (``dev`` on rent ``begin`` to ``end``) from its
+        fate's candidates ``lo:hi`` that arise from ``now`` on (thinned by the device's age)."""
         factor = self.age_factor[self.cat[dev]]
         bound = 1.0 + factor * AGE_CAP_YEARS
         purchased = self.purchased[dev]

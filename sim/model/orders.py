@@ -284,6 +284,15 @@ class OrderBook:
         """``order`` is delivered: its fate is no longer needed (dropped at the next year start)."""
         self._open[self.fate_row(order)] = 0
 
+    def delivered_rows(self, orders: np.ndarray) -> np.ndarray:
+        """Undelivered ``orders`` are delivered (as :meth:`delivered` of each); their fates' positions."""
+        rows = orders - self.shift
+        old = orders < self.base
+        if old.any():
+            rows[old] = np.searchsorted(np.frombuffer(self._old_ids, dtype=np.int64), orders[old])
+        np.frombuffer(self._open, dtype=np.uint8)[rows] = 0
+        return rows
+
     # ---- the whole run (output tables, tests) -----------------------------------------------------------
     def _chunk(self, y: int) -> OrderStream:
         """Year ``y``'s chunk, from memory or read back from disk (the last one read is kept)."""

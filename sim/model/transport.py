@@ -31,7 +31,8 @@ from sim.model.orders import OrderBook
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
 
-DeliverFn = Callable[[int, int, int, float], None]  # (order, device, municipality, time): a delivery succeeds
+# deliveries that succeed at a time: [(order, device, municipality), ...] in the order they are made, time
+DeliverFn = Callable[[list[tuple[int, int, int]], float], None]
 
 
 _COLLECTED: list[int] = []  # shared by every collected pickup order (never appended to: it is closed)
@@ -317,7 +318,8 @@ class Routes:
         u_fail = (book.u_fail1, book.u_fail2)
         failed: list[tuple[int, int]] = []
         K = self.K
-        fail_p, on_delivered = self.fail_p, self.on_delivered
+        fail_p = self.fail_p
+        delivered: list[tuple[int, int, int]] = []
         for o, dev, lane in deliveries:
             m = lane // K
             attempt = attempts[o]
@@ -330,7 +332,8 @@ class Routes:
                 failed.append((o, lane))
                 self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:
-                on_delivered(o, dev, m, t)
+                delivered.append((o, dev, m))
+        self.on_delivered(delivered, t)  # after the failures: neither reads what the other changes
         back: list[int] = []
         for po, lane in pickups:
             m = lane // K
