@@ -151,7 +151,18 @@ class Simulation:
         # the components own their state and get their collaborators explicitly; what one hands to another
         # goes through the engine's transitions below (allocate, deliver, work_order, _returned)
         env, cal, streams, rec = self.env, self.calendar, self.streams, self.recorder
-        self.fleet = Fleet(s, env, cal, streams, rec, self.days, self.work_order, self._returned, self.folder)
+        self.fleet = Fleet(
+            s,
+            env,
+            cal,
+            streams,
+            rec,
+            self.days,
+            self.work_order,
+            self._returned,
+            self.folder,
+            self._picked_up,
+        )
         fleet = self.fleet
         # work-order needs take no event (sim/model/fleet.py): those due are reported before a job is logged
         self.jobs.before_add = fleet.settle_work_orders_now
@@ -224,6 +235,10 @@ class Simulation:
             self.routes.drop_off(rid, dev, m, t)
         else:
             self.to_report.append(rid)
+
+    def _picked_up(self, rids: list[int]) -> None:
+        """Rentals ended whose devices await pickup (in time order): reported at the close."""
+        self.to_report.extend(rids)
 
     def allocate(self, order: int, dev: int, t: float) -> None:
         """A unit is picked for ``order``: it waits at the depot for its municipality's next run."""

@@ -49,6 +49,7 @@ from sim.model.fates import (
     FATE_WORK,
     FateRows,
 )
+from sim.model.fates import LOST as NOT_RETURNED
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
 from sim.model.window import RowWindow
@@ -109,6 +110,7 @@ class Fleet:
         on_work_order: WorkOrderFn,
         on_return: ReturnFn,
         folder: SpillFolder | None = None,
+        on_picked_up: Callable[[list[int]], None] | None = None,
     ) -> None:
         s = scenario
         folder = folder if folder is not None else SpillFolder("hmsim-records-")
@@ -118,12 +120,16 @@ class Fleet:
         self.days = days
         self.on_work_order = on_work_order
         self.on_return = on_return
+        # rentals ended without an event whose devices await pickup, in time order (default: on_return each)
+        self.on_picked_up = on_picked_up if on_picked_up is not None else self._picked_up
         M, K, C = len(s.municipalities), len(s.depots), len(s.categories)
         self.C = C
         self.M = M
         # the count codes appended at rental ends (the recorder keeps these arrays for the whole run)
         self.count_rental_ends = recorder.muni_counts["rental_ends"].append
         self.count_lost = recorder.muni_counts["lost_not_returned"].append
+        self.rental_ends_codes = recorder.muni_counts["rental_ends"]
+        self.lost_codes = recorder.muni_counts["lost_not_returned"]
         cats = list(s.categories.values())
         self.rented = [c.rented for c in cats]
         names = list(s.categories)
@@ -180,6 +186,12 @@ class Fleet:
         self.tracked_draw = [streams.buffered(f"tracked/{n}", uniform) for n in names]
         self.tracked_share = [c.tracked_share for c in cats]
         self.age_factor = [c.corrective_age_factor for c in cats]
+
+    def _picked_up(self, rids: list[int]) -> None:
+        w = self.rentals
+        for rid in rids:
+            p = w.row(rid)
+            self.on_return(rid, self.r_device[p], self.r_muni[p], self.r_end[p], False)
 
     # ---- devices --------------------------------------------------------------------------------------
     def new_device(
@@ -470,12 +482,12 @@ class Fleet:
 
     def settle_ends(self, until: float) -> None:
         """Process today's rental ends without an event up to and including ``until``, in time order."""
-        silent, ends = self._silent, self._silent_end
-        i, n = self._settled, len(silent)
-        while i < n and ends[i] <= until:
-            self._finish(silent[i])
-            i += 1
-        self._settled = i
+        i, ends = self._settled, self._silent_end
+        if i == len(ends) or ends[i] > until:
+            return
+        j = bisect.bisect_right(ends, until, i)  # the times are in order
+        self._finish_many(self._silent[i:j])
+        self._settled = j
 
     def _schedule_work_order(self, item: WorkOrderItem) -> None:
         when = item[0]
@@ -527,25 +539,22 @@ class Fleet:
         env = self.env
         now = env.now
         assert self._settled == len(self._silent), "the previous day's rental ends are not all processed"
-        silent: list[int] = []
         rids = self.ends_by_day.pop(d, None)
         if rids:
-            end, fate = self.r_end, self.r_fate
-            w = self.rentals
-            base, shift, old_ids = w.base, w.shift, w.old_ids
-            ends = {}
-            for rid in rids:
-                p = rid - shift if rid >= base else bisect_left(old_ids, rid)
-                if fate[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF:
-                    env.timeout(end[p] - now, value=rid).callbacks.append(self._end)
-                else:
-                    silent.append(rid)
-                    ends[rid] = end[p]
-            silent.sort(key=ends.__getitem__)  # stable: equal times keep the bucket's order (SimPy's ids)
-            self._silent_end = [ends[rid] for rid in silent]
+            ids = np.array(rids, dtype=np.int64)
+            p = self.rentals.rows(ids)
+            end = np.frombuffer(self.r_end, dtype=np.float64)[p]
+            dropped = np.frombuffer(self.r_fate, dtype=np.float64)[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF
+            if dropped.any():  # with an event each, in the bucket's order
+                for rid, t in zip(ids[dropped].tolist(), end[dropped].tolist(), strict=True):
+                    env.timeout(t - now, value=rid).callbacks.append(self._end)
+                ids, end = ids[~dropped], end[~dropped]
+            order = np.argsort(end, kind="stable")  # equal times keep the bucket's order (SimPy's ids)
+            self._silent = ids[order].tolist()
+            self._silent_end = end[order].tolist()
         else:
+            self._silent = []
             self._silent_end = []
-        self._silent = silent
         self._settled = 0
         assert self._wo_settled == len(self._wo), "the previous day's work orders are not all reported"
         items = self.wo_by_day.pop(d, [])
@@ -565,6 +574,45 @@ class Fleet:
 
     def _end(self, event: Any) -> None:
         self._finish(event.value)
+
+    def _finish_many(self, rids: list[int]) -> None:
+        """Rentals ``rids`` end, in that order (as :meth:`_finish` of each; none is dropped off: those end
+        with an event), their columns, the register and the counts written for all at once."""
+        ids = np.array(rids, dtype=np.int64)
+        p = self.rentals.rows(ids)
+        way = np.frombuffer(self.r_fate, dtype=np.float64)[p * FATE_WIDTH + FATE_WAY]
+        if (way == DROPPED_OFF).any():
+            for rid in rids:
+                self._finish(rid)
+            return
+        dev = np.frombuffer(self.r_device, dtype=np.int64)[p]
+        c = np.frombuffer(self.r_cat, dtype=np.int16)[p].astype(np.int64)
+        m = np.frombuffer(self.r_muni, dtype=np.int16)[p].astype(np.int64)
+        t = np.frombuffer(self.r_end, dtype=np.float64)[p]
+        C = self.C
+        codes = (t.astype(np.int64) * self.M + m) * C + c  # the end's day: t >= 0
+        self.rental_ends_codes.frombytes(codes.tobytes())
+        back = way != NOT_RETURNED
+        np.frombuffer(self.r_returned, dtype=np.int8)[p] = back
+        np.frombuffer(self.state, dtype=np.int8)[dev] = np.where(back, AWAITING_PICKUP, LOST)
+        tracked = np.frombuffer(self.tracked, dtype=np.int8)[dev]
+        onrent, onrent_tracked, awaiting = self.onrent_mc, self.onrent_tracked_mc, self.awaiting_pickup_mc
+        for i, x, b in zip((m * C + c).tolist(), tracked.tolist(), back.tolist(), strict=True):
+            onrent[i] -= 1
+            if x:
+                onrent_tracked[i] -= 1
+            if b:
+                awaiting[i] += 1
+        if not back.all():
+            lost = ~back
+            np.frombuffer(self.end, dtype=np.float64)[dev[lost]] = t[lost]
+            depot, tracked_kc = self.depot, self.tracked_kc
+            for d, k, x in zip(dev[lost].tolist(), c[lost].tolist(), tracked[lost].tolist(), strict=True):
+                if x:
+                    tracked_kc[depot[d] * C + k] -= 1
+            self.lost_codes.frombytes(codes[lost].tobytes())
+        if back.any():
+            self.on_picked_up(ids[back].tolist())
 
     def _finish(self, rid: int) -> None:
         """A rental ends: the device is returned (dropped off or awaiting pickup) or lost."""

@@ -144,6 +144,14 @@ class RowWindow:
         arithmetic (``old_ids`` is updated in place, so a loop may hold it while no flush runs)."""
         return i - self.shift if i >= self.base else bisect_left(self.old_ids, i)
 
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The positions of ``ids`` (not flushed; int64), as :meth:`row` of each."""
+        out = ids - self.shift
+        old = ids < self.base
+        if old.any():
+            out[old] = np.searchsorted(np.frombuffer(self.old_ids, dtype=np.int64), ids[old])
+        return out
+
     def ids(self) -> np.ndarray:
         """The id of each position (ascending)."""
         old = np.frombuffer(self.old_ids, dtype=np.int64)
