@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
+from sim.model import window as rowwindow
 from sim.model.calendar import Calendar
 from sim.model.demand import DemandModel
 from sim.model.distributions import sampler
@@ -96,6 +97,13 @@ class DepotStock:
         self.scrap_age = [c.scrap_age_years for c in cats]
         self.max_cycles = [c.max_cycles for c in cats]
         self.wo_share = [c.recondition_work_order_share for c in cats]
+        self.scrap_p_array = np.array(
+            self.scrap_p, dtype=np.float64
+        )  # per category, for a triage's decisions
+        self.scrap_old_p_array = np.array(self.scrap_old_p, dtype=np.float64)
+        self.scrap_age_array = np.array(self.scrap_age, dtype=np.float64)
+        self.max_cycles_array = np.array(self.max_cycles, dtype=np.int64)
+        self.wo_share_array = np.array(self.wo_share, dtype=np.float64)
         # reorder point and order-up-to level by year index, depot, category
         reorder = np.array([c.reorder_point_days for c in cats])
         up_to = np.array([c.order_up_to_days for c in cats])
@@ -223,8 +231,61 @@ class DepotStock:
 
     # ---- returns -----------------------------------------------------------------------------------
     def triage(self, devices: list[int], t: float) -> None:
-        """Returned devices at the depot: scrap, recondition by a technician, or restock directly."""
+        """Returned devices at the depot: scrap, recondition by a technician, or restock directly (the
+        decisions for all at once: they read nothing the others' outcomes change; the outcomes one device at
+        a time, in order)."""
         self.catch_up(t)  # units reconditioned until now first: they came before these to the backorders
+        if len(devices) < rowwindow.BATCH_MIN:
+            self._triage_each(devices, t)
+            return
+        fleet = self.fleet
+        dev = np.array(devices, dtype=np.int64)
+        c = np.frombuffer(fleet.cat, dtype=np.int16)[dev].astype(np.int64)
+        rid = np.frombuffer(fleet.rental, dtype=fleet.rental.typecode)[dev].astype(np.int64)
+        p = fleet.rentals.rows(rid)
+        m = np.frombuffer(fleet.r_muni, dtype=np.int16)[p].astype(np.int64)
+        fate = np.frombuffer(fleet.r_fate, dtype=np.float64)
+        q = p * FATE_WIDTH  # the rentals' fate fields
+        u_scrap, u_work, hours = fate[q + FATE_SCRAP], fate[q + FATE_WORK], fate[q + FATE_RECON]
+        del fate
+        age = (t - np.frombuffer(fleet.purchased, dtype=np.float64)[dev]) / DAYS_PER_YEAR
+        p_scrap = np.where(age >= self.scrap_age_array[c], self.scrap_old_p_array[c], self.scrap_p_array[c])
+        cycles = np.frombuffer(fleet.cycles, dtype=fleet.cycles.typecode)[dev]
+        scrap = (cycles >= self.max_cycles_array[c]) | (u_scrap < p_scrap)
+        C = self.C
+        codes = (int(t) * self.recorder.M + m) * C + c
+        counts = self.recorder.muni_counts
+        if scrap.any():
+            gone = dev[scrap]
+            np.frombuffer(fleet.state, dtype=np.int8)[gone] = SCRAPPED
+            np.frombuffer(fleet.end, dtype=np.float64)[gone] = t
+            counts["scrapped"].frombytes(codes[scrap].tobytes())
+            tracked, depot, tracked_kc = fleet.tracked, fleet.depot, fleet.tracked_kc
+            for d, k in zip(gone.tolist(), c[scrap].tolist(), strict=True):
+                if tracked[d]:
+                    tracked_kc[depot[d] * C + k] -= 1
+            if scrap.all():
+                return
+        work = ~scrap & (u_work < self.wo_share_array[c])
+        keep = np.flatnonzero(~scrap)
+        state, depot, in_workshop = fleet.state, fleet.depot, self.in_workshop_kc
+        recondition_work_orders = counts["recondition_work_orders"]
+        for d, k_c, mm, r, w, h, code in zip(
+            dev[keep].tolist(), c[keep].tolist(), m[keep].tolist(), rid[keep].tolist(), work[keep].tolist(),
+            hours[keep].tolist(), codes[keep].tolist(), strict=True,
+        ):  # fmt: skip
+            if w:
+                state[d] = IN_WORKSHOP
+                k = depot[d]
+                in_workshop[k * C + k_c] += 1
+                job = self.jobs.add(RECON_POOL, RECONDITION, k, mm, k_c, d, t, h, ref=r)
+                recondition_work_orders.append(code)
+                self.pools[k][RECON_POOL].submit(job)
+            else:
+                self.put(d, t, reconditioned=True)
+
+    def _triage_each(self, devices: list[int], t: float) -> None:
+        """:meth:`triage` one device at a time (a short list)."""
         fleet = self.fleet
         counts = self.recorder.muni_counts
         scrapped, recondition_work_orders = counts["scrapped"], counts["recondition_work_orders"]

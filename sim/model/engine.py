@@ -25,6 +25,7 @@ import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
+from sim.model import window as rowwindow
 from sim.model.booking import FittingBook
 from sim.model.calendar import Calendar
 from sim.model.collect import RunRecords
@@ -256,7 +257,9 @@ class Simulation:
         delivery's effects could reach of another's (rental ends, work-order needs, installation jobs) is done
         one rental at a time in the batch's order, as one delivery after the other would."""
         n = len(batch)
-        if n == 0:
+        if n < rowwindow.BATCH_MIN:
+            for order, dev, m in batch:
+                self._deliver_one(order, dev, m, t)
             return
         fleet, book, rec = self.fleet, self.orders, self.recorder
         M, C = self.M, self.C
@@ -317,6 +320,38 @@ class Simulation:
                 )
                 installations.append(code)
                 self.pools[k][SERVICE_POOL].submit(job)
+
+    def _deliver_one(self, order: int, dev: int, m: int, t: float) -> None:
+        """A delivery succeeds: :meth:`deliver` of one delivery."""
+        fleet = self.fleet
+        rec = self.recorder
+        c = fleet.cat[dev]
+        C = self.C
+        code = (int(t) * self.M + m) * C + c  # (day, municipality, category) of the counts
+        self.allocated_mc[m * C + c] -= 1
+        rec.del_order.append(order)
+        rec.del_device.append(dev)
+        rec.del_time.append(t)
+        rec.del_planned.append(self.order_planned[order])
+        rec.del_attempts.append(self.order_attempts[order])
+        self.counts["deliveries"].append(code)
+        book = self.orders
+        # the order's row in the window of fates (book.fate_row, inlined for the common case)
+        i = order - book.shift if order >= book.base else book.fate_row(order)
+        book.delivered(order)
+        if self.rented[c]:
+            rid = fleet.start_rental(dev, order, m, t, book.rows, i)
+            self.count_rental_starts_codes.append(code)
+            if book.install[i]:
+                k = fleet.depot[dev]
+                hours = book.install_hours[i] + self.travel_hours[m]
+                job = self.jobs.add(SERVICE_POOL, INSTALLATION, k, m, c, dev, t, hours, ref=rid)
+                self.counts["installations"].append(code)
+                self.pools[k][SERVICE_POOL].submit(job)
+        else:
+            fleet.state[dev] = SOLD
+            fleet.end[dev] = t
+            self.counts["sales"].append(code)
 
     def work_order(
         self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool
@@ -388,31 +423,46 @@ class Simulation:
         fleet = self.fleet
         fleet.settle(now)  # the rental ends and work-order needs until now (no events of their own)
         self.stock.catch_up(now)  # the reconditioning completions until now, before the picking
-        routes = self.routes
-        returns, pickup_orders = self.counts["returns"], self.counts["pickup_orders"]
-        M, C, K = self.M, self.C, self.K
-        w = fleet.rentals
-        base, shift, old_ids = w.base, w.shift, w.old_ids
-        r_device, r_muni, r_cat, fate, depot = (
-            fleet.r_device,
-            fleet.r_muni,
-            fleet.r_cat,
-            fleet.r_fate,
-            fleet.depot,
-        )
-        for rid in self.to_report:
-            p = rid - shift if rid >= base else bisect_left(old_ids, rid)
-            dev = r_device[p]
-            m = r_muni[p]
-            code = (d * M + m) * C + r_cat[p]
-            returns.append(code)
-            if routes.add_return(dev, m * K + depot[dev], now, fate[p * FATE_WIDTH + FATE_GROUP]):
-                pickup_orders.append(code)
-        self.to_report.clear()
+        self._report_returns(d, now)
         picking, self.to_pick = self.to_pick, []
         for o in picking:
             self.stock.pick(o, now)
         self.stock.review(d)
+
+    def _report_returns(self, d: int, now: float) -> None:
+        """The close reports the returns (rentals ended, devices awaiting pickup, in the order the rentals
+        ended): counted, and put on pickup orders."""
+        fleet = self.fleet
+        M, C, K = self.M, self.C, self.K
+        if not self.to_report:
+            return
+        if len(self.to_report) < rowwindow.BATCH_MIN:  # one at a time
+            w = fleet.rentals
+            devs, lanes, groups, codes = [], [], [], []
+            for rid in self.to_report:
+                p = w.row(rid)
+                dev = fleet.r_device[p]
+                m = fleet.r_muni[p]
+                devs.append(dev)
+                lanes.append(m * K + fleet.depot[dev])
+                groups.append(fleet.r_fate[p * FATE_WIDTH + FATE_GROUP])
+                codes.append((d * M + m) * C + fleet.r_cat[p])
+            opened = self.routes.add_returns(devs, lanes, now, groups)
+            for code, new_po in zip(codes, opened, strict=True):
+                self.counts["returns"].append(code)
+                if new_po:
+                    self.counts["pickup_orders"].append(code)
+        else:  # column-wise
+            rows = fleet.rentals.rows(np.array(self.to_report, dtype=np.int64))
+            device = np.frombuffer(fleet.r_device, dtype=np.int64)[rows]
+            muni = np.frombuffer(fleet.r_muni, dtype=np.int16)[rows].astype(np.int64)
+            cells = (d * M + muni) * C + np.frombuffer(fleet.r_cat, dtype=np.int16)[rows]
+            self.counts["returns"].frombytes(cells.tobytes())
+            lane = muni * K + np.frombuffer(fleet.depot, dtype=np.int16)[device]
+            group = np.frombuffer(fleet.r_fate, dtype=np.float64)[rows * FATE_WIDTH + FATE_GROUP]
+            new = self.routes.add_returns(device.tolist(), lane.tolist(), now, group.tolist())
+            self.counts["pickup_orders"].frombytes(cells[np.array(new, dtype=bool)].tobytes())
+        self.to_report.clear()
 
     def _depart(self, event: Any) -> None:
         self.routes.depart(event.value)

@@ -35,6 +35,7 @@ import numpy as np
 import simpy
 
 from sim.config.schema import Scenario
+from sim.model import window as rowwindow
 from sim.model.calendar import Calendar
 from sim.model.distributions import sampler
 from sim.model.fates import (
@@ -336,6 +337,50 @@ class Fleet:
         window.flush(closed)
 
     # ---- rentals --------------------------------------------------------------------------------------
+    def start_rental(
+        self, dev: int, source: int, m: int, t: float, fates: FateRows, i: int, start: float | None = None
+    ) -> int:
+        """Put ``dev`` on rent in municipality ``m`` at ``t`` with fate row ``i`` (``start`` < ``t`` for a
+        rental already in progress at the warm start): :meth:`start_rentals` of one device, with its work
+        orders planned."""
+        c = self.cat[dev]
+        begin = t if start is None else start
+        end = begin + fates.duration[i]
+        window = self.rentals
+        rid = window.count
+        window.count = rid + 1
+        p = rid - window.shift  # a new rental's row
+        self.r_device.append(dev)
+        self.r_source.append(source)
+        self.r_muni.append(m)
+        self.r_depot.append(self.depot[dev])
+        self.r_cat.append(c)
+        self.r_start.append(begin)
+        self.r_end.append(end)
+        self.r_returned.append(-1)
+        j = i * FATE_WIDTH
+        self.r_fate.extend(fates.rental[j : j + FATE_WIDTH])
+        self.rental[dev] = rid
+        self.state[dev] = ON_RENT
+        self.cycles[dev] += 1
+        idx = m * self.C + c
+        self.onrent_mc[idx] += 1
+        if self.tracked[dev]:
+            self.onrent_tracked_mc[idx] += 1
+        day = int(end)
+        if self.scheduled_through < day < self.days:  # a later day's bucket (most rentals): as _schedule_end
+            bucket = self.ends_by_day.get(day)
+            if bucket is None:
+                self.ends_by_day[day] = [rid]
+            else:
+                bucket.append(rid)
+        else:
+            self._schedule_end(rid, p, end)
+        lo, hi = fates.wo_offset[i], fates.wo_offset[i + 1]
+        if hi > lo:
+            self.plan_work_orders(dev, rid, begin, end, t, fates, lo, hi)
+        return rid
+
     def start_rentals(
         self,
         devices: np.ndarray,
@@ -486,7 +531,11 @@ class Fleet:
         if i == len(ends) or ends[i] > until:
             return
         j = bisect.bisect_right(ends, until, i)  # the times are in order
-        self._finish_many(self._silent[i:j])
+        if j - i < rowwindow.BATCH_MIN:
+            for rid in self._silent[i:j]:
+                self._finish(rid)
+        else:
+            self._finish_many(self._silent[i:j])
         self._settled = j
 
     def _schedule_work_order(self, item: WorkOrderItem) -> None:
@@ -540,21 +589,7 @@ class Fleet:
         now = env.now
         assert self._settled == len(self._silent), "the previous day's rental ends are not all processed"
         rids = self.ends_by_day.pop(d, None)
-        if rids:
-            ids = np.array(rids, dtype=np.int64)
-            p = self.rentals.rows(ids)
-            end = np.frombuffer(self.r_end, dtype=np.float64)[p]
-            dropped = np.frombuffer(self.r_fate, dtype=np.float64)[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF
-            if dropped.any():  # with an event each, in the bucket's order
-                for rid, t in zip(ids[dropped].tolist(), end[dropped].tolist(), strict=True):
-                    env.timeout(t - now, value=rid).callbacks.append(self._end)
-                ids, end = ids[~dropped], end[~dropped]
-            order = np.argsort(end, kind="stable")  # equal times keep the bucket's order (SimPy's ids)
-            self._silent = ids[order].tolist()
-            self._silent_end = end[order].tolist()
-        else:
-            self._silent = []
-            self._silent_end = []
+        self._silent, self._silent_end = self._order_ends(rids, now) if rids else ([], [])
         self._settled = 0
         assert self._wo_settled == len(self._wo), "the previous day's work orders are not all reported"
         items = self.wo_by_day.pop(d, [])
@@ -562,6 +597,36 @@ class Fleet:
         self._wo = items
         self._wo_when = [item[0] for item in items]
         self._wo_settled = 0
+
+    def _order_ends(self, rids: list[int], now: float) -> tuple[list[int], list[float]]:
+        """A day's rental ends (its bucket, ``now`` its 00:00) in time order, with their times (equal times
+        keep the bucket's order, as SimPy's event ids would); those dropped off get an event each, in the
+        bucket's order."""
+        env = self.env
+        if len(rids) < rowwindow.BATCH_MIN:  # one at a time
+            end, fate = self.r_end, self.r_fate
+            w = self.rentals
+            silent: list[int] = []
+            ends = {}
+            for rid in rids:
+                p = w.row(rid)
+                if fate[p * FATE_WIDTH + FATE_WAY] == DROPPED_OFF:
+                    env.timeout(end[p] - now, value=rid).callbacks.append(self._end)
+                else:
+                    silent.append(rid)
+                    ends[rid] = end[p]
+            silent.sort(key=ends.__getitem__)  # stable
+            return silent, [ends[rid] for rid in silent]
+        ids = np.array(rids, dtype=np.int64)
+        rows = self.rentals.rows(ids)
+        times = np.frombuffer(self.r_end, dtype=np.float64)[rows]
+        dropped = np.frombuffer(self.r_fate, dtype=np.float64)[rows * FATE_WIDTH + FATE_WAY] == DROPPED_OFF
+        if dropped.any():
+            for rid, t in zip(ids[dropped].tolist(), times[dropped].tolist(), strict=True):
+                env.timeout(t - now, value=rid).callbacks.append(self._end)
+            ids, times = ids[~dropped], times[~dropped]
+        order = np.argsort(times, kind="stable")
+        return ids[order].tolist(), times[order].tolist()
 
     def _report(self, item: WorkOrderItem) -> None:
         when, rid, hours, parts_wait, corrective = item

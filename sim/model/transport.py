@@ -181,18 +181,26 @@ class Routes:
         self.ready_time[order] = t
         self.ready[lane].append(order)
 
-    def add_return(self, dev: int, lane: int, t: float, u_group: float) -> bool:
-        """Put a reported return on a pickup order; True if it opened a new pickup order."""
-        po = self.open_po[lane]
-        if po < 0 or u_group < self.new_po_p:
-            po = len(self.po_devices)
-            self.po_devices.append([dev])
-            self.po_created.append(t)
-            self.pickups[lane].append(po)
-            self.open_po[lane] = po
-            return True
-        self.po_devices[po].append(dev)
-        return False
+    def add_returns(self, devices: list[int], lanes: list[int], t: float, u_group: list[float]) -> list[bool]:
+        """Put reported returns on pickup orders, in that order (``u_group``: each rental's grouping draw);
+        for each, whether it opened a new pickup order."""
+        open_po, po_devices, po_created, pickups, new_po_p = (
+            self.open_po, self.po_devices, self.po_created, self.pickups, self.new_po_p
+        )  # fmt: skip
+        opened = []
+        for dev, lane, u in zip(devices, lanes, u_group, strict=True):
+            po = open_po[lane]
+            if po < 0 or u < new_po_p:
+                po = len(po_devices)
+                po_devices.append([dev])
+                po_created.append(t)
+                pickups[lane].append(po)
+                open_po[lane] = po
+                opened.append(True)
+            else:
+                po_devices[po].append(dev)
+                opened.append(False)
+        return opened
 
     def drop_off(self, rid: int, dev: int, m: int, t: float) -> None:
         """A return brought to the depot by the customer: reported and triaged when the depot is open."""

@@ -33,7 +33,17 @@ import numpy as np
 from sim.output import SpillFolder
 
 BUCKET_ROWS = 65_536  # ids per file bucket of flushed rows (tests force a small one)
+# The hot paths that handle a batch column-wise (a vehicle run's deliveries, a day's rental ends, a close's
+# returns, a triage) pay numpy's fixed cost per call (tens of microseconds); a batch of fewer items than this
+# is handled one item at a time instead, with the same effects in the same order (tests force either path)
+BATCH_MIN = 16
 Columns = dict[str, np.ndarray]
+
+
+def set_batch_min(items: int) -> None:
+    """Batches of fewer than ``items`` items are handled one item at a time (0: always column-wise)."""
+    global BATCH_MIN
+    BATCH_MIN = items
 
 
 def set_bucket_rows(rows: int) -> None:
