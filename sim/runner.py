@@ -25,7 +25,7 @@ from sim.config.schema import Scenario
 from sim.errors import HmsimError
 from sim.model import run
 from sim.names import NAME_RULE
-from sim.output import RunOutput
+from sim.output import RunOutput, release_memory
 from sim.store import (
     MANIFEST,
     check_name,
@@ -117,6 +117,7 @@ def execute(
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
     output = run(scenario, seed, progress=progress)
+    release_memory()  # each stage's peak starts from what it holds, not the previous stage's freed heap
     tables: list[str] = list(scenario.outputs.tables)
     if scenario.economics is not None:
         from sim.economics import compute
@@ -125,6 +126,8 @@ def execute(
         output.tables.update(
             ledger=economy.ledger, products=economy.products, staff_costs=economy.staff, assets=economy.assets
         )
+        del economy
+        release_memory()
         tables += ["ledger", "products", "staff_costs", "assets"]
     manifest: dict[str, Any] = {
         "status": "ok",

@@ -46,7 +46,7 @@ import pandas as pd
 
 from sim.errors import HmsimError
 from sim.names import NAME_RULE, is_folder_name
-from sim.output import RunOutput
+from sim.output import RunOutput, Tables, release_memory
 
 MANIFEST = "manifest.json"
 MARKER = ".hmsim"
@@ -385,11 +385,12 @@ def write_run(
         stage = _new_stage(out_dir)
         try:
             written: dict[str, str] = {}
-            for name in list(output.tables):  # one table at a time (a spilled one is read back here)
+            for name in list(output.tables):  # one table at a time, a spilled one a chunk at a time
                 if tables is not None and name not in tables:
                     continue
-                output.tables[name].to_parquet(stage / f"{name}.parquet", index=False)
+                write_table(output, name, stage / f"{name}.parquet")
                 written[name] = f"{name}.parquet"
+                release_memory()
             manifest = {**manifest, "tables": written, "meta": output.meta}
             write_json_atomic(stage / MANIFEST, manifest)
             replace_dir(stage, out_dir)
@@ -397,6 +398,45 @@ def write_run(
             shutil.rmtree(stage, ignore_errors=True)
             raise
     return written
+
+
+ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default row group of ``write_table`` (the file of a table at once)
+
+
+def write_table(output: RunOutput, name: str, path: Path) -> None:
+    """Table ``name`` of ``output`` as the Parquet file ``DataFrame.to_parquet(path, index=False)`` writes.
+
+    A spilled table is written a chunk at a time (:meth:`sim.output.Tables.chunks`: each with the whole
+    table's dtypes), converted to Arrow as ``to_parquet`` does and cut into row groups of
+    ``ROW_GROUP_ROWS`` rows as ``to_parquet`` cuts the whole table, so the file is the same; at most a row
+    group and a chunk are held at once instead of the whole table and its Arrow copy."""
+    parts = output.chunks(name)
+    first = next(parts)
+    if not (isinstance(output.tables, Tables) and output.tables.spilled(name)):
+        first.to_parquet(path, index=False)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if first.attrs:  # to_parquet keeps them in the schema; the chunks of the model's tables have none
+        raise ValueError(f"table {name!r}: a spilled table with attrs cannot be written by chunks")
+    batch = pa.Table.from_pandas(first, preserve_index=False)
+    del first
+    with pq.ParquetWriter(path, batch.schema, compression="snappy") as writer:
+        pending, rows = [batch], batch.num_rows
+        for part in parts:
+            batch = pa.Table.from_pandas(part, preserve_index=False)
+            del part
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= ROW_GROUP_ROWS:
+                joined = pa.concat_tables(pending)
+                writer.write_table(joined.slice(0, ROW_GROUP_ROWS).combine_chunks())
+                rest = joined.slice(ROW_GROUP_ROWS).combine_chunks()
+                pending, rows = [rest], rest.num_rows
+                del joined, rest
+        if rows:
+            writer.write_table(pa.concat_tables(pending).combine_chunks())
 
 
 def replace_dir(stage: Path, target: Path) -> None:

@@ -26,6 +26,8 @@ the rented volume by payer, and ``all`` holds the county totals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -85,53 +87,129 @@ def _day_of(dates: pd.Series, first: date) -> np.ndarray:
     return ((pd.to_datetime(dates) - pd.Timestamp(first)) // pd.Timedelta(days=1)).to_numpy()
 
 
-def _segment_metrics(out: RunOutput, d0: int, d1: int, muni: str | None) -> dict[str, float]:
-    """Metrics over ``[d0, d1)`` for one municipality's patients (or all when ``muni`` is None)."""
-    first = out.start_date
+def _rows(
+    out: RunOutput,
+    name: str,
+    columns: list[str],
+    keep: Callable[[pd.DataFrame], Any],
+    tested: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """The rows of table ``name`` that ``keep`` selects (a boolean mask of a chunk), only ``columns`` (and
+    ``tested``, the further columns ``keep`` reads, while it reads them), a chunk at a time (a large run's
+    table is never held whole); in the table's row order, so sums over them are the sums over the same rows
+    of the whole table."""
+    read = [*columns, *(c for c in tested if c not in columns)]
+    parts = [part.loc[keep(part), columns] for part in out.chunks(name, read)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+@dataclass
+class _Window:
+    """What the metrics over ``[d0, d1)`` read from a run: per table only the rows and columns they use
+    (read once per call of :func:`summarise`, whatever the number of segments)."""
+
+    d0: int
+    d1: int
+    counts: pd.DataFrame  # timeseries: volume metrics and devices on rent, days in the window
+    depot: pd.DataFrame | None  # depot_timeseries: purchases and the tracked fleet, days in the window
+    on_rent: pd.DataFrame  # rentals: tracked devices on rent at the window's end
+    deliveries: pd.DataFrame  # delivered in the window
+    jobs: pd.DataFrame  # technical jobs ended, fittings started in the window
+    stops: pd.DataFrame  # route stops in the window
+    staff: pd.DataFrame  # technicians' staff rows in the window
+
+    @classmethod
+    def of(cls, out: RunOutput, d0: int, d1: int) -> _Window:
+        first = out.start_date
+
+        def days(column: str) -> Callable[[pd.DataFrame], Any]:
+            def keep(part: pd.DataFrame) -> Any:
+                day = _day_of(part[column], first)
+                return (day >= d0) & (day < d1)
+
+            return keep
+
+        in_days = days("date")
+        t_end = float(d1)
+        counts = _rows(
+            out,
+            "timeseries",
+            ["date", "municipality", "metric", "value"],
+            lambda p: p["metric"].isin([*VOLUME_METRICS, "on_rent_tracked"]) & in_days(p),
+        )
+        depot = None
+        if out.has("depot_timeseries"):
+            depot = _rows(
+                out,
+                "depot_timeseries",
+                ["date", "metric", "value"],
+                lambda p: p["metric"].isin(["purchases", "fleet_tracked"]) & in_days(p),
+            )
+        on_rent = _rows(
+            out,
+            "rentals",
+            ["municipality", "payer"],
+            lambda p: (p["start_day"] < t_end) & (p["end_day"] > t_end) & p["tracked"],
+            ("start_day", "end_day", "tracked"),
+        )
+        deliveries = _rows(
+            out,
+            "deliveries",
+            ["municipality", "delivered_day", "on_planned_day"],
+            lambda p: (p["delivered_day"] >= d0) & (p["delivered_day"] < d1),
+        )
+        jobs = _rows(
+            out,
+            "jobs",
+            ["municipality", "kind", "start_day", "end_day", "workdays_to_start", "workdays_to_end"],
+            lambda p: (
+                (p["kind"].isin(TECHNICAL_KINDS) & (p["end_day"] >= d0) & (p["end_day"] < d1))
+                | ((p["kind"] == "fitting") & (p["start_day"] >= d0) & (p["start_day"] < d1))
+            ),
+        )
+        stops = _rows(out, "route_stops", ["date", "municipality", "km"], in_days)
+        staff = _rows(
+            out,
+            "staff",
+            ["date", "pool", "available_hours", "busy_hours"],
+            lambda p: in_days(p) & p["pool"].isin(["reconditioning_technicians", "service_technicians"]),
+        )
+        return cls(d0, d1, counts, depot, on_rent, deliveries, jobs, stops, staff)
+
+
+def _segment_metrics(win: _Window, muni: str | None) -> dict[str, float]:
+    """Metrics over the window for one municipality's patients (or all when ``muni`` is None)."""
+    d0, d1 = win.d0, win.d1
     res: dict[str, float] = {}
 
     def pick(table: pd.DataFrame) -> pd.DataFrame:
         return table if muni is None else table[table["municipality"] == muni]
 
-    ts = pick(out["timeseries"])
-    day = _day_of(ts["date"], first)
-    in_win = ts[(day >= d0) & (day < d1)]
-    sums = in_win.groupby("metric", observed=True)["value"].sum()
+    ts = pick(win.counts)
+    sums = ts.groupby("metric", observed=True)["value"].sum()
     for metric in VOLUME_METRICS:
         res[metric] = float(sums.get(metric, 0))
-    if muni is None and out.has("depot_timeseries"):
-        dts = out["depot_timeseries"]
-        dday = _day_of(dts["date"], first)
-        sel = (dts["metric"] == "purchases") & (dday >= d0) & (dday < d1)
-        res["purchases"] = float(dts.loc[sel, "value"].sum())
-    rentals = out["rentals"]
-    t_end = float(d1)
-    on_rent = rentals[(rentals["start_day"] < t_end) & (rentals["end_day"] > t_end) & rentals["tracked"]]
+    dts = win.depot
+    if muni is None and dts is not None:
+        res["purchases"] = float(dts.loc[dts["metric"] == "purchases", "value"].sum())
+    on_rent = win.on_rent
     if muni is None:
         res["rented_volume_individual"] = float(len(on_rent))
     else:
         res["rented_volume_individual"] = float((on_rent["payer"] == muni).sum())
-    dl = pick(out["deliveries"])
-    sel = (dl["delivered_day"] >= d0) & (dl["delivered_day"] < d1)
-    res["kpi_delivery_on_planned_day"] = _share(dl.loc[sel, "on_planned_day"])
-    jobs = pick(out["jobs"])
+    dl = pick(win.deliveries)
+    res["kpi_delivery_on_planned_day"] = _share(dl["on_planned_day"])
+    jobs = pick(win.jobs)
     tech = jobs[jobs["kind"].isin(TECHNICAL_KINDS) & (jobs["end_day"] >= d0) & (jobs["end_day"] < d1)]
     res["kpi_repair_done_within_5_workdays"] = _share(tech["workdays_to_end"] <= 5)
     fit = jobs[(jobs["kind"] == "fitting") & (jobs["start_day"] >= d0) & (jobs["start_day"] < d1)]
     res["kpi_fitting_offered_within_15_workdays"] = _share(fit["workdays_to_start"] <= 15)
-    if muni is None and out.has("depot_timeseries"):
-        levels = ts[(ts["metric"] == "on_rent_tracked")]
-        lday = _day_of(levels["date"], first)
-        on = levels[(lday >= d0) & (lday < d1)].groupby("date")["value"].sum()
-        dts = out["depot_timeseries"]
-        fl = dts[dts["metric"] == "fleet_tracked"]
-        fday = _day_of(fl["date"], first)
-        fleet = fl[(fday >= d0) & (fday < d1)].groupby("date")["value"].sum()
+    if muni is None and dts is not None:
+        on = ts[ts["metric"] == "on_rent_tracked"].groupby("date")["value"].sum()
+        fleet = dts[dts["metric"] == "fleet_tracked"].groupby("date")["value"].sum()
         ratio = (on / fleet.reindex(on.index)).dropna()
         res["kpi_rental_rate_devices_at_customer"] = float(ratio.mean()) if len(ratio) else float("nan")
-    stops = pick(out["route_stops"])
-    sday = _day_of(stops["date"], first)
-    km = float(stops.loc[(sday >= d0) & (sday < d1), "km"].sum())
+    km = float(pick(win.stops)["km"].sum())
     # the km reach the municipality's patients, so the devices are those on rent at its patients (whoever
     # pays); the county's figure is the same ratio over all patients
     volume = float(len(pick(on_rent)))
@@ -139,16 +217,9 @@ def _segment_metrics(out: RunOutput, d0: int, d1: int, muni: str | None) -> dict
         km / 10.0 / volume * 365.25 / (d1 - d0) if volume > 0 else float("nan")
     )
     if muni is None:
-        staff = out["staff"]
-        stday = _day_of(staff["date"], first)
-        tech_staff = staff[
-            (stday >= d0)
-            & (stday < d1)
-            & staff["pool"].isin(["reconditioning_technicians", "service_technicians"])
-        ]
-        avail = float(tech_staff["available_hours"].sum())
+        avail = float(win.staff["available_hours"].sum())
         res["technician_utilisation"] = (
-            float(tech_staff["busy_hours"].sum()) / avail if avail else float("nan")
+            float(win.staff["busy_hours"].sum()) / avail if avail else float("nan")
         )
     return res
 
@@ -158,20 +229,19 @@ def summarise(
 ) -> dict[str, Any]:
     """``{metric: value}``, or with ``by="municipality"`` ``{segment: {metric: value}}``."""
     d0, d1 = window(out, start, end)
-    total = _segment_metrics(out, d0, d1, None)
+    if by is not None and by != "municipality":
+        raise HmsimError(f"--by {by!r}: must be 'municipality'")
+    win = _Window.of(out, d0, d1)
+    total = _segment_metrics(win, None)
     if by is None:
         return total
-    if by != "municipality":
-        raise HmsimError(f"--by {by!r}: must be 'municipality'")
     result: dict[str, Any] = {"all": total}
-    rentals = out["rentals"]
-    t_end = float(d1)
-    on_rent = rentals[(rentals["start_day"] < t_end) & (rentals["end_day"] > t_end) & rentals["tracked"]]
+    on_rent = win.on_rent
     region = float((on_rent["payer"] == REGION).sum())
     result["region_total"] = {"rented_volume_individual": region}
     result["municipalities_total"] = {"rented_volume_individual": float(len(on_rent)) - region}
     for muni in out.meta["municipalities"]:
-        result[muni] = _segment_metrics(out, d0, d1, muni)
+        result[muni] = _segment_metrics(win, muni)
     return result
 
 
@@ -205,10 +275,12 @@ def kpis_by_year(out: RunOutput) -> dict[int, dict[str, float]]:
                 row[metric] = float("nan")
         result[y] = row
     if out.has("depot_timeseries"):
-        ts = out["timeseries"]
-        on = ts[ts["metric"] == "on_rent_tracked"].groupby("date")["value"].sum()
-        dts = out["depot_timeseries"]
-        fleet = dts[dts["metric"] == "fleet_tracked"].groupby("date")["value"].sum()
+        ts = _rows(out, "timeseries", ["date", "metric", "value"], lambda p: p["metric"] == "on_rent_tracked")
+        on = ts.groupby("date")["value"].sum()
+        dts = _rows(
+            out, "depot_timeseries", ["date", "metric", "value"], lambda p: p["metric"] == "fleet_tracked"
+        )
+        fleet = dts.groupby("date")["value"].sum()
         ratio = (on / fleet.reindex(on.index)).dropna()
         day = _day_of(pd.Series(ratio.index), first)
         ratio = ratio[day >= warmup]

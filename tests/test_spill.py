@@ -157,3 +157,66 @@ def test_tables_read_back_are_kept_within_a_budget(monkeypatch: pytest.MonkeyPat
     again = tables["a"]
     assert again is not first  # "a" had left and was read again, the same table
     pd.testing.assert_frame_equal(again, first)
+
+
+def test_chunks_of_a_spilled_table_are_the_table_with_its_dtypes(tiny_path: Path, at_once: RunOutput) -> None:
+    chunked = collect(_simulate(tiny_path).records(), chunk_rows=313)
+    for name in ("timeseries", "rentals", "deliveries", "jobs"):
+        whole = at_once[name]
+        parts = list(chunked.chunks(name))
+        assert len(parts) > 1 and sum(len(p) for p in parts) == len(whole)
+        for part in parts:  # each chunk already has the whole table's dtypes (categories of all rows)
+            assert dict(part.dtypes) == dict(whole.dtypes), name
+        pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole, check_exact=True)
+    narrow = pd.concat(chunked.chunks("rentals", ["payer", "start_day"]), ignore_index=True)
+    pd.testing.assert_frame_equal(narrow, at_once["rentals"][["payer", "start_day"]], check_exact=True)
+    assert [len(p) for p in at_once.chunks("rentals")] == [len(at_once["rentals"])]  # in memory: one chunk
+
+
+def test_chunks_line_up_categories_that_depend_on_all_rows() -> None:
+    def finish(table: pd.DataFrame) -> pd.DataFrame:
+        if "p" in table:
+            table["p"] = table["p"].astype("category")
+        return table
+
+    tables = Tables()
+    parts = [pd.DataFrame({"x": [1, 2], "p": ["b", "c"]}), pd.DataFrame({"x": [3], "p": ["a"]})]
+    tables.spill("t", iter(parts), finish)
+    got = list(tables.chunks("t"))
+    assert [list(p["p"].cat.categories) for p in got] == [["a", "b", "c"]] * 2
+    assert got[0]["p"].tolist() == ["b", "c"] and got[1]["p"].tolist() == ["a"]
+    # a column whose dtype differs between chunks (pandas would widen it): the whole table, once
+    tables.spill(
+        "u", iter([pd.DataFrame({"x": [1], "p": ["b"]}), pd.DataFrame({"x": [0.5], "p": ["a"]})]), finish
+    )
+    (only,) = tables.chunks("u")
+    pd.testing.assert_frame_equal(only, tables["u"])
+
+
+def test_a_spilled_table_is_written_as_the_file_of_the_whole_table(
+    tiny_path: Path, at_once: RunOutput, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.store
+
+    monkeypatch.setattr(sim.store, "ROW_GROUP_ROWS", 1000)  # several row groups, cut across chunks
+    chunked = collect(_simulate(tiny_path).records(), chunk_rows=313)
+    for name in ("timeseries", "rentals", "jobs"):
+        assert chunked.tables.spilled(name)  # type: ignore[attr-defined]
+        sim.store.write_table(chunked, name, tmp_path / "chunked.parquet")
+        at_once[name].to_parquet(tmp_path / "whole.parquet", index=False, row_group_size=1000)
+        assert (tmp_path / "chunked.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes(), name
+
+
+def test_summary_of_spilled_tables_is_the_summary_of_the_tables_at_once(
+    tiny_path: Path, at_once: RunOutput
+) -> None:
+    from datetime import date
+
+    from sim.summary import kpis_by_year, summarise
+
+    chunked = collect(_simulate(tiny_path).records(), chunk_rows=313)
+    for start, end in ((None, None), (date(2023, 3, 1), date(2024, 2, 10))):
+        assert summarise(chunked, start, end, by="municipality") == summarise(
+            at_once, start, end, by="municipality"
+        )
+    assert kpis_by_year(chunked) == kpis_by_year(at_once)
