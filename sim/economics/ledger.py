@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from sim.config.changes import State, states
-from sim.config.schema import Scenario
+from sim.config.schema import Responsibility, Scenario
 from sim.economics import runoff
 from sim.economics.assets import Assets, assets
 from sim.economics.costs import month_share, operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
-from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, rent, sales, services
+from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, device_values, rent, sales, services
 from sim.economics.settlement import DEVICE_ACCOUNTS, settle
 from sim.output import RunOutput
 from sim.responsibility import REGION, payer_column
@@ -86,6 +86,32 @@ READ_COLUMNS = {
     "rentals": ["rental", "device", "category", "start_day", "end_day", "returned", *PATIENT_COLUMNS],
     "deliveries": ["device", "kind", "delivered_day", *PATIENT_COLUMNS],
 }
+
+
+DELIVERY_KINDS = [
+    "rent",
+    "sale",
+]  # of the deliveries table (sim.model.collect); the economics reads "sale" only
+
+
+def _with_payers(
+    output: RunOutput, name: str, rules: list[Responsibility], principals: list[str]
+) -> pd.DataFrame:
+    """The columns of table ``name`` the economics reads (``READ_COLUMNS``), a chunk at a time, with each
+    row's payer under each of ``rules`` (``payer_0``, ``payer_1``, ...: :func:`payer_column`, as a
+    categorical over ``principals``) in place of the patient attributes it is derived from; a delivery's
+    ``kind`` as a categorical too. The same values as the whole columns, held in a few bytes a row."""
+    keep = [c for c in READ_COLUMNS[name] if c not in PATIENT_COLUMNS]
+    parts = []
+    for chunk in output.chunks(name, READ_COLUMNS[name]):
+        part = chunk[keep].copy()
+        for i, rule in enumerate(rules):
+            part[f"payer_{i}"] = pd.Categorical(payer_column(rule, chunk).to_numpy(), categories=principals)
+        if "kind" in part:
+            part["kind"] = pd.Categorical(part["kind"], categories=DELIVERY_KINDS)
+        parts.append(part)
+        del chunk
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 class MoneyError(RuntimeError):
@@ -153,7 +179,15 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     operators = [found[i].scenario.economics.operator for i in month_state]
     modes = [found[i].scenario.economics.rentals_on_operator_change for i in month_state]
     hand = runoff.handovers(operators, modes, month_state, months)
-    all_rentals = output.columns("rentals", READ_COLUMNS["rentals"])
+    # each row's payer under each state's rules, derived a chunk at a time from the patient attributes
+    # (which are then not kept: a categorical byte per row and rule instead of seven columns)
+    payer_rules: list[Responsibility] = []
+    payer_of: list[str] = []
+    for st in found:
+        if st.scenario.responsibility not in payer_rules:
+            payer_rules.append(st.scenario.responsibility)
+        payer_of.append(f"payer_{payer_rules.index(st.scenario.responsibility)}")
+    all_rentals = _with_payers(output, "rentals", payer_rules, principals)
     owner = runoff.owners(all_rentals, hand)
     splits: list[runoff.Split] = []
     rest_rentals, rest_jobs = all_rentals, jobs
@@ -175,17 +209,16 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
 
     revenue_by: list[dict[str, np.ndarray]] = []
     run_revenue_by: list[list[dict[str, np.ndarray]]] = [[] for _ in hand]
-    all_deliveries = output.columns("deliveries", READ_COLUMNS["deliveries"])
-    base_rules = found[0].scenario.responsibility
+    all_deliveries = _with_payers(output, "deliveries", payer_rules, principals)
     no_deliveries = all_deliveries.iloc[:0].copy()
-    no_deliveries["payer"] = payer_column(base_rules, no_deliveries)
-    for st in found:
+    no_deliveries["payer"] = no_deliveries[payer_of[0]]
+    for i, st in enumerate(found):
         econ = st.scenario.economics
         # shallow copies: only the payer column is new (copy on write keeps the others shared)
         rentals = rest_rentals.copy(deep=False)
-        rentals["payer"] = payer_column(st.scenario.responsibility, rentals)  # the state's rules
+        rentals["payer"] = rentals[payer_of[i]]  # the state's rules
         deliveries = all_deliveries.copy(deep=False)
-        deliveries["payer"] = payer_column(st.scenario.responsibility, deliveries)
+        deliveries["payer"] = deliveries[payer_of[i]]
         sold = sales(deliveries, devices, econ.sale_markup, index, months)
         revenue = rent(rentals, devices, econ, years, index, months, product_cost, sold["revenue_sales"])
         for account, values in sold.items():
@@ -202,7 +235,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         revenue_by.append(revenue)
         for h, book in enumerate(splits):
             theirs = book.rentals.copy(deep=False)
-            theirs["payer"] = payer_column(st.scenario.responsibility, theirs)
+            theirs["payer"] = theirs[payer_of[i]]
             own_cost = sum((run_costs[h][k] for k in PRODUCT_COST), np.zeros(len(months)))
             r = rent(theirs, devices, econ, years, index, months, own_cost, None)
             r.update(services(book.jobs, theirs, no_deliveries, econ, index, months))
@@ -245,7 +278,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     check_money(ledger)
     all_costs = {k: sum((b.costs[k] for b in books), np.zeros(len(months))) for k in COST_ACCOUNTS}
     rentals = all_rentals.copy(deep=False)
-    rentals["payer"] = payer_column(found[-1].scenario.responsibility, rentals)
+    rentals["payer"] = rentals[payer_of[-1]]
     products = _products(
         rentals, devices, total_revenue, all_costs, a.book_value, a.capitalised_purchases, years, months
     )
@@ -548,12 +581,11 @@ def _products(
     months: Months,
 ) -> pd.DataFrame:
     """Per year: the share of rented device-days at price 0 (fully depreciated) and the product result."""
-    dev = devices.set_index("device")
     a = np.clip(rentals["start_day"].to_numpy(), 0, months.days)
     b = np.clip(rentals["end_day"].to_numpy(), 0, months.days)
-    bought = dev.loc[rentals["device"], "purchased_day"].to_numpy()
+    bought = device_values(devices, "purchased_day", rentals["device"])
     done = bought + rentals["category"].astype(str).map(years).to_numpy(dtype=float) * DAYS_PER_YEAR
-    muni = (rentals["payer"].astype(str) != REGION).to_numpy().astype(int)
+    muni = _not_region(rentals["payer"])
     ones = np.ones(a.size)
     on_rent = integrate_by_group(a, b, ones, muni, 2, months.bounds)
     zero = integrate_by_group(np.maximum(a, done), b, ones, muni, 2, months.bounds)
@@ -579,3 +611,14 @@ def _products(
     ends = pd.Series(np.append(book[1:], np.nan), index=year).groupby(level=0).last()
     out["book_value_end"] = ends
     return out.reset_index()
+
+
+def _not_region(payer: pd.Series) -> np.ndarray:
+    """1 where the payer is a municipality, 0 where it is the region (per category of a categorical)."""
+    if isinstance(payer.dtype, pd.CategoricalDtype):
+        codes = payer.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            per_category = np.asarray(payer.cat.categories.astype(str) != REGION).astype(int)
+            out: np.ndarray = per_category[codes]
+            return out
+    return (payer.astype(str) != REGION).to_numpy().astype(int)

@@ -37,14 +37,38 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
+def payer_indexes(payer: pd.Series, payer_index: dict[str, int]) -> np.ndarray:
+    """Each row's principal index (``payer_index`` of its payer's name). A categorical payer column (as the
+    ledger builds it: one byte a row) is looked up per category, not per row."""
+    if isinstance(payer.dtype, pd.CategoricalDtype):
+        lookup = pd.Series([payer_index.get(str(c)) for c in payer.cat.categories], dtype=object)
+        if lookup.notna().all():
+            out: np.ndarray = lookup.to_numpy(dtype=np.int64)[payer.cat.codes.to_numpy()]
+            if not (payer.cat.codes.to_numpy() < 0).any():
+                return out
+    return payer.astype(str).map(payer_index).to_numpy()
+
+
+def device_values(devices: pd.DataFrame, column: str, device: pd.Series | np.ndarray) -> np.ndarray:
+    """``column`` of the devices with ids ``device`` (the register's rows are its ids in order: then by
+    position, without building an index of every device)."""
+    ids = devices["device"].to_numpy()
+    wanted = np.asarray(device)
+    values = devices[column].to_numpy()
+    in_order = ids.size > 0 and ids[0] == 0 and ids[-1] == ids.size - 1 and bool((np.diff(ids) == 1).all())
+    if in_order and (wanted.size == 0 or (wanted.min() >= 0 and wanted.max() < ids.size)):
+        out: np.ndarray = values[wanted]
+        return out
+    return devices.set_index("device").loc[wanted, column].to_numpy()
+
+
 def _rental_frame(rentals: pd.DataFrame, devices: pd.DataFrame, days: int) -> pd.DataFrame:
     """Rentals clipped to the run, with the device's price, purchase time and category."""
-    dev = devices.set_index("device")
     r = rentals[["device", "category", "payer", "start_day", "end_day"]].copy()
     # a rental continued in another book (run-off, sim/economics/runoff.py) was issued before its start_day
     r["issued"] = ~rentals["continued"].to_numpy(dtype=bool) if "continued" in rentals else True
-    r["price"] = dev.loc[r["device"], "purchase_price"].to_numpy()
-    r["bought"] = dev.loc[r["device"], "purchased_day"].to_numpy()
+    r["price"] = device_values(devices, "purchase_price", r["device"])
+    r["bought"] = device_values(devices, "purchased_day", r["device"])
     r["a"] = np.clip(r["start_day"].to_numpy(), 0.0, days)
     r["b"] = np.clip(r["end_day"].to_numpy(), 0.0, days)
     return r[r["b"] > r["a"]]
@@ -181,7 +205,7 @@ def rent(
     return scheme(
         RentInput(
             rentals=r,
-            payer=r["payer"].astype(str).map(payer_index).to_numpy(),
+            payer=payer_indexes(r["payer"], payer_index),
             groups=groups,
             econ=econ,
             depreciation_years=depreciation_years,
@@ -201,8 +225,8 @@ def sales(
 ) -> dict[str, np.ndarray]:
     """Sales at delivery: price and markup by principal and month."""
     sold = deliveries[deliveries["kind"] == "sale"]
-    price = devices.set_index("device").loc[sold["device"], "purchase_price"].to_numpy()
-    payer = sold["payer"].astype(str).map(payer_index).to_numpy()
+    price = device_values(devices, "purchase_price", sold["device"])
+    payer = payer_indexes(sold["payer"], payer_index)
     base = sum_by_month(sold["delivered_day"].to_numpy(), price, payer, len(payer_index), months)
     return {"revenue_sales": base, "revenue_sales_markup": base * markup}
 
@@ -241,14 +265,16 @@ def services(
 ) -> dict[str, np.ndarray]:
     """Billed work orders, installations and transport fees by principal and month."""
     groups = len(payer_index)
-    payer_of_rental = rentals.set_index("rental")["payer"].astype(str)
+    payer_of_rental = pd.Series(
+        payer_indexes(rentals["payer"], payer_index), index=rentals["rental"].to_numpy()
+    )
     s = econ.services
     out: dict[str, np.ndarray] = {}
     tech = jobs[jobs["kind"].isin(["corrective", "preventive"]) & (jobs["rental"] >= 0)]
     out["revenue_work_orders"] = sum_by_month(
         tech["created_day"].to_numpy(),
         np.full(len(tech), s.sek_per_work_order),
-        payer_of_rental.loc[tech["rental"]].map(payer_index).to_numpy(),
+        payer_of_rental.loc[tech["rental"]].to_numpy(),
         groups,
         months,
     )
@@ -256,14 +282,14 @@ def services(
     out["revenue_installations"] = sum_by_month(
         inst["created_day"].to_numpy(),
         np.full(len(inst), s.sek_per_installation),
-        payer_of_rental.loc[inst["rental"]].map(payer_index).to_numpy(),
+        payer_of_rental.loc[inst["rental"]].to_numpy(),
         groups,
         months,
     )
     fees = sum_by_month(
         deliveries["delivered_day"].to_numpy(),
         np.full(len(deliveries), s.sek_per_delivery),
-        deliveries["payer"].astype(str).map(payer_index).to_numpy(),
+        payer_indexes(deliveries["payer"], payer_index),
         groups,
         months,
     )
@@ -271,7 +297,7 @@ def services(
     fees += sum_by_month(
         back["end_day"].to_numpy(),
         np.full(len(back), s.sek_per_pickup),
-        back["payer"].astype(str).map(payer_index).to_numpy(),
+        payer_indexes(back["payer"], payer_index),
         groups,
         months,
     )
