@@ -16,8 +16,9 @@ Devices existing at the start keep the schedule of their (earlier) purchase.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,35 @@ class Assets:
     device_write_off: np.ndarray  # per device, book value written off (SEK)
 
 
+def per_category(column: pd.Series, values: Mapping[str, Any]) -> np.ndarray | None:
+    """``values`` of each row's name (e.g. a device's category) looked up once per category of a
+    categorical column (the tables' category columns) rather than through a string per row; None unless
+    the column is categorical, complete and every category has a value."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return None
+    codes = column.cat.codes.to_numpy()
+    names = [str(c) for c in column.cat.categories]
+    if not names or (codes < 0).any() or not all(n in values for n in names):
+        return None
+    out: np.ndarray = np.array([values[n] for n in names])[codes]
+    return out
+
+
+def _by_name(column: pd.Series, values: Mapping[str, Any]) -> np.ndarray:
+    fast = per_category(column, values)
+    return fast if fast is not None else np.array([values[c] for c in column.astype(str).to_numpy()])
+
+
+def _is_in(column: pd.Series, names: list[str]) -> np.ndarray:
+    """Whether each row's name is one of ``names`` (per category of a categorical column)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            out: np.ndarray = np.isin(column.cat.categories.astype(str).to_numpy(), names)[codes]
+            return out
+    return np.isin(column.astype(str).to_numpy(), names)
+
+
 def assets(
     devices: pd.DataFrame,
     depreciation_years: dict[str, float],
@@ -64,9 +94,8 @@ def assets(
     n_months = len(months)
     price = devices["purchase_price"].to_numpy(dtype=float)
     bought = devices["purchased_day"].to_numpy(dtype=float)
-    category = devices["category"].astype(str).to_numpy()
-    years = np.array([depreciation_years[c] for c in category])
-    is_rented = np.array([rented[c] for c in category])
+    years = _by_name(devices["category"], depreciation_years)
+    is_rented = _by_name(devices["category"], rented)
     threshold = np.full(price.size, cap.threshold_sek)
     for day, rule in changes:
         threshold[bought >= day] = rule.threshold_sek
@@ -84,8 +113,8 @@ def assets(
     n_dep = np.maximum(np.round(years * 12).astype(np.int64), 1)
     monthly = np.where(capitalised, price / n_dep, 0.0)
     ended = devices["end_day"].to_numpy(dtype=float)
-    state = devices["state"].astype(str).to_numpy()
-    written_off = capitalised & np.isin(state, ["scrapped", "lost"]) & np.isfinite(ended)
+    state = devices["state"]
+    written_off = capitalised & _is_in(state, ["scrapped", "lost"]) & np.isfinite(ended)
     end_month = np.where(
         written_off, months.index_of_day(np.nan_to_num(ended, nan=0.0)), np.iinfo(np.int64).max
     )
@@ -120,7 +149,7 @@ def assets(
     # goods for resale: expensed when they leave the stock (sold, or scrapped or lost unsold) within the run
     left = (
         ~is_rented
-        & np.isin(state, ["sold", "scrapped", "lost"])
+        & _is_in(state, ["sold", "scrapped", "lost"])
         & np.isfinite(ended)
         & (np.nan_to_num(ended, nan=-1.0) >= 0)
         & (np.nan_to_num(ended, nan=-1.0) < months.days)

@@ -23,7 +23,7 @@ import pandas as pd
 from sim.config.changes import State, states
 from sim.config.schema import Responsibility, Scenario
 from sim.economics import runoff
-from sim.economics.assets import Assets, assets
+from sim.economics.assets import Assets, assets, per_category
 from sim.economics.costs import month_share, operating_costs, staff_table
 from sim.economics.periods import Months, integrate_by_group
 from sim.economics.revenue import DAYS_PER_YEAR, base_subscription, device_values, rent, sales, services
@@ -584,7 +584,10 @@ def _products(
     a = np.clip(rentals["start_day"].to_numpy(), 0, months.days)
     b = np.clip(rentals["end_day"].to_numpy(), 0, months.days)
     bought = device_values(devices, "purchased_day", rentals["device"])
-    done = bought + rentals["category"].astype(str).map(years).to_numpy(dtype=float) * DAYS_PER_YEAR
+    life = per_category(rentals["category"], years)
+    if life is None:
+        life = rentals["category"].astype(str).map(years).to_numpy(dtype=float)
+    done = bought + life.astype(float) * DAYS_PER_YEAR
     muni = _not_region(rentals["payer"])
     ones = np.ones(a.size)
     on_rent = integrate_by_group(a, b, ones, muni, 2, months.bounds)

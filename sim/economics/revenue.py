@@ -31,6 +31,7 @@ import pandas as pd
 from sim.config.economics import Economics
 from sim.config.schema import Scenario
 from sim.demography import population_at
+from sim.economics.assets import per_category
 from sim.economics.periods import Months, integrate_by_group, sum_by_month
 
 DAYS_PER_YEAR = 365.25
@@ -91,10 +92,18 @@ class RentInput:
 RentScheme = Callable[[RentInput], dict[str, np.ndarray]]
 
 
+def _years(category: pd.Series, depreciation_years: dict[str, float]) -> np.ndarray:
+    """Each rental's depreciation years by its category."""
+    years = per_category(category, depreciation_years)
+    if years is None:
+        return category.astype(str).map(depreciation_years).to_numpy(dtype=float)
+    return years.astype(float)
+
+
 def _depreciation_markup(x: RentInput) -> dict[str, np.ndarray]:
     r, scheme, months = x.rentals, x.econ.rent, x.months
     a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
-    years = r["category"].astype(str).map(x.depreciation_years).to_numpy(dtype=float)
+    years = _years(r["category"], x.depreciation_years)
     front = np.minimum(scheme.front_years, years)
     bought = r["bought"].to_numpy()
     t_front, t_done = bought + front * DAYS_PER_YEAR, bought + years * DAYS_PER_YEAR
@@ -131,7 +140,7 @@ def _at_cost(x: RentInput) -> dict[str, np.ndarray]:
     straight-line depreciation of the devices they have on rent; ``markup`` is added on rent and sales."""
     r, scheme, months = x.rentals, x.econ.rent, x.months
     a, b, price = r["a"].to_numpy(), r["b"].to_numpy(), r["price"].to_numpy()
-    years = r["category"].astype(str).map(x.depreciation_years).to_numpy(dtype=float)
+    years = _years(r["category"], x.depreciation_years)
     bought = r["bought"].to_numpy()
     rate = price / (years * DAYS_PER_YEAR)
     weight = integrate_by_group(
