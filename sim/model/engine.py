@@ -249,22 +249,23 @@ class Simulation:
         self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
         self.routes.ready_for_delivery(order, m * self.K + k, t)
 
-    def deliver(self, batch: list[tuple[int, int, int]], t: float) -> None:
-        """Deliveries that succeed at ``t``, ``(order, device, municipality)`` in the order the vehicles reach
-        them: rentals start (installation if needed) or sales are complete.
+    def deliver(self, order_ids: list[int], devices: list[int], municipalities: list[int], t: float) -> None:
+        """Deliveries that succeed at ``t`` (orders, their devices and municipalities, in the order the
+        vehicles reach them): rentals start (installation if needed) or sales are complete.
 
         The records, counts, columns and the register are written for the whole batch at once; what one
         delivery's effects could reach of another's (rental ends, work-order needs, installation jobs) is done
         one rental at a time in the batch's order, as one delivery after the other would."""
-        n = len(batch)
+        n = len(order_ids)
         if n < rowwindow.BATCH_MIN:
-            for order, dev, m in batch:
+            for order, dev, m in zip(order_ids, devices, municipalities, strict=True):
                 self._deliver_one(order, dev, m, t)
             return
         fleet, book, rec = self.fleet, self.orders, self.recorder
         M, C = self.M, self.C
-        columns = np.array(batch, dtype=np.int64).reshape(n, 3)
-        orders, devs, munis = (np.ascontiguousarray(columns[:, j]) for j in range(3))
+        orders = np.fromiter(order_ids, dtype=np.int64, count=n)
+        devs = np.fromiter(devices, dtype=np.int64, count=n)
+        munis = np.fromiter(municipalities, dtype=np.int64, count=n)
         cats = np.frombuffer(fleet.cat, dtype=np.int16)[devs].astype(np.int64)
         codes = (int(t) * M + munis) * C + cats  # (day, municipality, category) of the counts
         allocated = self.allocated_mc

@@ -31,8 +31,8 @@ from sim.model.orders import OrderBook
 from sim.model.records import Recorder
 from sim.model.rng import Streams, uniform
 
-# deliveries that succeed at a time: [(order, device, municipality), ...] in the order they are made, time
-DeliverFn = Callable[[list[tuple[int, int, int]], float], None]
+# deliveries that succeed at a time, in the order they are made: orders, devices, municipalities, time
+DeliverFn = Callable[[list[int], list[int], list[int], float], None]
 
 
 _COLLECTED: list[int] = []  # shared by every collected pickup order (never appended to: it is closed)
@@ -327,7 +327,9 @@ class Routes:
         failed: list[tuple[int, int]] = []
         K = self.K
         fail_p = self.fail_p
-        delivered: list[tuple[int, int, int]] = []
+        orders: list[int] = []  # the deliveries that succeed
+        devices: list[int] = []
+        munis: list[int] = []
         for o, dev, lane in deliveries:
             m = lane // K
             attempt = attempts[o]
@@ -340,8 +342,12 @@ class Routes:
                 failed.append((o, lane))
                 self.recorder.count("failed_deliveries", d, m, fleet.cat[dev])
             else:
-                delivered.append((o, dev, m))
-        self.on_delivered(delivered, t)  # after the failures: neither reads what the other changes
+                orders.append(o)
+                devices.append(dev)
+                munis.append(m)
+        self.on_delivered(
+            orders, devices, munis, t
+        )  # after the failures: neither reads what the other changes
         back: list[int] = []
         for po, lane in pickups:
             m = lane // K
