@@ -66,13 +66,18 @@ def _within_workdays(calendar: Calendar, delay: Dist, workdays: int) -> float:
     q = (np.arange(200) + 0.5) / 200
     waits = _ppf(delay, q)
     days = np.flatnonzero(calendar.is_workday[: min(calendar.days, 365)])
-    hits = 0
-    for d in days.tolist():
-        for w in waits.tolist():
-            t = d + 0.5 + w
-            served = calendar.next_workday(int(t)) if int(t) < calendar.n_days else calendar.n_days - 1
-            hits += calendar.workdays_between(d + 0.5, served) <= workdays
-    return hits / (days.size * waits.size) if days.size else 1.0
+    if not days.size:
+        return 1.0
+    n = calendar.n_days
+    # every (day, wait) at once: arising at d + 0.5, ready at t, served on the next workday from t's day
+    t = (days[:, None] + 0.5) + waits[None, :]
+    day = t.astype(np.int64)  # int(t): t > 0
+    nxt = np.asarray([calendar.next_workday(x) for x in range(n)], dtype=np.int64)
+    served = np.where(day < n, nxt[np.minimum(day, n - 1)], n - 1)
+    number = calendar.workday_number
+    within = number[np.minimum(served, n - 1)] - number[days][:, None] <= workdays  # workdays_between
+    hits = int(np.count_nonzero(within))
+    return hits / (days.size * waits.size)
 
 
 def _cdf(dist: Dist, x: float) -> float:
