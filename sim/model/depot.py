@@ -38,6 +38,8 @@ from sim.model.rng import Streams
 from sim.model.workshop import JOB_KINDS, POOL_NAMES, JobLog, ServerPool
 
 AllocateFn = Callable[[int, int, float], None]  # (order, device, time): a unit is picked for an order
+# units picked for orders at a time: orders, devices, the orders' municipalities and depots (in pick order)
+AllocateManyFn = Callable[[list[int], list[int], list[int], list[int], float], None]
 
 RECONDITION = JOB_KINDS.index("recondition")
 RECON_POOL = POOL_NAMES.index("reconditioning_technicians")
@@ -66,6 +68,7 @@ class DepotStock:
         jobs: JobLog,
         pools: list[list[ServerPool]],
         on_allocate: AllocateFn,
+        on_allocate_many: AllocateManyFn | None = None,
     ) -> None:
         s = scenario
         self.env = env
@@ -77,6 +80,7 @@ class DepotStock:
         self.jobs = jobs
         self.pools = pools
         self.on_allocate = on_allocate
+        self.on_allocate_many = on_allocate_many
         self.muni_depot = muni_depot
         K, C = len(s.depots), len(s.categories)
         self.K, self.C = K, C
@@ -177,6 +181,38 @@ class DepotStock:
                 self.recorder.count("backorders", int(t), m, c)
                 return
         self.on_allocate(order, dev, t)
+
+    def pick_all(self, orders: list[int], t: float) -> None:
+        """Pick a unit for each of ``orders`` in turn (as :meth:`pick` of each; nothing a pick hands on is
+        read by the next, so the allocations are handed on together, in order)."""
+        if len(orders) < rowwindow.BATCH_MIN or self.on_allocate_many is None:
+            for o in orders:
+                self.pick(o, t)
+            return
+        book = self.orders
+        ids = np.fromiter(orders, dtype=np.int64, count=len(orders))
+        munis, cats, depots = (x[ids].tolist() for x in book.places())
+        del ids
+        recond, new, backorders, backordered = self.recond, self.new, self.backorders, book.backordered
+        picked: list[int] = []
+        devices: list[int] = []
+        picked_m: list[int] = []
+        picked_k: list[int] = []
+        for o, m, c, k in zip(orders, munis, cats, depots, strict=True):
+            q = recond[k][c]
+            if not q:
+                q = new[k][c]
+                if not q:
+                    backorders[k][c].append(o)
+                    backordered[o] = 1
+                    self.recorder.count("backorders", int(t), m, c)
+                    continue
+            devices.append(q.popleft())
+            picked.append(o)
+            picked_m.append(m)
+            picked_k.append(k)
+        if picked:
+            self.on_allocate_many(picked, devices, picked_m, picked_k, t)
 
     def put(self, dev: int, t: float, reconditioned: bool) -> None:
         """A unit becomes available: serve the oldest backorder, else stock it."""

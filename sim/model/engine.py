@@ -170,7 +170,7 @@ class Simulation:
         self.pools: list[list[ServerPool]] = []  # [depot][pool], filled below
         self.stock = DepotStock(
             s, env, cal, streams, rec, self.demand, self.muni_depot, self.days, self.orders, self.fleet,
-            self.jobs, self.pools, self.allocate,
+            self.jobs, self.pools, self.allocate, self.allocate_many,
         )  # fmt: skip
         done: dict[int, Callable[[int, float], None]] = {
             RECONDITION: self.stock.reconditioned,
@@ -248,6 +248,26 @@ class Simulation:
         self.order_device[order] = dev
         self.allocated_mc[m * self.C + self.fleet.cat[dev]] += 1
         self.routes.ready_for_delivery(order, m * self.K + k, t)
+
+    def allocate_many(
+        self, orders: list[int], devices: list[int], munis: list[int], depots: list[int], t: float
+    ) -> None:
+        """Units picked for ``orders`` (their municipalities and serving depots given), in pick order (as
+        :meth:`allocate` of each)."""
+        fleet = self.fleet
+        devs = np.fromiter(devices, dtype=np.int64, count=len(devices))
+        np.frombuffer(fleet.state, dtype=np.int8)[devs] = ALLOCATED
+        order_device = self.order_device
+        for o, dev in zip(orders, devices, strict=True):
+            order_device[o] = dev  # (a 4-byte column: an overflow raises)
+        C, K = self.C, self.K
+        allocated = self.allocated_mc
+        cats = np.frombuffer(fleet.cat, dtype=np.int16)[devs].tolist()
+        lanes = []
+        for m, c, k in zip(munis, cats, depots, strict=True):
+            allocated[m * C + c] += 1
+            lanes.append(m * K + k)
+        self.routes.ready_all(orders, lanes, t)
 
     def deliver(self, order_ids: list[int], devices: list[int], municipalities: list[int], t: float) -> None:
         """Deliveries that succeed at ``t`` (orders, their devices and municipalities, in the order the
@@ -426,8 +446,7 @@ class Simulation:
         self.stock.catch_up(now)  # the reconditioning completions until now, before the picking
         self._report_returns(d, now)
         picking, self.to_pick = self.to_pick, []
-        for o in picking:
-            self.stock.pick(o, now)
+        self.stock.pick_all(picking, now)
         self.stock.review(d)
 
     def _report_returns(self, d: int, now: float) -> None:

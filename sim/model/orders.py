@@ -252,6 +252,14 @@ class OrderBook:
         """(municipality, category, serving depot) of ``order``."""
         return self.municipality[order], self.category[order], self._depot[order]
 
+    def places(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Municipality, category and serving depot of every order so far (views: index them at once)."""
+        return (
+            np.frombuffer(self.municipality, dtype=np.int16),
+            np.frombuffer(self.category, dtype=np.int16),
+            np.frombuffer(self._depot, dtype=np.int16),
+        )
+
     def lane(self, order: int) -> int:
         """The route lane of ``order``: its municipality x the depot serving it (``m * K + k``)."""
         return self.municipality[order] * self.K + self._depot[order]

@@ -181,6 +181,13 @@ class Routes:
         self.ready_time[order] = t
         self.ready[lane].append(order)
 
+    def ready_all(self, orders: list[int], lanes: list[int], t: float) -> None:
+        """:meth:`ready_for_delivery` of each of ``orders`` (on ``lanes``), in order."""
+        ready_time, ready = self.ready_time, self.ready
+        for o, lane in zip(orders, lanes, strict=True):
+            ready_time[o] = t
+            ready[lane].append(o)
+
     def add_returns(self, devices: list[int], lanes: list[int], t: float, u_group: list[float]) -> list[bool]:
         """Put reported returns on pickup orders, in that order (``u_group``: each rental's grouping draw);
         for each, whether it opened a new pickup order."""
