@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import gc
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -375,14 +374,12 @@ class Simulation:
             self.counts["sales"].append(code)
 
     def work_order(
-        self, dev: int, rid: int, t: float, hours: float, parts_wait: float, corrective: bool
+        self, dev: int, rid: int, m: int, t: float, hours: float, parts_wait: float, corrective: bool
     ) -> None:
-        """A technical work order reported at ``t`` on rental ``rid`` (maybe waiting ``parts_wait`` days for
-        spare parts before a technician can take it)."""
+        """A technical work order reported at ``t`` on rental ``rid`` in municipality ``m`` (maybe waiting
+        ``parts_wait`` days for spare parts before a technician can take it)."""
         fleet = self.fleet
         c = fleet.cat[dev]
-        w = fleet.rentals
-        m = fleet.r_muni[rid - w.shift if rid >= w.base else bisect_left(w.old_ids, rid)]
         k = fleet.depot[dev]  # the depot the device belongs to services it
         kind = CORRECTIVE if corrective else PREVENTIVE
         job = self.jobs.add(SERVICE_POOL, kind, k, m, c, dev, t, hours + self.travel_hours[m], ref=rid)
@@ -492,10 +489,15 @@ class Simulation:
         M, C, K = self.M, self.C, self.K
         fleet = self.fleet
         lv = rec.muni_levels
-        lv[MUNI_LEVELS.index("on_rent"), d] = np.reshape(fleet.onrent_mc, (M, C))
-        lv[MUNI_LEVELS.index("on_rent_tracked"), d] = np.reshape(fleet.onrent_tracked_mc, (M, C))
-        lv[MUNI_LEVELS.index("awaiting_pickup"), d] = np.reshape(fleet.awaiting_pickup_mc, (M, C))
-        lv[MUNI_LEVELS.index("awaiting_delivery"), d] = np.reshape(self.allocated_mc, (M, C))
+        n = M * C
+
+        def cells(counter: list[int]) -> np.ndarray:  # a counter list as [municipality, category]
+            return np.fromiter(counter, dtype=np.int64, count=n).reshape(M, C)
+
+        lv[MUNI_LEVELS.index("on_rent"), d] = cells(fleet.onrent_mc)
+        lv[MUNI_LEVELS.index("on_rent_tracked"), d] = cells(fleet.onrent_tracked_mc)
+        lv[MUNI_LEVELS.index("awaiting_pickup"), d] = cells(fleet.awaiting_pickup_mc)
+        lv[MUNI_LEVELS.index("awaiting_delivery"), d] = cells(self.allocated_mc)
         st = self.stock
         dl = rec.depot_levels
         dl[DEPOT_LEVELS.index("stock_new"), d] = [[len(q) for q in row] for row in st.new]

@@ -56,9 +56,9 @@ from sim.model.rng import Streams, uniform
 from sim.model.window import RowWindow
 from sim.output import SpillFolder
 
-# what the fleet calls: a work order reported (device, rental, time, hours, parts wait, corrective) and a
-# returned rental ended (rental, device, municipality, time, dropped off by the customer)
-WorkOrderFn = Callable[[int, int, float, float, float, bool], None]
+# what the fleet calls: a work order reported (device, rental, the rental's municipality, time, hours, parts
+# wait, corrective) and a returned rental ended (rental, device, municipality, time, dropped off)
+WorkOrderFn = Callable[[int, int, int, float, float, float, bool], None]
 ReturnFn = Callable[[int, int, int, float, bool], None]
 # a work-order need during a rental: (time the need arises, rental, work hours, parts wait, corrective)
 WorkOrderItem = tuple[float, int, float, float, bool]
@@ -72,6 +72,8 @@ RENTAL_PACKED: dict[str, tuple[str, ...]] = {"fate": ("way", "u_group", "u_scrap
 assert [RENTAL_PACKED["fate"].index(f) for f in ("way", "u_group", "u_scrap", "u_work", "recon_hours")] == [
     FATE_WAY, FATE_GROUP, FATE_SCRAP, FATE_WORK, FATE_RECON
 ]  # fmt: skip
+
+CYCLES_MAX = 2**31 - 1  # the register's cycles column holds 4-byte items (array typecode 'i')
 
 # device states
 STOCK_NEW, STOCK_RECOND, ALLOCATED, ON_RENT, AWAITING_PICKUP, IN_TRANSIT_BACK, IN_WORKSHOP = range(7)
@@ -142,6 +144,7 @@ class Fleet:
         self.purchased = array("d")
         self.initial = array("b")
         self.cycles = array("i")  # 4 bytes (an overflow raises OverflowError, never wraps)
+        assert self.cycles.itemsize == 4, "CYCLES_MAX assumes 4-byte cycles"
         self.state = array("b")
         self.end = array("d")
         self.rental = array("i")  # the device's latest rental (-1 none); 4 bytes, as cycles
@@ -416,7 +419,7 @@ class Fleet:
         np.frombuffer(self.rental, dtype=self.rental.typecode)[devices] = np.arange(rid0, rid0 + n)
         np.frombuffer(self.state, dtype=np.int8)[devices] = ON_RENT
         cycles = np.frombuffer(self.cycles, dtype=self.cycles.typecode)
-        if n and int(cycles[devices].max()) >= np.iinfo(cycles.dtype).max:
+        if n and int(cycles[devices].max()) >= CYCLES_MAX:
             raise OverflowError("a device's rental count does not fit the register's cycles column")
         cycles[devices] += 1
         del cycles
@@ -635,7 +638,7 @@ class Fleet:
         p = rid - w.shift if rid >= w.base else bisect_left(w.old_ids, rid)
         if reported >= self.r_end[p]:
             return  # the rental ends before anyone reports the need
-        self.on_work_order(self.r_device[p], rid, reported, hours, parts_wait, corrective)
+        self.on_work_order(self.r_device[p], rid, self.r_muni[p], reported, hours, parts_wait, corrective)
 
     def _end(self, event: Any) -> None:
         self._finish(event.value)
