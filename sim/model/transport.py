@@ -337,12 +337,13 @@ class Routes:
         orders: list[int] = []  # the deliveries that succeed
         devices: list[int] = []
         munis: list[int] = []
+        shift, base, fate_row = book.shift, book.base, book.fate_row
         for o, dev, lane in deliveries:
             m = lane // K
             attempt = attempts[o]
             attempts[o] = attempt + 1 if attempt < 255 else 255
             if attempt < 2:  # the order's row in the window of fates (book.fate_row, inlined)
-                u = u_fail[attempt][o - book.shift if o >= book.base else book.fate_row(o)]
+                u = u_fail[attempt][o - shift if o >= base else fate_row(o)]
             else:
                 u = self.fail_draw.next()
             if u < fail_p:
@@ -352,18 +353,19 @@ class Routes:
                 orders.append(o)
                 devices.append(dev)
                 munis.append(m)
-        self.on_delivered(
-            orders, devices, munis, t
-        )  # after the failures: neither reads what the other changes
+        # after the failures: neither reads what the other changes
+        self.on_delivered(orders, devices, munis, t)
         back: list[int] = []
+        state, awaiting, cat, po_devices = fleet.state, fleet.awaiting_pickup_mc, fleet.cat, self.po_devices
         for po, lane in pickups:
-            m = lane // K
-            for dev in self.po_devices[po]:
-                assert fleet.state[dev] == AWAITING_PICKUP
-                fleet.state[dev] = IN_TRANSIT_BACK
-                fleet.awaiting_pickup_mc[m * C + fleet.cat[dev]] -= 1
-                back.append(dev)
-            self.po_devices[po] = _COLLECTED  # a collected pickup order's list is not needed any more
+            row = lane // K * C
+            devs = po_devices[po]
+            for dev in devs:
+                assert state[dev] == AWAITING_PICKUP
+                state[dev] = IN_TRANSIT_BACK
+                awaiting[row + cat[dev]] -= 1
+            back.extend(devs)
+            po_devices[po] = _COLLECTED  # a collected pickup order's list is not needed any more
         self.env.timeout(d + self.ret - t, value=(failed, back)).callbacks.append(self._at_depot)
 
     def _at_depot(self, event: object) -> None:
