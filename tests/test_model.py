@@ -198,3 +198,20 @@ def test_batches_column_wise_and_one_at_a_time_agree(
     for name in columns.tables:
         pd.testing.assert_frame_equal(columns[name], single[name], obj=name)
     assert len(columns["deliveries"]) > 500 and (columns["rentals"]["returned"] == True).sum() > 300  # noqa: E712
+
+
+@pytest.mark.parametrize("years", [0.003, 0.5], ids=["no deliveries yet", "half a year"])
+def test_collect_payer_is_the_responsibility_rules_payer(tiny_path: Path, years: float) -> None:
+    """collect builds the payer from codes for speed; it must give what the rules' own definition
+    (:func:`sim.responsibility.payer_column`) gives for the table, values and dtype, also when empty."""
+    from sim.responsibility import payer_column
+
+    scenario = load_scenario(tiny_path, [f"horizon.years={years}"])
+    out = run(scenario, seed=1)
+    for name in ("rentals", "deliveries"):
+        table = out[name].drop(columns="payer")
+        expected = pd.Categorical(payer_column(scenario.responsibility, table).to_numpy())
+        got = out[name]["payer"]
+        assert got.cat.categories.dtype == expected.categories.dtype, name
+        assert list(got.astype(object)) == list(expected.astype(object)), name
+    assert (len(out["deliveries"]) == 0) == (years < 0.01)

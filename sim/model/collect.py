@@ -82,6 +82,8 @@ def _payer(
         rules, classes, pat["child"], pat["special_housing"], pat["home_care"], pat["unit_device"],
         pat["unit_municipal"],
     )  # fmt: skip
+    if not len(classes):  # as payer_column gives it: an empty object array (categories stay ``object``)
+        return pd.array(np.empty(0, dtype=object))
     return _strings([*munis, REGION], np.where(pays, muni, len(munis)))
 
 
