@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from sim.config import load_scenario
+from sim.config import apply_overrides, build_scenario, load_raw, load_scenario
 from sim.config.schema import Scenario
 from sim.config.workload import estimate_memory_mb
 from sim.experiment import load_plan
@@ -35,14 +35,47 @@ def test_workers_are_lowered_to_what_fits_and_the_batch_says_so(caplog: pytest.L
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
-def test_the_memory_estimate_of_a_run_is_from_above(tiny_path: Path) -> None:
-    # the child's own high-water mark (VmHWM); ru_maxrss would carry over the forking pytest's size
+def test_the_memory_estimate_of_a_run_is_from_above(tmp_path: Path) -> None:
+    # a run end to end as a batch task makes it (model, economics, tables written, summary), in a child;
+    # its own high-water mark (VmHWM): ru_maxrss would carry over the forking pytest's size
+    config = ROOT / "tests" / "data" / "tiny_economics.yaml"
+    out = tmp_path / "run"
     code = (
-        "from sim.config import load_scenario; from sim.model import run; "
-        f"run(load_scenario({str(tiny_path)!r}, ['horizon.years=2'])); "
+        "import contextlib, io\n"
+        "from sim.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['run', {str(config)!r}, '--years', '2', '--out', {str(out)!r}])\n"
         "print(next(int(x.split()[1]) / 1024 for x in open('/proc/self/status') if x.startswith('VmHWM')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
-    estimate = estimate_memory_mb(load_scenario(tiny_path, ["horizon.years=2"]))
+    estimate = estimate_memory_mb(load_scenario(config, ["horizon.years=2"]))
     assert peak_mb <= estimate < 4 * peak_mb
+
+
+def _scaled(years: float, factor: int) -> Scenario:
+    """Västmanland over ``years`` with volume and capacity x ``factor`` (as benchmarks/bench_run.py)."""
+    raw = apply_overrides(
+        load_raw(ROOT / "configs" / "regions" / "vastmanland.yaml"), [f"horizon.years={years}"]
+    )
+    for rates in raw["demand"]["use_rates"].values():
+        for band in rates:
+            rates[band] *= factor
+    for depot in raw["depots"].values():
+        for pool in ("reconditioning_technicians", "service_technicians", "consultants"):
+            depot[pool]["count"] *= factor
+        depot["reconditioning_room"] *= factor
+    for route in raw["transport"]["routes"].values():
+        route["vehicles"] *= factor
+    return build_scenario(raw, "vastmanland")
+
+
+@pytest.mark.parametrize(
+    ("years", "factor", "measured_mb"),
+    # peaks of `hmsim run` end to end measured with /usr/bin/time -v (docs/performance.md, "`hmsim run`
+    # end to end within 500 MB", 2026-11-24): the estimate lies above each, by less than twice
+    [(1, 1, 278), (2, 1, 316), (10, 1, 431), (10, 10, 2348), (20, 10, 4599)],
+)
+def test_the_memory_estimate_follows_measured_runs(years: float, factor: int, measured_mb: float) -> None:
+    estimate = estimate_memory_mb(_scaled(years, factor))
+    assert measured_mb < estimate < 2 * measured_mb

@@ -43,17 +43,28 @@ def orders_per_year(s: Scenario) -> dict[str, float]:
     return out
 
 
-def estimate_work(s: Scenario) -> float:
-    """Records a run of ``s`` builds, roughly and from above (see the module docstring)."""
-    years = s.horizon.years
+def _trend(s: Scenario, years: float) -> float:
+    """The trend and the largest shock on the orders of a year by ``years`` after the start, from above
+    (the trend at its largest over the span, the shock as if it held throughout)."""
     d = s.demand
-    band_growth = max([_growth(g, years) for g in d.population_growth.values()], default=1.0)
     start = s.horizon.start_date.year
     base = d.trend.base_year if d.trend.base_year is not None else start
     span = max(abs(start - base), abs(start + years - base))
     trend = _growth(d.trend.growth, span) if d.trend.growth > 0 else _growth(-d.trend.growth, span)
-    shock = max([1.0, *(sh.multiplier for sh in d.shocks)])
-    scale = band_growth * trend * shock
+    return trend * max([1.0, *(sh.multiplier for sh in d.shocks)])
+
+
+def _scale(s: Scenario, years: float) -> float:
+    """The factor on the orders of a year by ``years`` after the start, from above: the fastest-growing
+    band's growth for all, the trend at its largest and the largest shock as if they held throughout."""
+    growth = s.demand.population_growth.values()
+    return max([_growth(g, years) for g in growth], default=1.0) * _trend(s, years)
+
+
+def estimate_work(s: Scenario) -> float:
+    """Records a run of ``s`` builds, roughly and from above (see the module docstring)."""
+    years = s.horizon.years
+    scale = _scale(s, years)
     work = 0.0
     for c, per_year in orders_per_year(s).items():
         cat = s.categories.get(c)
@@ -75,6 +86,45 @@ def estimate_work(s: Scenario) -> float:
     return work
 
 
+def memory_terms(s: Scenario) -> tuple[float, float]:
+    """``(state, history)`` of a run of ``s`` for its memory estimate: the devices on rent in its largest
+    year (yearly orders of rented categories x mean rental duration, at the largest growth: what the model
+    holds while it runs) and the orders over its horizon (what the tables and the economics read at the
+    end: rentals, deliveries, devices and jobs grow with them), a year at a time with each age band's own
+    growth at the year's end, the trend at its largest and the largest shock."""
+    years = s.horizon.years
+    state = 0.0
+    for c, orders in orders_per_year(s).items():
+        cat = s.categories.get(c)
+        if cat is not None and cat.rented:
+            duration = sum(comp.share * comp.mean for comp in cat.rental_duration) / DAYS_PER_YEAR
+            state += orders * _scale(s, years) * duration
+    by_band = _orders_by_band(s)
+    growth = s.demand.population_growth
+    history, done = 0.0, 0.0
+    while done < years:  # a year at a time, at the growth of its end
+        step = min(1.0, years - done)
+        done += step
+        yearly = sum(n * _growth(growth.get(band, 0.0), done) for band, n in by_band.items())
+        history += yearly * _trend(s, done) * step
+        if not math.isfinite(history):
+            return state, math.inf
+    return state, history
+
+
+def _orders_by_band(s: Scenario) -> dict[str, float]:
+    """Expected orders per year by age band (all categories), at the largest population of the tables."""
+    out: dict[str, float] = {}
+    for rates in s.demand.use_rates.values():
+        for muni, years in s.demand.population.items():
+            m = s.municipalities.get(muni)
+            factor = m.use_rate_factor if m is not None else 1.0
+            for band, rate in rates.items():
+                persons = max((by_band.get(band, 0.0) for by_band in years.values()), default=0.0)
+                out[band] = out.get(band, 0.0) + persons * rate * factor / 1000.0
+    return out
+
+
 def check_work(s: Scenario) -> list[str]:
     """One line if the run of ``s`` would be too large to attempt, naming what makes it large."""
     work = estimate_work(s)
@@ -90,26 +140,22 @@ def check_work(s: Scenario) -> list[str]:
     ]
 
 
-# Peak memory of one run from its work (measured with benchmarks/bench_run.py and /usr/bin/time, see
-# docs/performance.md, "Records flushed per year", 2026-11-23): the interpreter with numpy, pandas and SimPy
-# imported, plus per unit of work about 90-100 bytes for the model's state, records and output tables
-# (10-year Västmanland: 2.10 million units, 424 MB peak; 10x Västmanland over 10 years: 21.0 million, 2 071
-# MB) and about 290 bytes with the economics, which still reads whole tables (`hmsim run` of 10-year
-# Västmanland end to end: 818 MB). A batch run has the economics and the summary: the figure is rounded up
-# to 350 bytes so that the estimate errs on the high side (more so for long horizons, whose estimated work
-# grows faster than the records that stay in memory). The base: importing sim.model (numpy, pandas, scipy,
-# SimPy) peaks at 174 MB and a 2-year run of the tiny test region, with the warm start's 15 years of
-# history (arrays freed before the run starts), at 201 MB (measured 2026-11-23). Since the order book keeps
-# only the fates of undelivered orders and the economics reads only its columns (2026-11-24) the figures are
-# lower still (10-year Västmanland: 387-391 MB for the model, 754 MB end to end; 10x Västmanland over 20
-# years: 80 million units, 3.4 GB for the model and 6.3 GB end to end with `hmsim run`), so the estimate errs
-# further on the high side: 944 MB and 28 GB for those two runs. Memory now grows with the region's state
-# more than with its history, which one figure per unit of work cannot follow; a two-term estimate (state
-# from the fleet on rent, history from the orders over the horizon) is the next step.
-BASE_MEMORY_MB = 210.0
-MEMORY_BYTES_PER_WORK = 350.0
+# Peak memory of one run end to end (model, economics, tables written to Parquet, summary: what `hmsim run`
+# and a batch task do), from two terms of its config (:func:`memory_terms`): the state the model holds
+# while it runs grows with the devices on rent, the history the tables and the economics read at the end
+# with the orders over the horizon. Fitted (least squares of the relative errors) to the peaks measured with
+# /usr/bin/time -v on `hmsim run` (docs/performance.md, "`hmsim run` end to end within 500 MB", 2026-11-24):
+# 2-year tiny_economics 214 MB, Västmanland over 1, 2 and 10 years 278, 316 and 431 MB, Norrbotten over 10
+# years 449 MB, ten times Västmanland over 10 and 20 years 2 348 and 4 599 MB. The fit (646 bytes per device
+# on rent, 87 per order above 220 MB) is rounded up and the whole multiplied by MEMORY_MARGIN so that the
+# estimate errs on the high side: 3 % (Norrbotten) to 37 % (10x region over 20 years) above each of the seven.
+BASE_MEMORY_MB = 220.0
+STATE_BYTES = 650.0  # per device on rent in the largest year
+HISTORY_BYTES = 90.0  # per order over the horizon
+MEMORY_MARGIN = 1.25
 
 
 def estimate_memory_mb(s: Scenario) -> float:
-    """Peak memory (MB) of one run of ``s``, roughly and from above."""
-    return BASE_MEMORY_MB + estimate_work(s) * MEMORY_BYTES_PER_WORK / 1e6
+    """Peak memory (MB) of one run of ``s`` end to end, roughly and from above."""
+    state, history = memory_terms(s)
+    return MEMORY_MARGIN * (BASE_MEMORY_MB + (state * STATE_BYTES + history * HISTORY_BYTES) / 1e6)
