@@ -57,7 +57,9 @@ def integrate(a: np.ndarray, b: np.ndarray, rate: np.ndarray, bounds: np.ndarray
     b = np.asarray(b, dtype=float)
     rate = np.asarray(rate, dtype=float)
     keep = (b > a) & (rate != 0)
-    a, b, rate = a[keep], b[keep], rate[keep]
+    if not keep.all():  # (no copy when every piece counts: the large tables' usual case)
+        a, b, rate = a[keep], b[keep], rate[keep]
+    del keep
     if a.size == 0:
         return np.zeros(len(bounds) - 1)
     cumulative = _ramp_sum(a, rate, bounds) - _ramp_sum(b, rate, bounds)
@@ -68,10 +70,17 @@ def _ramp_sum(x0: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
     """``sum_i rate_i * max(at - x0_i, 0)`` for each value of ``at``."""
     order = np.argsort(x0, kind="stable")
     x0, rate = x0[order], rate[order]
-    r_cum = np.concatenate([[0.0], np.cumsum(rate)])
-    rx_cum = np.concatenate([[0.0], np.cumsum(rate * x0)])
+    del order
+    # prefix sums with a leading 0, written in place (the same sums as concatenating [0] and cumsum)
+    r_cum = np.zeros(rate.size + 1)
+    np.cumsum(rate, out=r_cum[1:])
+    rx_cum = np.zeros(rate.size + 1)
+    np.multiply(rate, x0, out=rate)  # rate is a copy here (sorted): reused for rate x x0
+    np.cumsum(rate, out=rx_cum[1:])
+    del rate
     i = np.searchsorted(x0, at, side="left")
-    return at * r_cum[i] - rx_cum[i]
+    out: np.ndarray = at * r_cum[i] - rx_cum[i]
+    return out
 
 
 def integrate_by_group(

@@ -50,29 +50,37 @@ def payer_indexes(payer: pd.Series, payer_index: dict[str, int]) -> np.ndarray:
     return payer.astype(str).map(payer_index).to_numpy()
 
 
-def device_values(devices: pd.DataFrame, column: str, device: pd.Series | np.ndarray) -> np.ndarray:
-    """``column`` of the devices with ids ``device`` (the register's rows are its ids in order: then by
-    position, without building an index of every device)."""
-    ids = devices["device"].to_numpy()
-    wanted = np.asarray(device)
-    values = devices[column].to_numpy()
+def by_id(ids: np.ndarray, values: np.ndarray, wanted: pd.Series | np.ndarray) -> np.ndarray:
+    """``values`` of the rows whose ``ids`` are ``wanted``: by position when the ids are the rows (0, 1,
+    ...: the devices and rentals tables), without an index of every id; else through a pandas index (a
+    missing id raises KeyError either way)."""
+    want = np.asarray(wanted)
     in_order = ids.size > 0 and ids[0] == 0 and ids[-1] == ids.size - 1 and bool((np.diff(ids) == 1).all())
-    if in_order and (wanted.size == 0 or (wanted.min() >= 0 and wanted.max() < ids.size)):
-        out: np.ndarray = values[wanted]
+    if in_order and (want.size == 0 or (want.min() >= 0 and want.max() < ids.size)):
+        out: np.ndarray = values[want]
         return out
-    return devices.set_index("device").loc[wanted, column].to_numpy()
+    return pd.Series(values, index=ids).loc[want].to_numpy()
+
+
+def device_values(devices: pd.DataFrame, column: str, device: pd.Series | np.ndarray) -> np.ndarray:
+    """``column`` of the devices with ids ``device``."""
+    return by_id(devices["device"].to_numpy(), devices[column].to_numpy(), device)
 
 
 def _rental_frame(rentals: pd.DataFrame, devices: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Rentals clipped to the run, with the device's price, purchase time and category."""
-    r = rentals[["device", "category", "payer", "start_day", "end_day"]].copy()
+    """Rentals clipped to the run (those with days in it), with the device's price, purchase time and
+    category (the rows kept are selected before the columns are added: one copy of them, not two)."""
+    a = np.clip(rentals["start_day"].to_numpy(), 0.0, days)
+    b = np.clip(rentals["end_day"].to_numpy(), 0.0, days)
+    keep = b > a
+    r = rentals.loc[keep, ["device", "category", "payer", "start_day", "end_day"]]
     # a rental continued in another book (run-off, sim/economics/runoff.py) was issued before its start_day
-    r["issued"] = ~rentals["continued"].to_numpy(dtype=bool) if "continued" in rentals else True
+    r["issued"] = ~rentals["continued"].to_numpy(dtype=bool)[keep] if "continued" in rentals else True
     r["price"] = device_values(devices, "purchase_price", r["device"])
     r["bought"] = device_values(devices, "purchased_day", r["device"])
-    r["a"] = np.clip(r["start_day"].to_numpy(), 0.0, days)
-    r["b"] = np.clip(r["end_day"].to_numpy(), 0.0, days)
-    return r[r["b"] > r["a"]]
+    r["a"] = a[keep]
+    r["b"] = b[keep]
+    return r
 
 
 @dataclass(frozen=True)
@@ -274,16 +282,14 @@ def services(
 ) -> dict[str, np.ndarray]:
     """Billed work orders, installations and transport fees by principal and month."""
     groups = len(payer_index)
-    payer_of_rental = pd.Series(
-        payer_indexes(rentals["payer"], payer_index), index=rentals["rental"].to_numpy()
-    )
+    rental_ids, rental_payer = rentals["rental"].to_numpy(), payer_indexes(rentals["payer"], payer_index)
     s = econ.services
     out: dict[str, np.ndarray] = {}
     tech = jobs[jobs["kind"].isin(["corrective", "preventive"]) & (jobs["rental"] >= 0)]
     out["revenue_work_orders"] = sum_by_month(
         tech["created_day"].to_numpy(),
         np.full(len(tech), s.sek_per_work_order),
-        payer_of_rental.loc[tech["rental"]].to_numpy(),
+        by_id(rental_ids, rental_payer, tech["rental"]),
         groups,
         months,
     )
@@ -291,7 +297,7 @@ def services(
     out["revenue_installations"] = sum_by_month(
         inst["created_day"].to_numpy(),
         np.full(len(inst), s.sek_per_installation),
-        payer_of_rental.loc[inst["rental"]].to_numpy(),
+        by_id(rental_ids, rental_payer, inst["rental"]),
         groups,
         months,
     )
