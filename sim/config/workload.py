@@ -143,12 +143,13 @@ def check_work(s: Scenario) -> list[str]:
 # Peak memory of one run end to end (model, economics, tables written to Parquet, summary: what `hmsim run`
 # and a batch task do), from two terms of its config (:func:`memory_terms`): the state the model holds
 # while it runs grows with the devices on rent, the history the tables and the economics read at the end
-# with the orders over the horizon. Fitted (least squares of the relative errors) to the peaks measured with
-# /usr/bin/time -v on `hmsim run` (docs/performance.md, "`hmsim run` end to end within 500 MB", 2026-11-24):
-# 2-year tiny_economics 214 MB, Västmanland over 1, 2 and 10 years 278, 316 and 431 MB, Norrbotten over 10
-# years 449 MB, ten times Västmanland over 10 and 20 years 2 348 and 4 599 MB. The fit (646 bytes per device
-# on rent, 87 per order above 220 MB) is rounded up and the whole multiplied by MEMORY_MARGIN so that the
-# estimate errs on the high side: 3 % (Norrbotten) to 37 % (10x region over 20 years) above each of the seven.
+# with the orders over the horizon. Fitted (least squares of the relative errors, above 220 MB) to the peaks
+# measured with /usr/bin/time -v on `hmsim run` (docs/performance.md, "`hmsim run` end to end within 500 MB",
+# 2026-11-24; MiB): 2-year tiny_economics 214, Västmanland over 1, 2 and 10 years 278, 316 and 413,
+# Norrbotten over 10 years 449, ten times Västmanland over 10 and 20 years 2 293 and 4 178 (693 bytes per
+# device on rent and 58 per order; 646 and 87 with the 20-year figure before the last economics step).
+# The estimate takes 650 and 90 bytes and multiplies the whole by MEMORY_MARGIN so that it errs on the
+# high side: 3 % (Norrbotten) to 50 % (10x region over 20 years) above each of the seven.
 BASE_MEMORY_MB = 220.0
 STATE_BYTES = 650.0  # per device on rent in the largest year
 HISTORY_BYTES = 90.0  # per order over the horizon
