@@ -16,6 +16,7 @@ payments equal the centre's costs plus the result it keeps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -159,9 +160,9 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         for st in found[1:]
         if st.scenario.economics.capitalisation != found[0].scenario.economics.capitalisation
     ]
-    a = assets(
-        devices, years, {c: s.rented for c, s in cats.items()}, base.capitalisation, months, cap_changes
-    )
+    rented = {c: spec.rented for c, spec in cats.items()}
+    schedule = partial(assets, devices, years, rented, base.capitalisation, months, cap_changes)
+    a = schedule()
 
     costs_by: list[dict[str, np.ndarray]] = []
     for st in found:
@@ -206,6 +207,11 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
         for k, v in c.items():
             costs[k] = costs[k] - v
     product_cost = sum((costs[k] for k in PRODUCT_COST), np.zeros(len(months)))
+    # the per-device schedule (about 50 bytes a device) is not held through the revenue below, whose
+    # temporaries over all rentals make the peak: only its monthly totals are; it is rebuilt (the same
+    # arrays: same inputs, same arithmetic) for the asset table once the rentals are let go
+    book_value, capitalised_purchases = a.book_value, a.capitalised_purchases
+    del a
 
     revenue_by: list[dict[str, np.ndarray]] = []
     run_revenue_by: list[list[dict[str, np.ndarray]]] = [[] for _ in hand]
@@ -280,8 +286,10 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
     rentals = all_rentals.copy(deep=False)
     rentals["payer"] = rentals[payer_of[-1]]
     products = _products(
-        rentals, devices, total_revenue, all_costs, a.book_value, a.capitalised_purchases, years, months
+        rentals, devices, total_revenue, all_costs, book_value, capitalised_purchases, years, months
     )
+    del rentals, all_rentals, rest_rentals, all_deliveries, deliveries, no_deliveries, splits, owner
+    asset_table = _asset_table(devices, schedule(), months)
     return Economy(
         ledger=ledger,
         products=products,
@@ -292,7 +300,7 @@ def compute(output: RunOutput, scenario: Scenario) -> Economy:
             ],
             month_state,
         ),
-        assets=_asset_table(devices, a, months),
+        assets=asset_table,
     )
 
 
