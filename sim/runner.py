@@ -102,6 +102,27 @@ def plan_target(
     return out_dir
 
 
+ECONOMY_TABLES = ("ledger", "products", "staff_costs", "assets")
+
+
+def simulate(scenario: Scenario, seed: int, progress: Callable[[int], None] | None = None) -> RunOutput:
+    """The model's run of ``scenario`` with ``seed`` and, when it has economics, the economy's tables
+    (``ECONOMY_TABLES``) added to its output: what ``hmsim run`` and a batch's runs write. The memory a
+    stage frees is handed back before the next, so each stage's peak starts from what it holds."""
+    output = run(scenario, seed, progress=progress)
+    release_memory()
+    if scenario.economics is not None:
+        from sim.economics import compute
+
+        economy = compute(output, scenario)
+        output.tables.update(
+            ledger=economy.ledger, products=economy.products, staff_costs=economy.staff, assets=economy.assets
+        )
+        del economy
+        release_memory()
+    return output
+
+
 def execute(
     scenario: Scenario,
     seed: int,
@@ -116,19 +137,10 @@ def execute(
     started_at = now_iso()
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
-    output = run(scenario, seed, progress=progress)
-    release_memory()  # each stage's peak starts from what it holds, not the previous stage's freed heap
+    output = simulate(scenario, seed, progress)
     tables: list[str] = list(scenario.outputs.tables)
     if scenario.economics is not None:
-        from sim.economics import compute
-
-        economy = compute(output, scenario)
-        output.tables.update(
-            ledger=economy.ledger, products=economy.products, staff_costs=economy.staff, assets=economy.assets
-        )
-        del economy
-        release_memory()
-        tables += ["ledger", "products", "staff_costs", "assets"]
+        tables += list(ECONOMY_TABLES)
     manifest: dict[str, Any] = {
         "status": "ok",
         "run_id": run_id,

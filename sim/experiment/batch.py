@@ -88,6 +88,7 @@ PRELOAD = [
     "sim.economics",
     "sim.economics.views",
     "sim.summary",
+    "sim.runner",
     "pyarrow.parquet",
     "holidays.countries",
 ]

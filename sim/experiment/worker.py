@@ -140,8 +140,7 @@ def run_task(task: Task) -> dict[str, Any]:
 
 def _run_locked(task: Task) -> dict[str, Any]:
     from sim.config.schema import Scenario
-    from sim.economics import compute
-    from sim.model import run
+    from sim.runner import simulate
 
     started_at, started = now_iso(), time.perf_counter()
     head: dict[str, Any] = {
@@ -156,15 +155,7 @@ def _run_locked(task: Task) -> dict[str, Any]:
     }
     try:
         scenario = Scenario.model_validate(task.config)
-        output = run(scenario, task.seed)
-        if scenario.economics is not None:
-            economy = compute(output, scenario)
-            output.tables.update(
-                ledger=economy.ledger,
-                products=economy.products,
-                staff_costs=economy.staff,
-                assets=economy.assets,
-            )
+        output = simulate(scenario, task.seed)
         row = summary_row(task, output)
         wall = round(time.perf_counter() - started, 3)
         manifest = {
