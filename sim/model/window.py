@@ -40,12 +40,6 @@ BATCH_MIN = 16
 Columns = dict[str, np.ndarray]
 
 
-def set_batch_min(items: int) -> None:
-    """Batches of fewer than ``items`` items are handled one item at a time (0: always column-wise)."""
-    global BATCH_MIN
-    BATCH_MIN = items
-
-
 def set_bucket_rows(rows: int) -> None:
     """Ids per bucket of flushed rows (small values exercise the merging of buckets in tests)."""
     global BUCKET_ROWS
